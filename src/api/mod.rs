@@ -1,0 +1,23 @@
+//! Thin gRPC handlers: wire -> domain (convert), a call into the core, domain -> wire.
+
+mod aggregate;
+mod catalog;
+pub mod convert;
+mod pagination;
+mod submission;
+
+pub use aggregate::AggregateApi;
+pub use catalog::CatalogApi;
+pub use submission::SubmissionApi;
+
+use crate::auth::Principal;
+use crate::error::Error;
+
+/// The caller the auth layer verified.
+fn caller<T>(request: &tonic::Request<T>) -> Result<Principal, Error> {
+    request
+        .extensions()
+        .get::<Principal>()
+        .cloned()
+        .ok_or_else(|| Error::Unauthenticated("no verified caller on the request".into()))
+}

@@ -1,0 +1,45 @@
+use tonic::{Request, Response, Status};
+
+use super::caller;
+use super::convert::{acknowledgement_to_proto, phone_poll_draft, visit_draft};
+use crate::domain::phone::PhoneHasher;
+use crate::ingest::Ingest;
+use crate::proto::v1 as pb;
+use crate::proto::v1::submission_service_server::SubmissionService;
+
+pub struct SubmissionApi {
+    pub ingest: Ingest,
+    pub phone_hasher: PhoneHasher,
+}
+
+#[tonic::async_trait]
+impl SubmissionService for SubmissionApi {
+    /// # Errors
+    /// INVALID_ARGUMENT (with BadRequest field violations), PERMISSION_DENIED, NOT_FOUND,
+    /// FAILED_PRECONDITION, ALREADY_EXISTS, UNAVAILABLE: see [`Ingest::submit`].
+    async fn submit_visit(
+        &self,
+        request: Request<pb::SubmitVisitRequest>,
+    ) -> Result<Response<pb::SubmitVisitResponse>, Status> {
+        let caller = caller(&request)?;
+        let draft = visit_draft(request.into_inner())?;
+        let ack = self.ingest.submit(&caller, draft).await?;
+        Ok(Response::new(pb::SubmitVisitResponse {
+            acknowledgement: Some(acknowledgement_to_proto(ack)),
+        }))
+    }
+
+    /// # Errors
+    /// As `submit_visit`; the phone number must be E.164.
+    async fn submit_phone_poll(
+        &self,
+        request: Request<pb::SubmitPhonePollRequest>,
+    ) -> Result<Response<pb::SubmitPhonePollResponse>, Status> {
+        let caller = caller(&request)?;
+        let draft = phone_poll_draft(request.into_inner(), &self.phone_hasher)?;
+        let ack = self.ingest.submit(&caller, draft).await?;
+        Ok(Response::new(pb::SubmitPhonePollResponse {
+            acknowledgement: Some(acknowledgement_to_proto(ack)),
+        }))
+    }
+}

@@ -1,0 +1,158 @@
+//! The tower layer that authenticates every call (except health and reflection) and checks the
+//! caller's role against the method, before any handler runs.
+
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use futures::future::BoxFuture;
+use http::{Request, Response};
+use tonic::Status;
+use tower::{Layer, Service};
+
+use super::keys::TokenVerifier;
+use super::principal::{Principal, Role};
+use crate::error::Error;
+
+/// Methods anyone may call: load balancers and tools probe these without credentials.
+const PUBLIC_PREFIXES: [&str; 3] = [
+    "/grpc.health.v1.Health/",
+    "/grpc.reflection.v1.ServerReflection/",
+    "/grpc.reflection.v1alpha.ServerReflection/",
+];
+
+/// The roles allowed to call a method (`admin` may call everything).
+fn allowed_roles(path: &str) -> &'static [Role] {
+    let (service, method) = path
+        .trim_start_matches('/')
+        .split_once('/')
+        .unwrap_or_default();
+    match (service, method) {
+        ("canvass.v1.SubmissionService", "SubmitVisit") => &[Role::FieldWorker],
+        ("canvass.v1.SubmissionService", "SubmitPhonePoll") => &[Role::CallCenter],
+        ("canvass.v1.CatalogService", m) if m.starts_with("Get") || m.starts_with("List") => {
+            &[Role::Analyst]
+        }
+        ("canvass.v1.AggregateService", _) => &[Role::Analyst],
+        _ => &[],
+    }
+}
+
+#[derive(Clone)]
+pub struct AuthLayer {
+    verifier: Arc<TokenVerifier>,
+}
+
+impl AuthLayer {
+    pub fn new(verifier: Arc<TokenVerifier>) -> Self {
+        Self { verifier }
+    }
+}
+
+impl<S> Layer<S> for AuthLayer {
+    type Service = Authenticated<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Authenticated {
+            inner,
+            verifier: self.verifier.clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Authenticated<S> {
+    inner: S,
+    verifier: Arc<TokenVerifier>,
+}
+
+impl<S> Authenticated<S> {
+    fn authorize<B>(&self, request: &Request<B>) -> Result<Principal, Error> {
+        let path = request.uri().path();
+        let header = request
+            .headers()
+            .get(http::header::AUTHORIZATION)
+            .ok_or_else(|| {
+                tracing::debug!(path, "no authorization header");
+                Error::Unauthenticated("missing authorization: Bearer <token>".into())
+            })?;
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .ok_or_else(|| {
+                tracing::debug!(path, "authorization header is not a bearer token");
+                Error::Unauthenticated("authorization must be \"Bearer <token>\"".into())
+            })?;
+        let principal = self.verifier.verify(token).inspect_err(|e| {
+            tracing::info!(path, error = %e, "token rejected");
+        })?;
+        let allowed = allowed_roles(path);
+        if principal.role != Role::Admin && !allowed.contains(&principal.role) {
+            return Err(Error::PermissionDenied(format!(
+                "role {} may not call {path}",
+                principal.role
+            )));
+        }
+        Ok(principal)
+    }
+}
+
+impl<S, B, ResBody> Service<Request<B>> for Authenticated<S>
+where
+    S: Service<Request<B>, Response = Response<ResBody>> + Send,
+    S::Future: Send + 'static,
+    ResBody: Default + Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = BoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<B>) -> Self::Future {
+        let path = request.uri().path();
+        if PUBLIC_PREFIXES.iter().any(|p| path.starts_with(p)) {
+            return Box::pin(self.inner.call(request));
+        }
+        match self.authorize(&request) {
+            Ok(principal) => {
+                request.extensions_mut().insert(principal);
+                Box::pin(self.inner.call(request))
+            }
+            Err(error) => {
+                let response = Status::from(error).into_http();
+                Box::pin(async move { Ok(response) })
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn submission_methods_need_their_own_role() {
+        assert_eq!(
+            allowed_roles("/canvass.v1.SubmissionService/SubmitVisit"),
+            &[Role::FieldWorker]
+        );
+        assert_eq!(
+            allowed_roles("/canvass.v1.SubmissionService/SubmitPhonePoll"),
+            &[Role::CallCenter]
+        );
+    }
+
+    #[test]
+    fn analysts_read_but_do_not_create() {
+        assert_eq!(
+            allowed_roles("/canvass.v1.CatalogService/GetUnit"),
+            &[Role::Analyst]
+        );
+        assert!(allowed_roles("/canvass.v1.CatalogService/CreateUnit").is_empty());
+        assert!(allowed_roles("/unknown/Method").is_empty());
+    }
+}

@@ -1,0 +1,97 @@
+//! Who is calling, and what they may do.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::ids::UnitId;
+use crate::domain::unit::UnitTree;
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Submits door-to-door visits for its units.
+    FieldWorker,
+    /// Submits phone polls for its units.
+    CallCenter,
+    /// Reads catalog and aggregates.
+    Analyst,
+    /// Everything.
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::FieldWorker => "field_worker",
+            Self::CallCenter => "call_center",
+            Self::Analyst => "analyst",
+            Self::Admin => "admin",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Role {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, String> {
+        [
+            Self::FieldWorker,
+            Self::CallCenter,
+            Self::Analyst,
+            Self::Admin,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == value)
+        .ok_or_else(|| {
+            format!("unknown role {value:?}; one of field_worker, call_center, analyst, admin")
+        })
+    }
+}
+
+/// The JWT claims Canvass issues and accepts.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    pub sub: String,
+    pub role: Role,
+    /// Units (with their descendants) a field worker or call center may submit for.
+    #[serde(default)]
+    pub units: Vec<String>,
+    pub iss: String,
+    pub aud: String,
+    pub exp: u64,
+    pub nbf: u64,
+    pub iat: u64,
+}
+
+/// The verified caller, placed in request extensions by the auth layer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub subject: String,
+    pub role: Role,
+    pub units: Vec<UnitId>,
+}
+
+impl Principal {
+    /// Checks that the caller may submit for `unit`: admins anywhere, others only within the
+    /// units their token names. An unknown unit is simply not within them, so this answers
+    /// PERMISSION_DENIED before anything reveals whether the unit exists.
+    pub fn require_unit(&self, units: &UnitTree, unit: &UnitId) -> Result<()> {
+        if self.role == Role::Admin || self.units.iter().any(|own| units.is_within(unit, own)) {
+            Ok(())
+        } else {
+            Err(Error::PermissionDenied(format!(
+                "the token of {:?} does not cover unit {unit}",
+                self.subject
+            )))
+        }
+    }
+}

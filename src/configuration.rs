@@ -1,0 +1,169 @@
+//! Typed settings from flags and `CANVASS_*` environment variables; secrets never print.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::auth::KeyPaths;
+use crate::domain::phone::PhoneHasher;
+use crate::error::{Error, Result};
+use crate::ingest::WriterConfig;
+use crate::store::{StoreOptions, redact_url};
+
+/// Settings every subcommand shares: where data and keys live, and who tokens are for.
+#[derive(clap::Args, Clone)]
+pub struct CommonArgs {
+    /// Directory for the embedded database and generated keys.
+    #[arg(long, env = "CANVASS_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+    /// `sqlite://path` or `postgres://…`; defaults to SQLite in the data directory.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Ed25519 public key (PEM) that verifies tokens [default: <data-dir>/jwt-ed25519.pub.pem].
+    #[arg(long, env = "CANVASS_JWT_PUBLIC_KEY")]
+    pub jwt_public_key: Option<PathBuf>,
+    /// Ed25519 private key (PEM) that signs tokens [default: <data-dir>/jwt-ed25519.pem].
+    #[arg(long, env = "CANVASS_JWT_PRIVATE_KEY")]
+    pub jwt_private_key: Option<PathBuf>,
+    /// Required `iss` of tokens.
+    #[arg(long, env = "CANVASS_JWT_ISSUER", default_value = "canvass")]
+    pub jwt_issuer: String,
+    /// Required `aud` of tokens.
+    #[arg(long, env = "CANVASS_JWT_AUDIENCE", default_value = "canvass")]
+    pub jwt_audience: String,
+}
+
+impl CommonArgs {
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("canvass.db").display()))
+    }
+
+    pub fn key_paths(&self) -> KeyPaths {
+        KeyPaths {
+            private_key: self
+                .jwt_private_key
+                .clone()
+                .unwrap_or_else(|| self.data_dir.join("jwt-ed25519.pem")),
+            public_key: self
+                .jwt_public_key
+                .clone()
+                .unwrap_or_else(|| self.data_dir.join("jwt-ed25519.pub.pem")),
+        }
+    }
+}
+
+impl fmt::Debug for CommonArgs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CommonArgs")
+            .field("data_dir", &self.data_dir)
+            .field("database_url", &redact_url(&self.database_url()))
+            .field("key_paths", &self.key_paths())
+            .field("jwt_issuer", &self.jwt_issuer)
+            .field("jwt_audience", &self.jwt_audience)
+            .finish()
+    }
+}
+
+/// Settings of the `serve` subcommand.
+#[derive(clap::Args, Clone)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Address to listen on.
+    #[arg(long, env = "CANVASS_LISTEN", default_value = "127.0.0.1:50051")]
+    pub listen: SocketAddr,
+    /// Database connections (PostgreSQL pool size; SQLite readers).
+    #[arg(long, env = "CANVASS_DB_MAX_CONNECTIONS", default_value_t = 8)]
+    pub db_max_connections: u32,
+    /// Seconds to wait for a database connection before answering UNAVAILABLE.
+    #[arg(long, env = "CANVASS_DB_ACQUIRE_TIMEOUT_SECONDS", default_value_t = 5)]
+    pub db_acquire_timeout_seconds: u64,
+    /// Secret for hashing phone numbers; overrides the key file.
+    #[arg(long, env = "CANVASS_PHONE_HASH_KEY", hide_env_values = true)]
+    pub phone_hash_key: Option<String>,
+    /// File holding the phone-hash secret, created on first run [default: <data-dir>/phone-hash.key].
+    #[arg(long, env = "CANVASS_PHONE_HASH_KEY_FILE")]
+    pub phone_hash_key_file: Option<PathBuf>,
+    /// Most submissions committed in one transaction.
+    #[arg(long, env = "CANVASS_INGEST_MAX_BATCH", default_value_t = 1024)]
+    pub ingest_max_batch: usize,
+    /// Microseconds the writer waits for more submissions before committing (0 = none).
+    #[arg(long, env = "CANVASS_INGEST_LINGER_MICROS", default_value_t = 0)]
+    pub ingest_linger_micros: u64,
+    /// Seconds in-flight calls get to finish on shutdown.
+    #[arg(long, env = "CANVASS_SHUTDOWN_GRACE_SECONDS", default_value_t = 10)]
+    pub shutdown_grace_seconds: u64,
+}
+
+impl fmt::Debug for ServeArgs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServeArgs")
+            .field("common", &self.common)
+            .field("listen", &self.listen)
+            .field("db_max_connections", &self.db_max_connections)
+            .field(
+                "phone_hash_key",
+                &self.phone_hash_key.as_ref().map(|_| "<redacted>"),
+            )
+            .field("phone_hash_key_file", &self.phone_hash_key_file)
+            .field("ingest_max_batch", &self.ingest_max_batch)
+            .field("ingest_linger_micros", &self.ingest_linger_micros)
+            .finish()
+    }
+}
+
+impl ServeArgs {
+    /// Settings for a server on `listen` that keeps everything in `data_dir`.
+    pub fn for_data_dir(data_dir: &Path, listen: SocketAddr) -> Self {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct Wrapper {
+            #[command(flatten)]
+            serve: ServeArgs,
+        }
+        let mut args = Wrapper::parse_from(["canvass"]).serve;
+        args.common.data_dir = data_dir.to_owned();
+        args.listen = listen;
+        args
+    }
+
+    pub fn store_options(&self) -> StoreOptions {
+        StoreOptions {
+            url: self.common.database_url(),
+            max_connections: self.db_max_connections,
+            acquire_timeout: Duration::from_secs(self.db_acquire_timeout_seconds),
+        }
+    }
+
+    pub fn writer_config(&self) -> WriterConfig {
+        WriterConfig {
+            max_batch: self.ingest_max_batch.max(1),
+            linger: Duration::from_micros(self.ingest_linger_micros),
+            ..WriterConfig::default()
+        }
+    }
+
+    /// The phone-hash secret: from the environment, or a key file created on first run.
+    pub fn phone_hasher(&self) -> Result<PhoneHasher> {
+        if let Some(key) = &self.phone_hash_key {
+            return Ok(PhoneHasher::new(key.as_bytes().to_vec()));
+        }
+        let path = self
+            .phone_hash_key_file
+            .clone()
+            .unwrap_or_else(|| self.common.data_dir.join("phone-hash.key"));
+        let io = |e: std::io::Error| Error::internal(format!("{}: {e}", path.display()));
+        if !path.exists() {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).map_err(io)?;
+            }
+            std::fs::write(&path, hex::encode(rand::random::<[u8; 32]>())).map_err(io)?;
+            tracing::info!(path = %path.display(), "created phone-hash key");
+        }
+        let key = std::fs::read_to_string(&path).map_err(io)?;
+        Ok(PhoneHasher::new(key.trim().as_bytes().to_vec()))
+    }
+}

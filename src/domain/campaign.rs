@@ -1,0 +1,28 @@
+//! Campaigns: survey rounds over the subtree of a scope unit.
+
+use super::ids::{CampaignId, QuestionnaireId, UnitId};
+use super::time::Timestamp;
+
+/// Units with fewer accepted submissions than this are reported but not ranked, unless the
+/// campaign says otherwise (the usual public-statistics rule).
+pub const DEFAULT_MIN_SAMPLE: u32 = 30;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Campaign {
+    pub id: CampaignId,
+    pub name: String,
+    pub questionnaire_id: QuestionnaireId,
+    pub scope_unit_id: UnitId,
+    pub opens_at: Timestamp,
+    pub closes_at: Timestamp,
+    pub compared_campaign_id: Option<CampaignId>,
+    pub min_sample: u32,
+    pub created_at: Timestamp,
+}
+
+impl Campaign {
+    /// Whether an interview that ended at `at` belongs to this round: `[opens_at, closes_at)`.
+    pub fn is_open_at(&self, at: Timestamp) -> bool {
+        self.opens_at <= at && at < self.closes_at
+    }
+}

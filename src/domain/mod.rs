@@ -1,0 +1,13 @@
+//! Validated domain types and the pure logic of scores and ranks: no I/O, no async.
+
+pub mod campaign;
+pub mod ids;
+pub mod intake;
+pub mod phone;
+pub mod questionnaire;
+pub mod ranking;
+pub mod scoring;
+pub mod stats;
+pub mod submission;
+pub mod time;
+pub mod unit;

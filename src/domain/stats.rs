@@ -1,0 +1,227 @@
+//! Sufficient statistics of answer points and the estimates derived from them.
+//!
+//! Points are whole numbers from 0 to 100, so counts, sums and sums of squares are exact
+//! integers: aggregates maintained incrementally equal a recomputation from raw answers bit for
+//! bit, and every estimate below is a pure function of them.
+
+use std::ops::AddAssign;
+
+use statrs::distribution::{ContinuousCDF, StudentsT};
+
+/// Count, sum and sum of squares of one indicator's points, plus the answers that count in no
+/// score ("don't know", "refused").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Moments {
+    pub valid: i64,
+    pub excluded: i64,
+    pub sum: i64,
+    pub sum_sq: i64,
+}
+
+impl Moments {
+    /// The contribution of one answer.
+    pub fn of_answer(points: Option<u8>) -> Self {
+        match points {
+            Some(p) => {
+                let p = i64::from(p);
+                Self {
+                    valid: 1,
+                    excluded: 0,
+                    sum: p,
+                    sum_sq: p * p,
+                }
+            }
+            None => Self {
+                excluded: 1,
+                ..Self::default()
+            },
+        }
+    }
+
+    pub fn from_points(points: &[u8]) -> Self {
+        let mut m = Self::default();
+        for &p in points {
+            m += Self::of_answer(Some(p));
+        }
+        m
+    }
+
+    pub fn mean(&self) -> Option<f64> {
+        (self.valid > 0).then(|| self.sum as f64 / self.valid as f64)
+    }
+
+    /// Sample variance (n - 1 denominator), computed exactly in integers before dividing.
+    pub fn variance(&self) -> Option<f64> {
+        if self.valid < 2 {
+            return None;
+        }
+        let n = i128::from(self.valid);
+        let numerator = n * i128::from(self.sum_sq) - i128::from(self.sum).pow(2);
+        Some(numerator as f64 / (n * (n - 1)) as f64)
+    }
+
+    pub fn standard_error(&self) -> Option<f64> {
+        self.variance().map(|v| (v / self.valid as f64).sqrt())
+    }
+
+    /// `mean ± t(0.975, n-1) · s/√n`; absent with fewer than two valid answers.
+    pub fn confidence_interval_95(&self) -> Option<(f64, f64)> {
+        let mean = self.mean()?;
+        let se = self.standard_error()?;
+        let half_width = t_quantile_975(self.valid - 1) * se;
+        Some((mean - half_width, mean + half_width))
+    }
+}
+
+impl AddAssign for Moments {
+    fn add_assign(&mut self, other: Self) {
+        self.valid += other.valid;
+        self.excluded += other.excluded;
+        self.sum += other.sum;
+        self.sum_sq += other.sum_sq;
+    }
+}
+
+/// The 97.5th percentile of Student's t with `degrees_of_freedom` (>= 1).
+pub fn t_quantile_975(degrees_of_freedom: i64) -> f64 {
+    StudentsT::new(0.0, 1.0, degrees_of_freedom as f64)
+        .expect("degrees of freedom are positive")
+        .inverse_cdf(0.975)
+}
+
+/// Weighted mean of the indicator scores that exist: `sum(w_i * score_i) / sum(w_i)`.
+pub fn composite_score(scores: impl IntoIterator<Item = (f64, Option<f64>)>) -> Option<f64> {
+    let (weighted, weights) = scores
+        .into_iter()
+        .filter_map(|(weight, score)| score.map(|s| (weight * s, weight)))
+        .fold((0.0, 0.0), |(a, b), (ws, w)| (a + ws, b + w));
+    (weights > 0.0).then(|| weighted / weights)
+}
+
+/// Wilson score interval for a proportion `successes / n` at z = 1.96.
+pub fn wilson_interval(successes: u64, n: u64) -> Option<(f64, f64)> {
+    if n == 0 {
+        return None;
+    }
+    let z: f64 = 1.96;
+    let n = n as f64;
+    let p = successes as f64 / n;
+    let z2 = z * z;
+    let centre = (p + z2 / (2.0 * n)) / (1.0 + z2 / n);
+    let half = z / (1.0 + z2 / n) * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
+    Some(((centre - half).max(0.0), (centre + half).min(1.0)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() < 5e-5
+    }
+
+    fn repeat(points: u8, count: usize) -> Vec<u8> {
+        vec![points; count]
+    }
+
+    #[test]
+    fn worked_example_1_excludes_dont_know() {
+        let points = [
+            repeat(100, 30),
+            repeat(80, 40),
+            repeat(50, 20),
+            repeat(20, 6),
+            repeat(0, 4),
+        ]
+        .concat();
+        let mut m = Moments::from_points(&points);
+        for _ in 0..10 {
+            m += Moments::of_answer(None);
+        }
+        assert_eq!(m.valid, 100);
+        assert_eq!(m.excluded, 10);
+        assert!(close(m.mean().unwrap(), 73.2));
+    }
+
+    #[test]
+    fn worked_example_2() {
+        let points = [
+            repeat(100, 12),
+            repeat(80, 20),
+            repeat(60, 8),
+            repeat(40, 5),
+            repeat(0, 3),
+        ]
+        .concat();
+        let m = Moments::from_points(&points);
+        assert_eq!(m.valid, 48);
+        assert!(close(m.mean().unwrap(), 72.5));
+    }
+
+    #[test]
+    fn worked_example_3_composite() {
+        let scores = [73.2, 68.0, 77.5, 65.0, 85.0, 75.0, 87.5];
+        let weights = [10.0, 10.0, 4.0, 4.0, 4.0, 4.0, 4.0];
+        let composite = composite_score(weights.into_iter().zip(scores.map(Some))).unwrap();
+        assert!(close(composite, 74.3));
+    }
+
+    #[test]
+    fn composite_skips_indicators_without_valid_answers() {
+        assert_eq!(
+            composite_score([(1.0, Some(80.0)), (3.0, None)]),
+            Some(80.0)
+        );
+        assert_eq!(composite_score([(1.0, None)]), None);
+    }
+
+    #[test]
+    fn confidence_interval_worked_example() {
+        let m = Moments::from_points(&[100, 80, 80, 60, 100, 40, 80, 100, 60, 80]);
+        assert!(close(m.mean().unwrap(), 78.0));
+        assert!(close(m.variance().unwrap().sqrt(), 19.8886));
+        assert!(close(m.standard_error().unwrap(), 6.2893));
+        assert!(close(t_quantile_975(9), 2.2622));
+        let (lo, hi) = m.confidence_interval_95().unwrap();
+        assert!(close(lo, 63.7726) && close(hi, 92.2274), "{lo} {hi}");
+    }
+
+    #[test]
+    fn one_answer_has_no_interval() {
+        let m = Moments::from_points(&[70]);
+        assert_eq!(m.mean(), Some(70.0));
+        assert_eq!(m.confidence_interval_95(), None);
+    }
+
+    #[test]
+    fn wilson_worked_examples() {
+        let check = |s, n, lo: f64, hi: f64| {
+            let (a, b) = wilson_interval(s, n).unwrap();
+            assert!(close(a, lo) && close(b, hi), "{s}/{n}: {a} {b}");
+        };
+        check(45, 50, 0.7864, 0.9565);
+        check(30, 30, 0.8865, 1.0);
+        check(0, 30, 0.0, 0.1135);
+        assert_eq!(wilson_interval(0, 0), None);
+    }
+
+    proptest! {
+        #[test]
+        fn moments_match_a_direct_computation(points in proptest::collection::vec(0u8..=100, 2..200)) {
+            let m = Moments::from_points(&points);
+            let n = points.len() as f64;
+            let mean = points.iter().map(|&p| f64::from(p)).sum::<f64>() / n;
+            let var = points.iter().map(|&p| (f64::from(p) - mean).powi(2)).sum::<f64>() / (n - 1.0);
+            prop_assert!((m.mean().unwrap() - mean).abs() < 1e-9);
+            prop_assert!((m.variance().unwrap() - var).abs() < 1e-6);
+        }
+
+        #[test]
+        fn moments_of_a_concatenation_are_the_sum(a in proptest::collection::vec(0u8..=100, 0..50), b in proptest::collection::vec(0u8..=100, 0..50)) {
+            let mut left = Moments::from_points(&a);
+            left += Moments::from_points(&b);
+            prop_assert_eq!(left, Moments::from_points(&[a, b].concat()));
+        }
+    }
+}

@@ -1,0 +1,261 @@
+//! Validated submissions, ready for the ingest pipeline.
+
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::ids::{CampaignId, Code, UnitId};
+use super::phone::RespondentHash;
+use super::time::Timestamp;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Carrier {
+    ChinaMobile,
+    ChinaTelecom,
+    ChinaUnicom,
+    ChinaBroadnet,
+    Other,
+}
+
+impl Carrier {
+    pub const ALL: [Carrier; 5] = [
+        Self::ChinaMobile,
+        Self::ChinaTelecom,
+        Self::ChinaUnicom,
+        Self::ChinaBroadnet,
+        Self::Other,
+    ];
+
+    /// The stable number stored in the database (matches the wire enum).
+    pub fn as_i16(self) -> i16 {
+        match self {
+            Self::ChinaMobile => 1,
+            Self::ChinaTelecom => 2,
+            Self::ChinaUnicom => 3,
+            Self::ChinaBroadnet => 4,
+            Self::Other => 5,
+        }
+    }
+
+    pub fn from_i16(value: i16) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_i16() == value)
+    }
+}
+
+/// How the interview was collected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Channel {
+    Visit,
+    Phone,
+}
+
+impl Channel {
+    pub fn as_i16(self) -> i16 {
+        match self {
+            Self::Visit => 1,
+            Self::Phone => 2,
+        }
+    }
+
+    pub fn from_i16(value: i16) -> Option<Self> {
+        [Self::Visit, Self::Phone]
+            .into_iter()
+            .find(|c| c.as_i16() == value)
+    }
+}
+
+/// A GPS fix: coordinates in range, accuracy non-negative, nothing NaN.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GeoLocation {
+    pub latitude: f64,
+    pub longitude: f64,
+    pub accuracy_meters: f64,
+}
+
+pub fn parse_latitude(value: f64) -> Result<f64, String> {
+    parse_in_range(value, -90.0, 90.0)
+}
+
+pub fn parse_longitude(value: f64) -> Result<f64, String> {
+    parse_in_range(value, -180.0, 180.0)
+}
+
+pub fn parse_accuracy(value: f64) -> Result<f64, String> {
+    if value.is_finite() && value >= 0.0 {
+        Ok(value)
+    } else {
+        Err("must be a finite number of metres, at least 0".into())
+    }
+}
+
+fn parse_in_range(value: f64, min: f64, max: f64) -> Result<f64, String> {
+    if value.is_finite() && (min..=max).contains(&value) {
+        Ok(value)
+    } else {
+        Err(format!("must be a number between {min} and {max}"))
+    }
+}
+
+/// Parses a client-generated submission id: any RFC 4122 UUID except nil.
+pub fn parse_submission_id(value: &str) -> Result<Uuid, String> {
+    match Uuid::try_parse(value) {
+        Ok(id) if !id.is_nil() => Ok(id),
+        _ => Err(
+            "must be a UUID such as 0190f5c2-7d3e-7c1a-9b1e-2f6d4c8a9e01 (UUIDv7 recommended)"
+                .into(),
+        ),
+    }
+}
+
+/// Channel-specific facts of a submission.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Source {
+    Visit {
+        household_ref: String,
+        location: Option<GeoLocation>,
+    },
+    Phone {
+        respondent: RespondentHash,
+        carrier: Carrier,
+    },
+}
+
+impl Source {
+    pub fn channel(&self) -> Channel {
+        match self {
+            Self::Visit { .. } => Channel::Visit,
+            Self::Phone { .. } => Channel::Phone,
+        }
+    }
+
+    pub fn carrier(&self) -> Option<Carrier> {
+        match self {
+            Self::Visit { .. } => None,
+            Self::Phone { carrier, .. } => Some(*carrier),
+        }
+    }
+}
+
+/// One answer, resolved against the questionnaire: `points` is `None` for "don't know" and
+/// "refused", which count in no score.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScoredAnswer {
+    pub indicator: Code,
+    pub option: Code,
+    pub points: Option<u8>,
+}
+
+/// A validated submission whose campaign, unit and answer codes are known to exist.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewSubmission {
+    pub id: Uuid,
+    pub campaign_id: CampaignId,
+    pub unit_id: UnitId,
+    pub source: Source,
+    pub started_at: Timestamp,
+    pub ended_at: Timestamp,
+    /// Sorted by indicator code, at most one per indicator.
+    pub answers: Vec<ScoredAnswer>,
+    /// The token subject that submitted it (for audit, not part of the content).
+    pub submitted_by: String,
+}
+
+impl NewSubmission {
+    /// SHA-256 over a canonical encoding of everything the client sent, so that a retry can be
+    /// told from a different submission reusing the same id.
+    pub fn content_hash(&self) -> [u8; 32] {
+        let mut h = Sha256::new();
+        let mut field = |bytes: &[u8]| {
+            h.update((bytes.len() as u64).to_le_bytes());
+            h.update(bytes);
+        };
+        field(self.id.as_bytes());
+        field(self.campaign_id.as_str().as_bytes());
+        field(self.unit_id.as_str().as_bytes());
+        field(&self.started_at.as_micros().to_le_bytes());
+        field(&self.ended_at.as_micros().to_le_bytes());
+        match &self.source {
+            Source::Visit {
+                household_ref,
+                location,
+            } => {
+                field(b"visit");
+                field(household_ref.as_bytes());
+                if let Some(l) = location {
+                    for v in [l.latitude, l.longitude, l.accuracy_meters] {
+                        field(&v.to_bits().to_le_bytes());
+                    }
+                }
+            }
+            Source::Phone {
+                respondent,
+                carrier,
+            } => {
+                field(b"phone");
+                field(&respondent.0);
+                field(&carrier.as_i16().to_le_bytes());
+            }
+        }
+        for answer in &self.answers {
+            field(answer.indicator.as_str().as_bytes());
+            field(answer.option.as_str().as_bytes());
+        }
+        h.finalize().into()
+    }
+}
+
+/// The receipt for a durable submission.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Acknowledgement {
+    pub submission_id: Uuid,
+    pub accepted_at: Timestamp,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> NewSubmission {
+        NewSubmission {
+            id: Uuid::from_u128(7),
+            campaign_id: CampaignId::parse("c1").unwrap(),
+            unit_id: UnitId::parse("u1").unwrap(),
+            source: Source::Visit {
+                household_ref: "h-1".into(),
+                location: None,
+            },
+            started_at: Timestamp::from_micros(1),
+            ended_at: Timestamp::from_micros(2),
+            answers: vec![ScoredAnswer {
+                indicator: Code::parse("security").unwrap(),
+                option: Code::parse("good").unwrap(),
+                points: Some(80),
+            }],
+            submitted_by: "worker-1".into(),
+        }
+    }
+
+    #[test]
+    fn content_hash_ignores_the_submitter_but_not_the_answers() {
+        let a = sample();
+        let mut b = sample();
+        b.submitted_by = "worker-2".into();
+        assert_eq!(a.content_hash(), b.content_hash());
+        b.answers[0].option = Code::parse("bad").unwrap();
+        assert_ne!(a.content_hash(), b.content_hash());
+    }
+
+    #[test]
+    fn coordinates_must_be_in_range_and_finite() {
+        assert!(parse_latitude(90.0).is_ok());
+        assert!(parse_latitude(90.5).is_err());
+        assert!(parse_longitude(f64::NAN).is_err());
+        assert!(parse_accuracy(-1.0).is_err());
+    }
+
+    #[test]
+    fn submission_ids_must_be_non_nil_uuids() {
+        assert!(parse_submission_id("0190f5c2-7d3e-7c1a-9b1e-2f6d4c8a9e01").is_ok());
+        assert!(parse_submission_id("00000000-0000-0000-0000-000000000000").is_err());
+        assert!(parse_submission_id("visit-1").is_err());
+    }
+}

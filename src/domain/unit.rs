@@ -1,0 +1,174 @@
+//! Administrative units and the tree they form.
+
+use std::collections::HashMap;
+
+use super::ids::UnitId;
+use super::time::Timestamp;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum UnitKind {
+    City,
+    Township,
+    Subdistrict,
+    Village,
+    Community,
+    Department,
+}
+
+impl UnitKind {
+    pub const ALL: [UnitKind; 6] = [
+        Self::City,
+        Self::Township,
+        Self::Subdistrict,
+        Self::Village,
+        Self::Community,
+        Self::Department,
+    ];
+
+    /// The stable number stored in the database (matches the wire enum).
+    pub fn as_i16(self) -> i16 {
+        match self {
+            Self::City => 1,
+            Self::Township => 2,
+            Self::Subdistrict => 3,
+            Self::Village => 4,
+            Self::Community => 5,
+            Self::Department => 6,
+        }
+    }
+
+    pub fn from_i16(value: i16) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.as_i16() == value)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unit {
+    pub id: UnitId,
+    pub name: String,
+    pub kind: UnitKind,
+    pub parent_id: Option<UnitId>,
+    pub created_at: Timestamp,
+}
+
+/// All units, indexed for the walks that scope checks and roll-ups need.
+#[derive(Debug, Clone, Default)]
+pub struct UnitTree {
+    units: HashMap<UnitId, Unit>,
+    children: HashMap<UnitId, Vec<UnitId>>,
+}
+
+impl UnitTree {
+    pub fn new(units: impl IntoIterator<Item = Unit>) -> Self {
+        let mut tree = Self::default();
+        for unit in units {
+            tree.insert(unit);
+        }
+        tree
+    }
+
+    pub fn insert(&mut self, unit: Unit) {
+        if let Some(parent) = &unit.parent_id {
+            self.children
+                .entry(parent.clone())
+                .or_default()
+                .push(unit.id.clone());
+        }
+        self.units.insert(unit.id.clone(), unit);
+    }
+
+    pub fn get(&self, id: &UnitId) -> Option<&Unit> {
+        self.units.get(id)
+    }
+
+    pub fn len(&self) -> usize {
+        self.units.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.units.is_empty()
+    }
+
+    /// Every unit, in no particular order.
+    pub fn all(&self) -> impl Iterator<Item = &Unit> {
+        self.units.values()
+    }
+
+    pub fn children(&self, id: &UnitId) -> &[UnitId] {
+        self.children.get(id).map_or(&[], Vec::as_slice)
+    }
+
+    /// True when `ancestor` is `unit` itself or lies on the path from `unit` to its root.
+    pub fn is_within(&self, unit: &UnitId, ancestor: &UnitId) -> bool {
+        let mut current = Some(unit);
+        // The depth bound guards against a cycle in corrupted data.
+        for _ in 0..=self.units.len() {
+            match current {
+                Some(id) if id == ancestor => return true,
+                Some(id) => current = self.units.get(id).and_then(|u| u.parent_id.as_ref()),
+                None => return false,
+            }
+        }
+        false
+    }
+
+    /// `root` and all its descendants, parents before children.
+    pub fn subtree(&self, root: &UnitId) -> Vec<&Unit> {
+        let mut out = Vec::new();
+        let mut stack = vec![root];
+        while let Some(id) = stack.pop() {
+            if let Some(unit) = self.units.get(id) {
+                out.push(unit);
+                stack.extend(self.children(id).iter().rev());
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unit(id: &str, parent: Option<&str>, kind: UnitKind) -> Unit {
+        Unit {
+            id: UnitId::parse(id).unwrap(),
+            name: id.to_uppercase(),
+            kind,
+            parent_id: parent.map(|p| UnitId::parse(p).unwrap()),
+            created_at: Timestamp::from_micros(0),
+        }
+    }
+
+    fn sample() -> UnitTree {
+        UnitTree::new([
+            unit("city", None, UnitKind::City),
+            unit("t1", Some("city"), UnitKind::Township),
+            unit("v1", Some("t1"), UnitKind::Village),
+            unit("v2", Some("t1"), UnitKind::Village),
+            unit("t2", Some("city"), UnitKind::Township),
+        ])
+    }
+
+    #[test]
+    fn ancestry_includes_self_and_excludes_siblings() {
+        let tree = sample();
+        let id = |s| UnitId::parse(s).unwrap();
+        assert!(tree.is_within(&id("v1"), &id("v1")));
+        assert!(tree.is_within(&id("v1"), &id("city")));
+        assert!(!tree.is_within(&id("v1"), &id("t2")));
+        assert!(!tree.is_within(&id("t1"), &id("v1")));
+    }
+
+    #[test]
+    fn subtree_lists_every_descendant_once() {
+        let tree = sample();
+        let ids: Vec<_> = tree
+            .subtree(&UnitId::parse("t1").unwrap())
+            .iter()
+            .map(|u| u.id.to_string())
+            .collect();
+        assert_eq!(ids, ["t1", "v1", "v2"]);
+        assert_eq!(tree.subtree(&UnitId::parse("city").unwrap()).len(), 5);
+    }
+}

@@ -1,0 +1,175 @@
+//! The group-commit writer: one task owns all submission writes to the store.
+//!
+//! Measured on two cores, one transaction per request tops out at a few thousand rows/s, while
+//! a writer that takes everything queued and commits it at once reaches tens of thousands, with
+//! lower latency too. It does not wait for a batch to fill: it takes what is there.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+use crate::domain::ids::CampaignId;
+use crate::domain::submission::{Acknowledgement, NewSubmission};
+use crate::domain::time::Timestamp;
+use crate::error::{Error, Result};
+use crate::store::{CommitOutcome, Store};
+
+#[derive(Debug, Clone)]
+pub struct WriterConfig {
+    /// Most submissions committed in one transaction.
+    pub max_batch: usize,
+    /// Submissions waiting for the writer before callers are pushed back on.
+    pub queue_capacity: usize,
+    /// Optional pause after the first item of a batch to let more arrive (0 = take what is
+    /// queued, which measured fastest).
+    pub linger: Duration,
+}
+
+impl Default for WriterConfig {
+    fn default() -> Self {
+        Self {
+            max_batch: 1024,
+            queue_capacity: 8192,
+            linger: Duration::ZERO,
+        }
+    }
+}
+
+struct Job {
+    submission: NewSubmission,
+    reply: oneshot::Sender<Result<Acknowledgement>>,
+}
+
+/// Sends submissions to the writer. The writer stops once every handle is dropped and the
+/// queue is drained.
+#[derive(Clone)]
+pub struct WriterHandle {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl WriterHandle {
+    /// Starts the writer task.
+    pub fn spawn(store: Store, config: WriterConfig) -> (Self, JoinHandle<()>) {
+        let (jobs, queue) = mpsc::channel(config.queue_capacity);
+        let task = tokio::spawn(run(store, config, queue));
+        (Self { jobs }, task)
+    }
+
+    /// Queues `submission` and waits until it is committed (or found already committed).
+    pub async fn commit(&self, submission: NewSubmission) -> Result<Acknowledgement> {
+        let (reply, acknowledged) = oneshot::channel();
+        self.jobs
+            .send(Job { submission, reply })
+            .await
+            .map_err(|_| Error::Unavailable("the server is shutting down".into()))?;
+        acknowledged
+            .await
+            .map_err(|_| Error::Unavailable("the server is shutting down".into()))?
+    }
+}
+
+async fn run(store: Store, config: WriterConfig, mut queue: mpsc::Receiver<Job>) {
+    let mut batch = Vec::with_capacity(config.max_batch);
+    while queue.recv_many(&mut batch, config.max_batch).await > 0 {
+        if !config.linger.is_zero() && batch.len() < config.max_batch {
+            tokio::time::sleep(config.linger).await;
+            while batch.len() < config.max_batch {
+                match queue.try_recv() {
+                    Ok(job) => batch.push(job),
+                    Err(_) => break,
+                }
+            }
+        }
+        commit_batch(&store, std::mem::take(&mut batch)).await;
+    }
+    tracing::debug!("submission writer stopped");
+}
+
+/// Commits one batch and answers every caller in it.
+async fn commit_batch(store: &Store, jobs: Vec<Job>) {
+    // The first occurrence of each (campaign, id) goes to the database; later ones in the same
+    // batch are judged against it, exactly as a later retry would be.
+    let mut first_of: HashMap<(&CampaignId, Uuid), usize> = HashMap::new();
+    let mut unique: Vec<&NewSubmission> = Vec::with_capacity(jobs.len());
+    let mut slot = Vec::with_capacity(jobs.len());
+    for job in &jobs {
+        let s = &job.submission;
+        let index = *first_of.entry((&s.campaign_id, s.id)).or_insert_with(|| {
+            unique.push(s);
+            unique.len() - 1
+        });
+        slot.push(index);
+    }
+    let accepted_at = Timestamp::now();
+    let started = std::time::Instant::now();
+    let result = store.commit_submissions(&unique, accepted_at).await;
+    tracing::trace!(items = jobs.len(), elapsed = ?started.elapsed(), "batch committed");
+    match result {
+        Ok(outcomes) => {
+            let answers: Vec<Result<Acknowledgement>> = jobs
+                .iter()
+                .zip(&slot)
+                .map(|(job, &index)| {
+                    acknowledgement(&job.submission, outcomes[index], unique[index])
+                })
+                .collect();
+            for (job, answer) in jobs.into_iter().zip(answers) {
+                // A caller that gave up (deadline, disconnect) no longer listens; its
+                // submission is committed all the same and a retry will be acknowledged.
+                let _ = job.reply.send(answer);
+            }
+        }
+        Err(error) => {
+            tracing::warn!(%error, items = jobs.len(), "batch commit failed");
+            for job in jobs {
+                let _ = job.reply.send(Err(retry_error(&error)));
+            }
+        }
+    }
+}
+
+/// What one caller hears about its submission, given what the database holds for the id.
+///
+/// `written` is the batch's first submission with this id: the one the database saw.
+fn acknowledgement(
+    submission: &NewSubmission,
+    outcome: CommitOutcome,
+    written: &NewSubmission,
+) -> Result<Acknowledgement> {
+    let (matches, accepted_at) = match outcome {
+        CommitOutcome::Inserted { accepted_at } => {
+            let same = std::ptr::eq(submission, written)
+                || submission.content_hash() == written.content_hash();
+            (same, accepted_at)
+        }
+        CommitOutcome::Existing {
+            content_hash,
+            accepted_at,
+        } => (submission.content_hash() == content_hash, accepted_at),
+    };
+    if matches {
+        Ok(Acknowledgement {
+            submission_id: submission.id,
+            accepted_at,
+        })
+    } else {
+        Err(Error::AlreadyExists {
+            reason: "SUBMISSION_ID_REUSED",
+            message: format!(
+                "submission {} was already accepted with different content; use a new submission_id",
+                submission.id
+            ),
+        })
+    }
+}
+
+/// Every caller of a failed batch gets its own copy of the failure.
+fn retry_error(error: &Error) -> Error {
+    match error {
+        Error::Unavailable(message) => Error::Unavailable(message.clone()),
+        other => Error::Internal(other.to_string()),
+    }
+}

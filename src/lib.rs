@@ -1,0 +1,16 @@
+//! Canvass: collects public-satisfaction survey submissions and turns them into per-unit
+//! scores and rankings, served over gRPC (`proto/canvass/v1`).
+
+pub mod api;
+pub mod auth;
+pub mod catalog;
+pub mod cli;
+pub mod configuration;
+pub mod domain;
+pub mod error;
+pub mod ingest;
+pub mod proto;
+pub mod scores;
+pub mod startup;
+pub mod store;
+pub mod telemetry;

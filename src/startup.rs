@@ -1,0 +1,222 @@
+//! Builds the server: store, catalog, writer, auth layer, services, listener; and shuts it
+//! down in order (stop accepting, drain calls, drain the writer).
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tonic::transport::Server;
+use tonic::transport::server::TcpIncoming;
+
+use crate::api::{AggregateApi, CatalogApi, SubmissionApi};
+use crate::auth::{AuthLayer, TokenVerifier, ensure_keypair};
+use crate::catalog::Catalog;
+use crate::configuration::ServeArgs;
+use crate::error::{Error, Result};
+use crate::ingest::{Ingest, WriterHandle};
+use crate::proto::FILE_DESCRIPTOR_SET;
+use crate::proto::v1::aggregate_service_server::AggregateServiceServer;
+use crate::proto::v1::catalog_service_server::CatalogServiceServer;
+use crate::proto::v1::submission_service_server::SubmissionServiceServer;
+use crate::scores::Scores;
+use crate::store::Store;
+
+/// Largest request accepted; a submission is a few hundred bytes.
+const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
+
+pub struct Application {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    settings: ServeArgs,
+    store: Store,
+    catalog: Arc<Catalog>,
+    verifier: Arc<TokenVerifier>,
+}
+
+impl Application {
+    /// Opens the store (applying migrations), loads the catalog, prepares keys and binds the
+    /// listener. Nothing is served until [`Application::run_until`].
+    pub async fn build(settings: ServeArgs) -> Result<Self> {
+        let key_paths = settings.common.key_paths();
+        if ensure_keypair(&key_paths)? {
+            tracing::info!(path = %key_paths.private_key.display(), "created token signing key");
+        }
+        let verifier = Arc::new(TokenVerifier::from_pem_file(
+            &key_paths.public_key,
+            &settings.common.jwt_issuer,
+            &settings.common.jwt_audience,
+        )?);
+        let store = Store::open(&settings.store_options()).await?;
+        let catalog = Arc::new(Catalog::load(store.clone()).await?);
+        let listener = TcpListener::bind(settings.listen)
+            .await
+            .map_err(|e| Error::internal(format!("binding {}: {e}", settings.listen)))?;
+        let local_addr = listener
+            .local_addr()
+            .map_err(|e| Error::internal(format!("reading bound address: {e}")))?;
+        Ok(Self {
+            listener,
+            local_addr,
+            settings,
+            store,
+            catalog,
+            verifier,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Serves until `shutdown` resolves, then stops accepting, lets in-flight calls finish
+    /// (up to the grace period) and commits what the writer still holds.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<()> {
+        let (writer, writer_task) =
+            WriterHandle::spawn(self.store.clone(), self.settings.writer_config());
+        let phone_hasher = self.settings.phone_hasher()?;
+        let grace = Duration::from_secs(self.settings.shutdown_grace_seconds);
+        let (health, health_service) = tonic_health::server::health_reporter();
+        health
+            .set_serving::<SubmissionServiceServer<SubmissionApi>>()
+            .await;
+        health
+            .set_serving::<CatalogServiceServer<CatalogApi>>()
+            .await;
+        health
+            .set_serving::<AggregateServiceServer<AggregateApi>>()
+            .await;
+
+        let submissions = SubmissionApi {
+            ingest: Ingest::new(self.catalog.clone(), writer),
+            phone_hasher,
+        };
+        let catalog = CatalogApi {
+            catalog: self.catalog.clone(),
+        };
+        let aggregates = AggregateApi {
+            scores: Scores::new(self.catalog.clone(), self.store.clone()),
+        };
+        let router = Server::builder()
+            .http2_keepalive_interval(Some(Duration::from_secs(30)))
+            .layer(AuthLayer::new(self.verifier.clone()))
+            .add_service(health_service)
+            .add_service(reflection_v1()?)
+            .add_service(reflection_v1alpha()?)
+            .add_service(
+                SubmissionServiceServer::new(submissions)
+                    .max_decoding_message_size(MAX_MESSAGE_BYTES),
+            )
+            .add_service(
+                CatalogServiceServer::new(catalog).max_decoding_message_size(MAX_MESSAGE_BYTES),
+            )
+            .add_service(
+                AggregateServiceServer::new(aggregates)
+                    .max_decoding_message_size(MAX_MESSAGE_BYTES),
+            );
+
+        let incoming = TcpIncoming::from(self.listener).with_nodelay(Some(true));
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let server: JoinHandle<std::result::Result<(), tonic::transport::Error>> =
+            tokio::spawn(router.serve_with_incoming_shutdown(incoming, async move {
+                let _ = stop_rx.await;
+            }));
+        tracing::info!(address = %self.local_addr, "canvass is serving");
+
+        let mut server = server;
+        tokio::select! {
+            finished = &mut server => return server_result(finished),
+            () = shutdown => {}
+        }
+        tracing::info!("shutting down: draining in-flight calls");
+        health
+            .set_not_serving::<SubmissionServiceServer<SubmissionApi>>()
+            .await;
+        let _ = stop_tx.send(());
+        match tokio::time::timeout(grace, &mut server).await {
+            Ok(finished) => server_result(finished)?,
+            Err(_) => {
+                tracing::warn!(
+                    ?grace,
+                    "calls still running after the grace period; aborting them"
+                );
+                server.abort();
+            }
+        }
+        // The server's handlers held the last writer handles; the writer now drains and stops.
+        if tokio::time::timeout(grace, writer_task).await.is_err() {
+            tracing::warn!("submission writer did not drain within the grace period");
+        }
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+fn server_result(
+    finished: std::result::Result<
+        std::result::Result<(), tonic::transport::Error>,
+        tokio::task::JoinError,
+    >,
+) -> Result<()> {
+    match finished {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(Error::internal(format!("server: {e}"))),
+        Err(e) => Err(Error::internal(format!("server task: {e}"))),
+    }
+}
+
+fn reflection_builder() -> tonic_reflection::server::Builder<'static> {
+    tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+}
+
+fn reflection_v1() -> Result<
+    tonic_reflection::server::v1::ServerReflectionServer<
+        impl tonic_reflection::server::v1::ServerReflection,
+    >,
+> {
+    reflection_builder()
+        .build_v1()
+        .map_err(|e| Error::internal(format!("reflection: {e}")))
+}
+
+fn reflection_v1alpha() -> Result<
+    tonic_reflection::server::v1alpha::ServerReflectionServer<
+        impl tonic_reflection::server::v1alpha::ServerReflection,
+    >,
+> {
+    reflection_builder()
+        .build_v1alpha()
+        .map_err(|e| Error::internal(format!("reflection: {e}")))
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

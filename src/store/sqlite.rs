@@ -1,0 +1,439 @@
+//! The embedded SQLite store: WAL with synchronous=FULL (an acknowledged commit survives a power
+//! cut), one writer connection and a small pool of readers.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
+use uuid::Uuid;
+
+use super::codec::{
+    Deltas, StoredSubmission, carrier_column, carrier_from_column, decode_answers,
+    decode_indicators, encode_answers, encode_indicators,
+};
+use super::{CommitOutcome, StoreOptions, insert_error};
+use crate::domain::campaign::Campaign;
+use crate::domain::ids::{CampaignId, Code, QuestionnaireId, UnitId};
+use crate::domain::questionnaire::Questionnaire;
+use crate::domain::scoring::{CampaignStats, IndicatorStatRow, SubmissionCountRow};
+use crate::domain::stats::Moments;
+use crate::domain::submission::{Channel, NewSubmission, Source};
+use crate::domain::time::Timestamp;
+use crate::domain::unit::{Unit, UnitKind};
+use crate::error::{Error, Result};
+
+/// Rows per multi-row INSERT: 18 bound columns each stays far below SQLite's variable limit.
+const ROWS_PER_STATEMENT: usize = 500;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    /// Exactly one connection: SQLite serialises writers anyway, and one connection avoids
+    /// SQLITE_BUSY between our own writers.
+    writer: SqlitePool,
+    readers: SqlitePool,
+}
+
+impl SqliteStore {
+    pub async fn connect(options: &StoreOptions) -> Result<Self> {
+        let connect = SqliteConnectOptions::from_str(&options.url)
+            .map_err(|e| Error::internal(format!("invalid SQLite URL: {e}")))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(options.acquire_timeout);
+        if let Some(dir) = connect.get_filename().parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| Error::internal(format!("creating {}: {e}", dir.display())))?;
+        }
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(options.acquire_timeout)
+            .connect_with(connect.clone())
+            .await?;
+        let readers = SqlitePoolOptions::new()
+            .max_connections(options.max_connections.max(1))
+            .acquire_timeout(options.acquire_timeout)
+            .connect_with(connect.read_only(true))
+            .await?;
+        Ok(Self { writer, readers })
+    }
+
+    pub async fn migrate(&self) -> Result<()> {
+        MIGRATOR.run(&self.writer).await?;
+        Ok(())
+    }
+
+    pub async fn insert_unit(&self, unit: &Unit) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO units (id, name, kind, parent_id, created_at) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(unit.id.as_str())
+        .bind(&unit.name)
+        .bind(unit.kind.as_i16())
+        .bind(unit.parent_id.as_ref().map(UnitId::as_str))
+        .bind(unit.created_at.as_micros())
+        .execute(&self.writer)
+        .await
+        .map_err(|e| insert_error(e, "unit", unit.id.as_str()))?;
+        Ok(())
+    }
+
+    pub async fn load_units(&self) -> Result<Vec<Unit>> {
+        let rows = sqlx::query("SELECT id, name, kind, parent_id, created_at FROM units")
+            .fetch_all(&self.readers)
+            .await?;
+        rows.iter().map(unit_from_row).collect()
+    }
+
+    pub async fn insert_questionnaire(&self, q: &Questionnaire) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO questionnaires (id, name, definition, created_at) VALUES (?, ?, ?, ?)",
+        )
+        .bind(q.id.as_str())
+        .bind(&q.name)
+        .bind(encode_indicators(&q.indicators))
+        .bind(q.created_at.as_micros())
+        .execute(&self.writer)
+        .await
+        .map_err(|e| insert_error(e, "questionnaire", q.id.as_str()))?;
+        Ok(())
+    }
+
+    pub async fn load_questionnaires(&self) -> Result<Vec<Questionnaire>> {
+        let rows = sqlx::query("SELECT id, name, definition, created_at FROM questionnaires")
+            .fetch_all(&self.readers)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(Questionnaire {
+                    id: parse_stored(row.get("id"), QuestionnaireId::parse)?,
+                    name: row.get("name"),
+                    indicators: decode_indicators(row.get("definition"))?,
+                    created_at: Timestamp::from_micros(row.get("created_at")),
+                })
+            })
+            .collect()
+    }
+
+    pub async fn insert_campaign(&self, c: &Campaign) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO campaigns (id, name, questionnaire_id, scope_unit_id, opens_at, \
+             closes_at, compared_campaign_id, min_sample, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(c.id.as_str())
+        .bind(&c.name)
+        .bind(c.questionnaire_id.as_str())
+        .bind(c.scope_unit_id.as_str())
+        .bind(c.opens_at.as_micros())
+        .bind(c.closes_at.as_micros())
+        .bind(c.compared_campaign_id.as_ref().map(CampaignId::as_str))
+        .bind(i64::from(c.min_sample))
+        .bind(c.created_at.as_micros())
+        .execute(&self.writer)
+        .await
+        .map_err(|e| insert_error(e, "campaign", c.id.as_str()))?;
+        Ok(())
+    }
+
+    pub async fn load_campaigns(&self) -> Result<Vec<Campaign>> {
+        let rows = sqlx::query(
+            "SELECT id, name, questionnaire_id, scope_unit_id, opens_at, closes_at, \
+             compared_campaign_id, min_sample, created_at FROM campaigns",
+        )
+        .fetch_all(&self.readers)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let compared: Option<String> = row.get("compared_campaign_id");
+                Ok(Campaign {
+                    id: parse_stored(row.get("id"), CampaignId::parse)?,
+                    name: row.get("name"),
+                    questionnaire_id: parse_stored(
+                        row.get("questionnaire_id"),
+                        QuestionnaireId::parse,
+                    )?,
+                    scope_unit_id: parse_stored(row.get("scope_unit_id"), UnitId::parse)?,
+                    opens_at: Timestamp::from_micros(row.get("opens_at")),
+                    closes_at: Timestamp::from_micros(row.get("closes_at")),
+                    compared_campaign_id: compared
+                        .as_deref()
+                        .map(|id| parse_stored(id, CampaignId::parse))
+                        .transpose()?,
+                    min_sample: u32::try_from(row.get::<i64, _>("min_sample"))
+                        .map_err(|_| Error::internal("stored min_sample out of range"))?,
+                    created_at: Timestamp::from_micros(row.get("created_at")),
+                })
+            })
+            .collect()
+    }
+
+    pub async fn commit_submissions(
+        &self,
+        batch: &[&NewSubmission],
+        accepted_at: Timestamp,
+    ) -> Result<Vec<CommitOutcome>> {
+        let mut tx = self.writer.begin().await?;
+        let mut inserted: HashMap<(CampaignId, Uuid), ()> = HashMap::new();
+        for chunk in batch.chunks(ROWS_PER_STATEMENT) {
+            for row in insert_submissions(&mut tx, chunk, accepted_at).await? {
+                let campaign: String = row.get("campaign_id");
+                let id: Uuid = row.get("submission_id");
+                inserted.insert((parse_stored(&campaign, CampaignId::parse)?, id), ());
+            }
+        }
+        let is_new = |s: &NewSubmission| inserted.contains_key(&(s.campaign_id.clone(), s.id));
+        let existing = existing_submissions(&mut tx, batch.iter().filter(|s| !is_new(s))).await?;
+        let deltas = Deltas::of(batch.iter().copied().filter(|s| is_new(s)));
+        apply_deltas(&mut tx, &deltas).await?;
+        tx.commit().await?;
+
+        batch
+            .iter()
+            .map(|s| {
+                if is_new(s) {
+                    return Ok(CommitOutcome::Inserted { accepted_at });
+                }
+                existing
+                    .get(&(s.campaign_id.clone(), s.id))
+                    .copied()
+                    .ok_or_else(|| Error::internal("submission neither inserted nor present"))
+            })
+            .collect()
+    }
+
+    pub async fn campaign_stats(&self, campaign: &CampaignId) -> Result<CampaignStats> {
+        let mut conn = self.readers.acquire().await?;
+        let indicator_rows = sqlx::query(
+            "SELECT unit_id, indicator_code, channel, carrier, n_valid, n_excluded, sum_points, \
+             sum_points_sq FROM indicator_stats WHERE campaign_id = ?",
+        )
+        .bind(campaign.as_str())
+        .fetch_all(&mut *conn)
+        .await?;
+        let count_rows = sqlx::query(
+            "SELECT unit_id, channel, carrier, submissions FROM submission_counts \
+             WHERE campaign_id = ?",
+        )
+        .bind(campaign.as_str())
+        .fetch_all(&mut *conn)
+        .await?;
+        let indicators = indicator_rows
+            .iter()
+            .map(|row| {
+                Ok(IndicatorStatRow {
+                    unit_id: parse_stored(row.get("unit_id"), UnitId::parse)?,
+                    indicator: parse_stored(row.get("indicator_code"), Code::parse)?,
+                    channel: channel_from_row(row)?,
+                    carrier: carrier_from_column(row.get("carrier")),
+                    moments: Moments {
+                        valid: row.get("n_valid"),
+                        excluded: row.get("n_excluded"),
+                        sum: row.get("sum_points"),
+                        sum_sq: row.get("sum_points_sq"),
+                    },
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let counts = count_rows
+            .iter()
+            .map(|row| {
+                Ok(SubmissionCountRow {
+                    unit_id: parse_stored(row.get("unit_id"), UnitId::parse)?,
+                    channel: channel_from_row(row)?,
+                    carrier: carrier_from_column(row.get("carrier")),
+                    submissions: row.get("submissions"),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(CampaignStats::from_rows(indicators, counts))
+    }
+
+    pub async fn campaign_submissions(
+        &self,
+        campaign: &CampaignId,
+    ) -> Result<Vec<StoredSubmission>> {
+        let rows = sqlx::query(
+            "SELECT submission_id, unit_id, channel, carrier, answers FROM submissions \
+             WHERE campaign_id = ? ORDER BY seq",
+        )
+        .bind(campaign.as_str())
+        .fetch_all(&self.readers)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(StoredSubmission {
+                    submission_id: row.get("submission_id"),
+                    unit_id: parse_stored(row.get("unit_id"), UnitId::parse)?,
+                    channel: channel_from_row(row)?,
+                    carrier: carrier_from_column(row.get("carrier")),
+                    answers: decode_answers(row.get("answers"))?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn submission_exists(&self, campaign: &CampaignId, id: Uuid) -> Result<bool> {
+        let found =
+            sqlx::query("SELECT 1 FROM submissions WHERE campaign_id = ? AND submission_id = ?")
+                .bind(campaign.as_str())
+                .bind(id)
+                .fetch_optional(&self.readers)
+                .await?;
+        Ok(found.is_some())
+    }
+}
+
+/// One multi-row INSERT; returns the (campaign, id) of the rows that were new.
+async fn insert_submissions(
+    tx: &mut Transaction<'_, Sqlite>,
+    chunk: &[&NewSubmission],
+    accepted_at: Timestamp,
+) -> Result<Vec<SqliteRow>> {
+    let mut query = QueryBuilder::<Sqlite>::new(
+        "INSERT INTO submissions (campaign_id, submission_id, content_hash, unit_id, channel, \
+         carrier, respondent_hash, household_ref, latitude, longitude, accuracy_m, started_at, \
+         ended_at, answers, submitted_by, accepted_at) ",
+    );
+    query.push_values(chunk, |mut row, s| {
+        let (respondent, household, location) = match &s.source {
+            Source::Visit {
+                household_ref,
+                location,
+            } => (None, Some(household_ref.clone()), *location),
+            Source::Phone { respondent, .. } => (Some(respondent.0.to_vec()), None, None),
+        };
+        row.push_bind(s.campaign_id.as_str().to_owned())
+            .push_bind(s.id)
+            .push_bind(s.content_hash().to_vec())
+            .push_bind(s.unit_id.as_str().to_owned())
+            .push_bind(s.source.channel().as_i16())
+            .push_bind(carrier_column(s.source.carrier()))
+            .push_bind(respondent)
+            .push_bind(household)
+            .push_bind(location.map(|l| l.latitude))
+            .push_bind(location.map(|l| l.longitude))
+            .push_bind(location.map(|l| l.accuracy_meters))
+            .push_bind(s.started_at.as_micros())
+            .push_bind(s.ended_at.as_micros())
+            .push_bind(encode_answers(s))
+            .push_bind(s.submitted_by.clone())
+            .push_bind(accepted_at.as_micros());
+    });
+    query.push(
+        " ON CONFLICT (campaign_id, submission_id) DO NOTHING RETURNING campaign_id, submission_id",
+    );
+    Ok(query.build().fetch_all(&mut **tx).await?)
+}
+
+/// Content hash and acceptance time of submissions already stored.
+async fn existing_submissions<'a>(
+    tx: &mut Transaction<'_, Sqlite>,
+    submissions: impl Iterator<Item = &'a &'a NewSubmission>,
+) -> Result<HashMap<(CampaignId, Uuid), CommitOutcome>> {
+    let mut found = HashMap::new();
+    for s in submissions {
+        let row = sqlx::query(
+            "SELECT content_hash, accepted_at FROM submissions \
+             WHERE campaign_id = ? AND submission_id = ?",
+        )
+        .bind(s.campaign_id.as_str())
+        .bind(s.id)
+        .fetch_one(&mut **tx)
+        .await?;
+        let hash: Vec<u8> = row.get("content_hash");
+        let content_hash = hash
+            .try_into()
+            .map_err(|_| Error::internal("stored content hash is not 32 bytes"))?;
+        found.insert(
+            (s.campaign_id.clone(), s.id),
+            CommitOutcome::Existing {
+                content_hash,
+                accepted_at: Timestamp::from_micros(row.get("accepted_at")),
+            },
+        );
+    }
+    Ok(found)
+}
+
+/// Adds a batch's summed deltas: one upsert per touched aggregate row.
+async fn apply_deltas(tx: &mut Transaction<'_, Sqlite>, deltas: &Deltas) -> Result<()> {
+    let indicator_rows: Vec<_> = deltas.indicators.iter().collect();
+    for chunk in indicator_rows.chunks(ROWS_PER_STATEMENT) {
+        let mut query = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO indicator_stats (campaign_id, unit_id, indicator_code, channel, carrier, \
+             n_valid, n_excluded, sum_points, sum_points_sq) ",
+        );
+        query.push_values(
+            chunk,
+            |mut row, ((campaign, unit, code, channel, carrier), m)| {
+                row.push_bind(campaign.as_str().to_owned())
+                    .push_bind(unit.as_str().to_owned())
+                    .push_bind(code.as_str().to_owned())
+                    .push_bind(channel.as_i16())
+                    .push_bind(*carrier)
+                    .push_bind(m.valid)
+                    .push_bind(m.excluded)
+                    .push_bind(m.sum)
+                    .push_bind(m.sum_sq);
+            },
+        );
+        query.push(
+            " ON CONFLICT (campaign_id, unit_id, indicator_code, channel, carrier) DO UPDATE SET \
+             n_valid = n_valid + excluded.n_valid, n_excluded = n_excluded + excluded.n_excluded, \
+             sum_points = sum_points + excluded.sum_points, \
+             sum_points_sq = sum_points_sq + excluded.sum_points_sq",
+        );
+        query.build().execute(&mut **tx).await?;
+    }
+    let count_rows: Vec<_> = deltas.counts.iter().collect();
+    for chunk in count_rows.chunks(ROWS_PER_STATEMENT) {
+        let mut query = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO submission_counts (campaign_id, unit_id, channel, carrier, submissions) ",
+        );
+        query.push_values(chunk, |mut row, ((campaign, unit, channel, carrier), n)| {
+            row.push_bind(campaign.as_str().to_owned())
+                .push_bind(unit.as_str().to_owned())
+                .push_bind(channel.as_i16())
+                .push_bind(*carrier)
+                .push_bind(**n);
+        });
+        query.push(
+            " ON CONFLICT (campaign_id, unit_id, channel, carrier) DO UPDATE SET \
+             submissions = submissions + excluded.submissions",
+        );
+        query.build().execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+fn unit_from_row(row: &SqliteRow) -> Result<Unit> {
+    let parent: Option<String> = row.get("parent_id");
+    Ok(Unit {
+        id: parse_stored(row.get("id"), UnitId::parse)?,
+        name: row.get("name"),
+        kind: UnitKind::from_i16(row.get("kind"))
+            .ok_or_else(|| Error::internal("stored unit kind unknown"))?,
+        parent_id: parent
+            .as_deref()
+            .map(|p| parse_stored(p, UnitId::parse))
+            .transpose()?,
+        created_at: Timestamp::from_micros(row.get("created_at")),
+    })
+}
+
+fn channel_from_row(row: &SqliteRow) -> Result<Channel> {
+    Channel::from_i16(row.get("channel")).ok_or_else(|| Error::internal("stored channel unknown"))
+}
+
+/// Re-validates an id read back from the database; failure means corrupted data.
+fn parse_stored<T>(value: &str, parse: impl FnOnce(&str) -> Result<T, String>) -> Result<T> {
+    parse(value).map_err(|e| Error::internal(format!("stored id {value:?}: {e}")))
+}
