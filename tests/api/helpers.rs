@@ -1,0 +1,402 @@
+//! Test harness: a real Canvass server on 127.0.0.1:0 with its own fresh database, generated
+//! tonic clients carrying tokens, and a standard catalog to submit against.
+
+use std::time::Duration;
+
+use canvass::auth::{Role, TokenIssuer};
+use canvass::configuration::ServeArgs;
+use canvass::domain::ids::{CampaignId, UnitId};
+use canvass::proto::v1 as pb;
+use canvass::proto::v1::aggregate_service_client::AggregateServiceClient;
+use canvass::proto::v1::catalog_service_client::CatalogServiceClient;
+use canvass::proto::v1::submission_service_client::SubmissionServiceClient;
+use canvass::startup::Application;
+use canvass::store::{Store, StoreOptions};
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tonic::metadata::MetadataValue;
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
+use tonic::{Code, Request, Status};
+
+pub const ISSUER: &str = "canvass";
+pub const AUDIENCE: &str = "canvass";
+
+/// Which database a test runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Adds `authorization: Bearer <token>` to every call.
+#[derive(Clone)]
+pub struct Bearer(Option<MetadataValue<tonic::metadata::Ascii>>);
+
+impl Interceptor for Bearer {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        if let Some(value) = &self.0 {
+            request.metadata_mut().insert("authorization", value.clone());
+        }
+        Ok(request)
+    }
+}
+
+pub type Authed = InterceptedService<Channel, Bearer>;
+
+pub struct TestApp {
+    pub channel: Channel,
+    /// A second connection to the server's database, to check what was (not) written.
+    pub store: Store,
+    pub issuer: TokenIssuer,
+    pub data_dir: TempDir,
+    pub database_url: String,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<canvass::error::Result<()>>>,
+}
+
+impl TestApp {
+    /// Boots a server on a fresh database of `backend`; `None` when that backend is not
+    /// available on this machine (the reason is printed).
+    pub async fn spawn(backend: Backend) -> Option<Self> {
+        let data_dir = tempfile::tempdir().expect("temp dir");
+        let database_url = match backend {
+            Backend::Sqlite => format!("sqlite://{}", data_dir.path().join("canvass.db").display()),
+            Backend::Postgres => crate::pg_cluster::fresh_database_url().await?,
+        };
+        Some(Self::spawn_with(data_dir, database_url).await)
+    }
+
+    async fn spawn_with(data_dir: TempDir, database_url: String) -> Self {
+        let mut settings = ServeArgs::for_data_dir(data_dir.path(), "127.0.0.1:0".parse().unwrap());
+        settings.common.database_url = Some(database_url.clone());
+        settings.db_max_connections = 4;
+        settings.phone_hash_key = Some("test-key".into());
+        settings.shutdown_grace_seconds = 5;
+        let app = Application::build(settings.clone()).await.expect("server builds");
+        let address = app.local_addr();
+        let (shutdown, stop) = oneshot::channel::<()>();
+        let server = tokio::spawn(app.run_until(async move {
+            let _ = stop.await;
+        }));
+        let channel = Channel::from_shared(format!("http://{address}"))
+            .unwrap()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(30))
+            .connect()
+            .await
+            .expect("client connects");
+        let store = Store::open(&StoreOptions {
+            url: database_url.clone(),
+            max_connections: 2,
+            acquire_timeout: Duration::from_secs(5),
+        })
+        .await
+        .expect("inspection store opens");
+        let key_paths = settings.common.key_paths();
+        let issuer = TokenIssuer::from_pem_file(&key_paths.private_key, ISSUER, AUDIENCE).unwrap();
+        Self {
+            channel,
+            store,
+            issuer,
+            data_dir,
+            database_url,
+            shutdown: Some(shutdown),
+            server: Some(server),
+        }
+    }
+
+    /// Stops the server gracefully and waits for it.
+    pub async fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.expect("server task").expect("server stops cleanly");
+        }
+    }
+
+    pub fn token(&self, role: Role, units: &[&str]) -> String {
+        let units: Vec<UnitId> = units.iter().map(|u| UnitId::parse(u).unwrap()).collect();
+        self.issuer
+            .mint(&format!("{role}-tester"), role, &units, Duration::from_secs(3600))
+            .unwrap()
+    }
+
+    fn bearer(token: Option<&str>) -> Bearer {
+        Bearer(token.map(|t| format!("Bearer {t}").parse().expect("ascii token")))
+    }
+
+    pub fn catalog_as(&self, token: Option<&str>) -> CatalogServiceClient<Authed> {
+        CatalogServiceClient::with_interceptor(self.channel.clone(), Self::bearer(token))
+    }
+
+    pub fn submissions_as(&self, token: Option<&str>) -> SubmissionServiceClient<Authed> {
+        SubmissionServiceClient::with_interceptor(self.channel.clone(), Self::bearer(token))
+    }
+
+    pub fn aggregates_as(&self, token: Option<&str>) -> AggregateServiceClient<Authed> {
+        AggregateServiceClient::with_interceptor(self.channel.clone(), Self::bearer(token))
+    }
+
+    pub fn admin_catalog(&self) -> CatalogServiceClient<Authed> {
+        self.catalog_as(Some(&self.token(Role::Admin, &[])))
+    }
+
+    pub fn field_worker(&self, units: &[&str]) -> SubmissionServiceClient<Authed> {
+        self.submissions_as(Some(&self.token(Role::FieldWorker, units)))
+    }
+
+    pub fn call_center(&self, units: &[&str]) -> SubmissionServiceClient<Authed> {
+        self.submissions_as(Some(&self.token(Role::CallCenter, units)))
+    }
+
+    pub fn analyst(&self) -> AggregateServiceClient<Authed> {
+        self.aggregates_as(Some(&self.token(Role::Analyst, &[])))
+    }
+
+    pub async fn stored_count(&self, campaign: &str) -> usize {
+        self.store
+            .campaign_submissions(&CampaignId::parse(campaign).unwrap())
+            .await
+            .unwrap()
+            .len()
+    }
+
+    pub async fn create_unit(&self, id: &str, name: &str, kind: pb::UnitKind, parent: Option<&str>) {
+        self.admin_catalog()
+            .create_unit(pb::CreateUnitRequest {
+                unit: Some(pb::Unit {
+                    id: id.into(),
+                    name: name.into(),
+                    kind: kind.into(),
+                    parent_id: parent.unwrap_or_default().into(),
+                    create_time: None,
+                }),
+            })
+            .await
+            .unwrap_or_else(|s| panic!("creating unit {id}: {s:?}"));
+    }
+
+    /// A city with two townships, each with two villages, and a department:
+    ///
+    /// ```text
+    /// city (市)
+    /// ├── jinshi (金石镇)      ── jinshi-v1, jinshi-v2
+    /// ├── dongshan (东山办事处) ── dongshan-c1, dongshan-c2 (communities)
+    /// └── xinfang (市信访局, department)
+    /// ```
+    pub async fn seed_units(&self) {
+        use pb::UnitKind::*;
+        self.create_unit("city", "示范市", City, None).await;
+        self.create_unit("jinshi", "金石镇", Township, Some("city")).await;
+        self.create_unit("jinshi-v1", "金石一村", Village, Some("jinshi")).await;
+        self.create_unit("jinshi-v2", "金石二村", Village, Some("jinshi")).await;
+        self.create_unit("dongshan", "东山办事处", Subdistrict, Some("city")).await;
+        self.create_unit("dongshan-c1", "东山一社区", Community, Some("dongshan")).await;
+        self.create_unit("dongshan-c2", "东山二社区", Community, Some("dongshan")).await;
+        self.create_unit("xinfang", "市信访局", Department, Some("city")).await;
+    }
+
+    pub async fn create_questionnaire(&self, q: pb::Questionnaire) {
+        self.admin_catalog()
+            .create_questionnaire(pb::CreateQuestionnaireRequest { questionnaire: Some(q) })
+            .await
+            .expect("questionnaire created");
+    }
+
+    pub async fn create_campaign(&self, c: pb::Campaign) {
+        self.admin_catalog()
+            .create_campaign(pb::CreateCampaignRequest { campaign: Some(c) })
+            .await
+            .expect("campaign created");
+    }
+
+    /// Units, the standard questionnaire and campaign "c1" over the whole city, open now.
+    pub async fn seed(&self) {
+        self.seed_units().await;
+        self.create_questionnaire(standard_questionnaire()).await;
+        self.create_campaign(campaign("c1", None, 1)).await;
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+pub fn scored(code: &str, points: u32) -> pb::AnswerOption {
+    pb::AnswerOption {
+        code: code.into(),
+        label: format!("{code} ({points})"),
+        kind: pb::OptionKind::Scored.into(),
+        points,
+    }
+}
+
+pub fn dont_know() -> pb::AnswerOption {
+    pb::AnswerOption {
+        code: "dk".into(),
+        label: "不知道".into(),
+        kind: pb::OptionKind::DontKnow.into(),
+        points: 0,
+    }
+}
+
+pub fn refused() -> pb::AnswerOption {
+    pb::AnswerOption {
+        code: "refused".into(),
+        label: "拒答".into(),
+        kind: pb::OptionKind::Refused.into(),
+        points: 0,
+    }
+}
+
+/// Option codes a..e with the given points, plus "dk" and "refused".
+pub fn indicator(code: &str, weight: f64, points: &[u32]) -> pb::Indicator {
+    let letters = ["a", "b", "c", "d", "e", "f"];
+    let mut options: Vec<_> = points
+        .iter()
+        .zip(letters)
+        .map(|(p, l)| scored(l, *p))
+        .collect();
+    options.push(dont_know());
+    options.push(refused());
+    pb::Indicator {
+        code: code.into(),
+        text: format!("{code}?"),
+        weight,
+        options,
+    }
+}
+
+/// Three indicators: security (weight 10; 100/80/50/20/0), police (4; 100/80/60/40/0) and
+/// visits (4; 100/0).
+pub fn standard_questionnaire() -> pb::Questionnaire {
+    pb::Questionnaire {
+        id: "q1".into(),
+        name: "平安建设满意度".into(),
+        indicators: vec![
+            indicator("security", 10.0, &[100, 80, 50, 20, 0]),
+            indicator("police", 4.0, &[100, 80, 60, 40, 0]),
+            indicator("visits", 4.0, &[100, 0]),
+        ],
+        create_time: None,
+    }
+}
+
+pub fn ts(seconds: i64) -> prost_types::Timestamp {
+    prost_types::Timestamp { seconds, nanos: 0 }
+}
+
+pub fn now_seconds() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// A campaign over the whole city, open from 30 days ago to 30 days ahead.
+pub fn campaign(id: &str, compared: Option<&str>, min_sample: u32) -> pb::Campaign {
+    pb::Campaign {
+        id: id.into(),
+        name: format!("2026 round {id}"),
+        questionnaire_id: "q1".into(),
+        scope_unit_id: "city".into(),
+        open_time: Some(ts(now_seconds() - 30 * 86_400)),
+        close_time: Some(ts(now_seconds() + 30 * 86_400)),
+        compared_campaign_id: compared.unwrap_or_default().into(),
+        min_sample,
+        create_time: None,
+    }
+}
+
+pub fn answer(indicator: &str, option: &str) -> pb::Answer {
+    pb::Answer {
+        indicator_code: indicator.into(),
+        option_code: option.into(),
+    }
+}
+
+/// A valid visit to `unit` in campaign `campaign` with the given answers.
+pub fn visit(campaign: &str, unit: &str, answers: Vec<pb::Answer>) -> pb::SubmitVisitRequest {
+    let end = now_seconds() - 60;
+    pb::SubmitVisitRequest {
+        submission_id: uuid::Uuid::now_v7().to_string(),
+        campaign_id: campaign.into(),
+        unit_id: unit.into(),
+        household_ref: format!("hh-{}", uuid::Uuid::new_v4()),
+        start_time: Some(ts(end - 600)),
+        end_time: Some(ts(end)),
+        location: Some(pb::GeoLocation {
+            latitude: 29.87,
+            longitude: 121.55,
+            accuracy_meters: 8.0,
+        }),
+        answers,
+    }
+}
+
+/// A valid phone poll of `number`.
+pub fn phone_poll(campaign: &str, unit: &str, number: &str, answers: Vec<pb::Answer>) -> pb::SubmitPhonePollRequest {
+    let end = now_seconds() - 60;
+    pb::SubmitPhonePollRequest {
+        submission_id: uuid::Uuid::now_v7().to_string(),
+        campaign_id: campaign.into(),
+        unit_id: unit.into(),
+        phone_number: number.into(),
+        carrier: pb::Carrier::ChinaMobile.into(),
+        start_time: Some(ts(end - 300)),
+        end_time: Some(ts(end)),
+        answers,
+    }
+}
+
+/// The google.rpc BadRequest field names of an INVALID_ARGUMENT status.
+pub fn violated_fields(status: &Status) -> Vec<String> {
+    use tonic_types::StatusExt;
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    status
+        .get_details_bad_request()
+        .expect("INVALID_ARGUMENT carries a BadRequest")
+        .field_violations
+        .into_iter()
+        .map(|v| v.field)
+        .collect()
+}
+
+/// Runs each test body once per backend: `name::sqlite` and `name::postgres`.
+macro_rules! per_backend {
+    ($(async fn $name:ident($app:ident: TestApp) $body:block)*) => {
+        $(
+            mod $name {
+                #[allow(unused_imports)]
+                use super::*;
+
+                async fn body($app: $crate::helpers::TestApp) $body
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    let app = $crate::helpers::TestApp::spawn($crate::helpers::Backend::Sqlite)
+                        .await
+                        .expect("SQLite is always available");
+                    body(app).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    if let Some(app) =
+                        $crate::helpers::TestApp::spawn($crate::helpers::Backend::Postgres).await
+                    {
+                        body(app).await;
+                    }
+                }
+            }
+        )*
+    };
+}

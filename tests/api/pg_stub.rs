@@ -1,0 +1,3 @@
+pub async fn fresh_database_url() -> Option<String> {
+    None
+}

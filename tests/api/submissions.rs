@@ -1,0 +1,201 @@
+//! Visits and phone polls: acknowledgements, idempotent retries and every kind of bad input.
+
+use canvass::proto::v1 as pb;
+use tonic::Code;
+use tonic_types::StatusExt;
+
+use crate::helpers::*;
+
+fn full_answers() -> Vec<pb::Answer> {
+    vec![answer("security", "b"), answer("police", "a"), answer("visits", "dk")]
+}
+
+per_backend! {
+    async fn visits_and_phone_polls_are_acknowledged_and_stored(app: TestApp) {
+        app.seed().await;
+        let request = visit("c1", "jinshi-v1", full_answers());
+        let ack = app
+            .field_worker(&["jinshi"])
+            .submit_visit(request.clone())
+            .await
+            .unwrap()
+            .into_inner()
+            .acknowledgement
+            .unwrap();
+        assert_eq!(ack.submission_id, request.submission_id);
+        assert!(ack.accept_time.is_some());
+
+        let poll = phone_poll("c1", "dongshan-c2", "+8613800138000", full_answers());
+        let ack = app.call_center(&["dongshan"]).submit_phone_poll(poll.clone()).await.unwrap().into_inner();
+        assert_eq!(ack.acknowledgement.unwrap().submission_id, poll.submission_id);
+
+        let stored = app.store.campaign_submissions(&canvass::domain::ids::CampaignId::parse("c1").unwrap()).await.unwrap();
+        assert_eq!(stored.len(), 2);
+        assert_eq!(stored[0].answers.get("security").map(String::as_str), Some("b"));
+        assert_eq!(stored[1].unit_id.as_str(), "dongshan-c2");
+    }
+
+    async fn a_retry_returns_the_original_acknowledgement_and_writes_nothing(app: TestApp) {
+        app.seed().await;
+        let mut worker = app.field_worker(&["city"]);
+        let request = visit("c1", "jinshi-v1", full_answers());
+        let first = worker.submit_visit(request.clone()).await.unwrap().into_inner();
+        let again = worker.submit_visit(request.clone()).await.unwrap().into_inner();
+        assert_eq!(first, again, "the retry gets the original acknowledgement");
+        assert_eq!(app.stored_count("c1").await, 1);
+
+        let mut changed = request.clone();
+        changed.answers[0].option_code = "e".into();
+        let status = worker.submit_visit(changed).await.unwrap_err();
+        assert_eq!(status.code(), Code::AlreadyExists, "{status:?}");
+        assert_eq!(status.get_details_error_info().unwrap().reason, "SUBMISSION_ID_REUSED");
+        let stored = app.store.campaign_submissions(&canvass::domain::ids::CampaignId::parse("c1").unwrap()).await.unwrap();
+        assert_eq!(stored.len(), 1);
+        assert_eq!(stored[0].answers["security"], "b", "the original content is kept");
+    }
+
+    async fn concurrent_duplicates_are_stored_once(app: TestApp) {
+        app.seed().await;
+        let request = visit("c1", "jinshi-v1", full_answers());
+        let mut conflicting = request.clone();
+        conflicting.household_ref = "another household".into();
+        let mut calls = Vec::new();
+        for i in 0..20 {
+            let mut client = app.field_worker(&["city"]);
+            let r = if i == 7 { conflicting.clone() } else { request.clone() };
+            calls.push(tokio::spawn(async move { client.submit_visit(r).await }));
+        }
+        let mut acks = Vec::new();
+        let mut conflicts = 0;
+        for call in calls {
+            match call.await.unwrap() {
+                Ok(response) => acks.push(response.into_inner()),
+                Err(status) => {
+                    assert_eq!(status.code(), Code::AlreadyExists, "{status:?}");
+                    conflicts += 1;
+                }
+            }
+        }
+        assert_eq!(app.stored_count("c1").await, 1);
+        assert!(acks.windows(2).all(|w| w[0] == w[1]), "every acknowledgement is the same");
+        // Whichever content landed first wins; the other content is refused.
+        assert!(conflicts == 1 || conflicts == 19, "conflicts: {conflicts}");
+    }
+
+    async fn phone_numbers_are_never_stored_in_plain_text(app: TestApp) {
+        app.seed().await;
+        let mut caller = app.call_center(&["city"]);
+        caller.submit_phone_poll(phone_poll("c1", "jinshi-v1", "+8613912345678", full_answers())).await.unwrap();
+        let mut app = app;
+        app.stop().await;
+        if let Some(path) = app.database_url.strip_prefix("sqlite://") {
+            for file in [path.to_string(), format!("{path}-wal")] {
+                if let Ok(bytes) = std::fs::read(&file) {
+                    let text = String::from_utf8_lossy(&bytes);
+                    assert!(!text.contains("13912345678"), "{file} holds the plain number");
+                }
+            }
+        }
+    }
+
+    async fn bad_submissions_name_the_field_and_write_nothing(app: TestApp) {
+        app.seed().await;
+        let mut worker = app.field_worker(&["city"]);
+        type Edit = fn(&mut pb::SubmitVisitRequest);
+        let cases: Vec<(&str, Edit)> = vec![
+            ("submission_id", |r| r.submission_id = String::new()),
+            ("submission_id", |r| r.submission_id = "visit-42".into()),
+            ("campaign_id", |r| r.campaign_id = "C 1".into()),
+            ("answers[1].indicator_code", |r| r.answers[1].indicator_code = "weather".into()),
+            ("answers[0].option_code", |r| r.answers[0].option_code = "z".into()),
+            ("answers[2].indicator_code", |r| r.answers[2].indicator_code = "security".into()),
+            ("answers", |r| r.answers.clear()),
+            ("location.latitude", |r| r.location.as_mut().unwrap().latitude = 91.0),
+            ("location.latitude", |r| r.location.as_mut().unwrap().latitude = f64::NAN),
+            ("location.longitude", |r| r.location.as_mut().unwrap().longitude = -180.5),
+            ("location.longitude", |r| r.location.as_mut().unwrap().longitude = f64::INFINITY),
+            ("location.accuracy_meters", |r| r.location.as_mut().unwrap().accuracy_meters = -3.0),
+            ("end_time", |r| r.end_time = Some(ts(r.start_time.unwrap().seconds - 1))),
+            ("end_time", |r| {
+                r.start_time = Some(ts(now_seconds() + 86_400));
+                r.end_time = Some(ts(now_seconds() + 86_400 + 600));
+            }),
+            ("start_time", |r| r.start_time = None),
+            ("start_time", |r| r.start_time = Some(prost_types::Timestamp { seconds: 0, nanos: -5 })),
+            ("household_ref", |r| r.household_ref = "  ".into()),
+        ];
+        for (field, edit) in cases {
+            let mut request = visit("c1", "jinshi-v1", full_answers());
+            edit(&mut request);
+            let status = worker.submit_visit(request).await.unwrap_err();
+            assert_eq!(violated_fields(&status), [field], "{status:?}");
+        }
+
+        let mut caller = app.call_center(&["city"]);
+        for (number, carrier) in [("15912345678", 1), ("+86 159 1234 5678", 1), ("+0159123456", 1), ("", 1)] {
+            let mut poll = phone_poll("c1", "jinshi-v1", number, full_answers());
+            poll.carrier = carrier;
+            let status = caller.submit_phone_poll(poll).await.unwrap_err();
+            assert_eq!(violated_fields(&status), ["phone_number"]);
+            assert!(!status.message().contains("1234"), "the number is not echoed: {status:?}");
+        }
+        let mut poll = phone_poll("c1", "jinshi-v1", "+8613800138000", full_answers());
+        poll.carrier = 0;
+        let status = caller.submit_phone_poll(poll).await.unwrap_err();
+        assert_eq!(violated_fields(&status), ["carrier"]);
+
+        // Several problems at once are all reported.
+        let mut request = visit("c1", "jinshi-v1", full_answers());
+        request.submission_id = "x".into();
+        request.answers[0].option_code = "zz".into();
+        request.answers[1].indicator_code = "nope".into();
+        let status = worker.submit_visit(request).await.unwrap_err();
+        let fields = violated_fields(&status);
+        assert!(fields.contains(&"submission_id".to_string()), "{fields:?}");
+
+        assert_eq!(app.stored_count("c1").await, 0);
+    }
+
+    async fn unknown_campaign_or_unit_is_not_found(app: TestApp) {
+        app.seed().await;
+        let mut admin = app.submissions_as(Some(&app.token(canvass::auth::Role::Admin, &[])));
+        let status = admin.submit_visit(visit("c9", "jinshi-v1", full_answers())).await.unwrap_err();
+        assert_eq!(status.code(), Code::NotFound, "{status:?}");
+        let status = admin.submit_visit(visit("c1", "atlantis", full_answers())).await.unwrap_err();
+        assert_eq!(status.code(), Code::NotFound, "{status:?}");
+        let mut worker = app.field_worker(&["city"]);
+        let status = worker.submit_visit(visit("c9", "jinshi-v1", full_answers())).await.unwrap_err();
+        assert_eq!(status.code(), Code::NotFound);
+        assert_eq!(app.stored_count("c1").await, 0);
+    }
+
+    async fn closed_campaigns_and_units_outside_the_scope_are_failed_preconditions(app: TestApp) {
+        app.seed().await;
+        let mut closed = campaign("old", None, 1);
+        closed.open_time = Some(ts(now_seconds() - 90 * 86_400));
+        closed.close_time = Some(ts(now_seconds() - 60 * 86_400));
+        app.create_campaign(closed).await;
+        let mut jinshi_only = campaign("jinshi-round", None, 1);
+        jinshi_only.scope_unit_id = "jinshi".into();
+        app.create_campaign(jinshi_only).await;
+
+        let mut worker = app.field_worker(&["city"]);
+        let status = worker.submit_visit(visit("old", "jinshi-v1", full_answers())).await.unwrap_err();
+        assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+        let violation = &status.get_details_precondition_failure().unwrap().violations[0];
+        assert_eq!(violation.r#type, "CAMPAIGN_NOT_OPEN");
+
+        // Interviews recorded inside the window are still accepted when uploaded later.
+        let mut late_upload = visit("old", "jinshi-v1", full_answers());
+        late_upload.start_time = Some(ts(now_seconds() - 70 * 86_400));
+        late_upload.end_time = Some(ts(now_seconds() - 70 * 86_400 + 600));
+        worker.submit_visit(late_upload).await.unwrap();
+
+        let status = worker.submit_visit(visit("jinshi-round", "dongshan-c1", full_answers())).await.unwrap_err();
+        assert_eq!(status.code(), Code::FailedPrecondition);
+        let violation = &status.get_details_precondition_failure().unwrap().violations[0];
+        assert_eq!(violation.r#type, "UNIT_OUT_OF_CAMPAIGN_SCOPE");
+        assert_eq!(app.stored_count("old").await, 1);
+        assert_eq!(app.stored_count("jinshi-round").await, 0);
+    }
+}
