@@ -2,6 +2,7 @@
 //! nowhere else.
 
 mod codec;
+mod postgres;
 mod sqlite;
 
 use std::time::Duration;
@@ -18,6 +19,7 @@ use crate::domain::unit::Unit;
 use crate::error::{Error, Result};
 
 pub use codec::StoredSubmission;
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 /// Connection settings shared by the backends.
@@ -43,14 +45,28 @@ pub enum CommitOutcome {
 #[derive(Debug, Clone)]
 pub enum Store {
     Sqlite(SqliteStore),
+    Postgres(PgStore),
+}
+
+/// Calls the same method on whichever backend the store holds.
+macro_rules! dispatch {
+    ($store:expr, $method:ident($($arg:expr),*)) => {
+        match $store {
+            Self::Sqlite(s) => s.$method($($arg),*).await,
+            Self::Postgres(s) => s.$method($($arg),*).await,
+        }
+    };
 }
 
 impl Store {
-    /// Opens the database `options.url` names (SQLite when it starts with `sqlite:`) and
-    /// applies pending migrations.
+    /// Opens the database `options.url` names (SQLite for `sqlite:`, PostgreSQL for
+    /// `postgres://` or `postgresql://`) and applies pending migrations.
     pub async fn open(options: &StoreOptions) -> Result<Self> {
-        let store = if options.url.starts_with("sqlite:") {
+        let url = options.url.as_str();
+        let store = if url.starts_with("sqlite:") {
             Self::Sqlite(SqliteStore::connect(options).await?)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Self::Postgres(PgStore::connect(options).await?)
         } else {
             return Err(Error::internal(format!(
                 "unsupported DATABASE_URL scheme in {:?}",
@@ -62,45 +78,31 @@ impl Store {
     }
 
     pub async fn migrate(&self) -> Result<()> {
-        match self {
-            Self::Sqlite(s) => s.migrate().await,
-        }
+        dispatch!(self, migrate())
     }
 
     pub async fn insert_unit(&self, unit: &Unit) -> Result<()> {
-        match self {
-            Self::Sqlite(s) => s.insert_unit(unit).await,
-        }
+        dispatch!(self, insert_unit(unit))
     }
 
     pub async fn load_units(&self) -> Result<Vec<Unit>> {
-        match self {
-            Self::Sqlite(s) => s.load_units().await,
-        }
+        dispatch!(self, load_units())
     }
 
     pub async fn insert_questionnaire(&self, questionnaire: &Questionnaire) -> Result<()> {
-        match self {
-            Self::Sqlite(s) => s.insert_questionnaire(questionnaire).await,
-        }
+        dispatch!(self, insert_questionnaire(questionnaire))
     }
 
     pub async fn load_questionnaires(&self) -> Result<Vec<Questionnaire>> {
-        match self {
-            Self::Sqlite(s) => s.load_questionnaires().await,
-        }
+        dispatch!(self, load_questionnaires())
     }
 
     pub async fn insert_campaign(&self, campaign: &Campaign) -> Result<()> {
-        match self {
-            Self::Sqlite(s) => s.insert_campaign(campaign).await,
-        }
+        dispatch!(self, insert_campaign(campaign))
     }
 
     pub async fn load_campaigns(&self) -> Result<Vec<Campaign>> {
-        match self {
-            Self::Sqlite(s) => s.load_campaigns().await,
-        }
+        dispatch!(self, load_campaigns())
     }
 
     /// Writes every submission of `batch` whose id is new, with its aggregate deltas, in one
@@ -111,16 +113,12 @@ impl Store {
         batch: &[&NewSubmission],
         accepted_at: Timestamp,
     ) -> Result<Vec<CommitOutcome>> {
-        match self {
-            Self::Sqlite(s) => s.commit_submissions(batch, accepted_at).await,
-        }
+        dispatch!(self, commit_submissions(batch, accepted_at))
     }
 
     /// The campaign's stored aggregates: rows per unit, never per submission.
     pub async fn campaign_stats(&self, campaign: &CampaignId) -> Result<CampaignStats> {
-        match self {
-            Self::Sqlite(s) => s.campaign_stats(campaign).await,
-        }
+        dispatch!(self, campaign_stats(campaign))
     }
 
     /// The raw stored submissions of a campaign, for audits and recomputation.
@@ -128,15 +126,11 @@ impl Store {
         &self,
         campaign: &CampaignId,
     ) -> Result<Vec<StoredSubmission>> {
-        match self {
-            Self::Sqlite(s) => s.campaign_submissions(campaign).await,
-        }
+        dispatch!(self, campaign_submissions(campaign))
     }
 
     pub async fn submission_exists(&self, campaign: &CampaignId, id: Uuid) -> Result<bool> {
-        match self {
-            Self::Sqlite(s) => s.submission_exists(campaign, id).await,
-        }
+        dispatch!(self, submission_exists(campaign, id))
     }
 }
 

@@ -22,7 +22,10 @@ async fn submit_many(app: &TestApp, campaign: &str, unit: &str, answers: &[(&str
 
 /// Submits visits from a few concurrent clients.
 async fn submit_all(app: &TestApp, requests: Vec<pb::SubmitVisitRequest>) {
-    let chunks: Vec<Vec<_>> = requests.chunks(requests.len().div_ceil(8).max(1)).map(<[_]>::to_vec).collect();
+    let chunks: Vec<Vec<_>> = requests
+        .chunks(requests.len().div_ceil(8).max(1))
+        .map(<[_]>::to_vec)
+        .collect();
     let mut tasks = Vec::new();
     for chunk in chunks {
         let mut client = app.field_worker(&["city"]);
@@ -39,21 +42,33 @@ async fn submit_all(app: &TestApp, requests: Vec<pb::SubmitVisitRequest>) {
 
 async fn unit_score(app: &TestApp, campaign: &str, unit: &str) -> pb::UnitScore {
     app.analyst()
-        .get_unit_score(pb::GetUnitScoreRequest { campaign_id: campaign.into(), unit_id: unit.into() })
+        .get_unit_score(pb::GetUnitScoreRequest {
+            campaign_id: campaign.into(),
+            unit_id: unit.into(),
+        })
         .await
         .unwrap()
         .into_inner()
 }
 
 fn indicator_score<'a>(score: &'a pb::UnitScore, code: &str) -> &'a pb::IndicatorScore {
-    score.indicators.iter().find(|i| i.indicator_code == code).unwrap()
+    score
+        .indicators
+        .iter()
+        .find(|i| i.indicator_code == code)
+        .unwrap()
 }
 
 fn assert_close(actual: f64, expected: f64) {
     assert!((actual - expected).abs() < 5e-5, "{actual} != {expected}");
 }
 
-async fn rankings(app: &TestApp, campaign: &str, scope: &str, kind: pb::UnitKind) -> pb::ListRankingsResponse {
+async fn rankings(
+    app: &TestApp,
+    campaign: &str,
+    scope: &str,
+    kind: pb::UnitKind,
+) -> pb::ListRankingsResponse {
     app.analyst()
         .list_rankings(pb::ListRankingsRequest {
             campaign_id: campaign.into(),
@@ -99,7 +114,10 @@ fn recompute(stored: &[canvass::store::StoredSubmission], members: &[&str]) -> E
     let (points, weights) = points_table();
     let mut sums: BTreeMap<String, (i64, f64)> = BTreeMap::new();
     let mut submissions = 0;
-    for s in stored.iter().filter(|s| members.contains(&s.unit_id.as_str())) {
+    for s in stored
+        .iter()
+        .filter(|s| members.contains(&s.unit_id.as_str()))
+    {
         submissions += 1;
         for (indicator, option) in &s.answers {
             if let Some(p) = points[&(indicator.clone(), option.clone())] {
@@ -109,11 +127,18 @@ fn recompute(stored: &[canvass::store::StoredSubmission], members: &[&str]) -> E
             }
         }
     }
-    let means: BTreeMap<String, (i64, f64)> = sums.into_iter().map(|(k, (n, sum))| (k, (n, sum / n as f64))).collect();
+    let means: BTreeMap<String, (i64, f64)> = sums
+        .into_iter()
+        .map(|(k, (n, sum))| (k, (n, sum / n as f64)))
+        .collect();
     let total_weight: f64 = means.keys().map(|k| weights[k]).sum();
     let composite = (!means.is_empty())
         .then(|| means.iter().map(|(k, (_, m))| weights[k] * m).sum::<f64>() / total_weight);
-    Expected { submissions, means, composite }
+    Expected {
+        submissions,
+        means,
+        composite,
+    }
 }
 
 /// Competition ranks recomputed independently: sort, then rank = 1 + count strictly better.
@@ -123,7 +148,10 @@ fn expected_ranks(scores: &[(String, Option<f64>)]) -> HashMap<String, i32> {
         .iter()
         .filter_map(|(unit, score)| {
             let s = (*score)?;
-            let better = scores.iter().filter(|(_, o)| o.is_some_and(|o| cents(o) > cents(s))).count();
+            let better = scores
+                .iter()
+                .filter(|(_, o)| o.is_some_and(|o| cents(o) > cents(s)))
+                .count();
             Some((unit.clone(), 1 + better as i32))
         })
         .collect()

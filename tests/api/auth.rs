@@ -45,7 +45,10 @@ async fn assert_unauthenticated(app: &TestApp, token: Option<&str>, message_part
         status.message()
     );
     if let Some(token) = token {
-        assert!(!status.message().contains(token), "the token must never be echoed");
+        assert!(
+            !status.message().contains(token),
+            "the token must never be echoed"
+        );
     }
 }
 
@@ -235,10 +238,10 @@ per_backend! {
 }
 
 async fn reflection_v1_services(app: &TestApp) -> Vec<String> {
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
     use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
     use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
     use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
-    use tonic_reflection::pb::v1::ServerReflectionRequest;
     let mut client = ServerReflectionClient::new(app.channel.clone());
     let request = ServerReflectionRequest {
         host: String::new(),
@@ -251,16 +254,18 @@ async fn reflection_v1_services(app: &TestApp) -> Vec<String> {
         .into_inner();
     let response = responses.message().await.unwrap().unwrap();
     match response.message_response {
-        Some(MessageResponse::ListServicesResponse(list)) => list.service.into_iter().map(|s| s.name).collect(),
+        Some(MessageResponse::ListServicesResponse(list)) => {
+            list.service.into_iter().map(|s| s.name).collect()
+        }
         other => panic!("unexpected reflection response {other:?}"),
     }
 }
 
 async fn reflection_v1alpha_services(app: &TestApp) -> Vec<String> {
+    use tonic_reflection::pb::v1alpha::ServerReflectionRequest;
     use tonic_reflection::pb::v1alpha::server_reflection_client::ServerReflectionClient;
     use tonic_reflection::pb::v1alpha::server_reflection_request::MessageRequest;
     use tonic_reflection::pb::v1alpha::server_reflection_response::MessageResponse;
-    use tonic_reflection::pb::v1alpha::ServerReflectionRequest;
     let mut client = ServerReflectionClient::new(app.channel.clone());
     let request = ServerReflectionRequest {
         host: String::new(),
@@ -273,7 +278,9 @@ async fn reflection_v1alpha_services(app: &TestApp) -> Vec<String> {
         .into_inner();
     let response = responses.message().await.unwrap().unwrap();
     match response.message_response {
-        Some(MessageResponse::ListServicesResponse(list)) => list.service.into_iter().map(|s| s.name).collect(),
+        Some(MessageResponse::ListServicesResponse(list)) => {
+            list.service.into_iter().map(|s| s.name).collect()
+        }
         other => panic!("unexpected reflection response {other:?}"),
     }
 }

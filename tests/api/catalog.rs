@@ -11,7 +11,11 @@ async fn all_unit_ids(app: &TestApp) -> Vec<String> {
     let mut page_token = String::new();
     loop {
         let page = catalog
-            .list_units(pb::ListUnitsRequest { parent_id: String::new(), page_size: 3, page_token })
+            .list_units(pb::ListUnitsRequest {
+                parent_id: String::new(),
+                page_size: 3,
+                page_token,
+            })
             .await
             .unwrap()
             .into_inner();
@@ -25,7 +29,13 @@ async fn all_unit_ids(app: &TestApp) -> Vec<String> {
 
 fn unit(id: &str, name: &str, kind: pb::UnitKind, parent: &str) -> pb::CreateUnitRequest {
     pb::CreateUnitRequest {
-        unit: Some(pb::Unit { id: id.into(), name: name.into(), kind: kind.into(), parent_id: parent.into(), create_time: None }),
+        unit: Some(pb::Unit {
+            id: id.into(),
+            name: name.into(),
+            kind: kind.into(),
+            parent_id: parent.into(),
+            create_time: None,
+        }),
     }
 }
 

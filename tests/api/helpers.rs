@@ -38,7 +38,9 @@ pub struct Bearer(Option<MetadataValue<tonic::metadata::Ascii>>);
 impl Interceptor for Bearer {
     fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
         if let Some(value) = &self.0 {
-            request.metadata_mut().insert("authorization", value.clone());
+            request
+                .metadata_mut()
+                .insert("authorization", value.clone());
         }
         Ok(request)
     }
@@ -75,7 +77,9 @@ impl TestApp {
         settings.db_max_connections = 4;
         settings.phone_hash_key = Some("test-key".into());
         settings.shutdown_grace_seconds = 5;
-        let app = Application::build(settings.clone()).await.expect("server builds");
+        let app = Application::build(settings.clone())
+            .await
+            .expect("server builds");
         let address = app.local_addr();
         let (shutdown, stop) = oneshot::channel::<()>();
         let server = tokio::spawn(app.run_until(async move {
@@ -114,14 +118,22 @@ impl TestApp {
             let _ = tx.send(());
         }
         if let Some(server) = self.server.take() {
-            server.await.expect("server task").expect("server stops cleanly");
+            server
+                .await
+                .expect("server task")
+                .expect("server stops cleanly");
         }
     }
 
     pub fn token(&self, role: Role, units: &[&str]) -> String {
         let units: Vec<UnitId> = units.iter().map(|u| UnitId::parse(u).unwrap()).collect();
         self.issuer
-            .mint(&format!("{role}-tester"), role, &units, Duration::from_secs(3600))
+            .mint(
+                &format!("{role}-tester"),
+                role,
+                &units,
+                Duration::from_secs(3600),
+            )
             .unwrap()
     }
 
@@ -165,7 +177,13 @@ impl TestApp {
             .len()
     }
 
-    pub async fn create_unit(&self, id: &str, name: &str, kind: pb::UnitKind, parent: Option<&str>) {
+    pub async fn create_unit(
+        &self,
+        id: &str,
+        name: &str,
+        kind: pb::UnitKind,
+        parent: Option<&str>,
+    ) {
         self.admin_catalog()
             .create_unit(pb::CreateUnitRequest {
                 unit: Some(pb::Unit {
@@ -191,18 +209,27 @@ impl TestApp {
     pub async fn seed_units(&self) {
         use pb::UnitKind::*;
         self.create_unit("city", "示范市", City, None).await;
-        self.create_unit("jinshi", "金石镇", Township, Some("city")).await;
-        self.create_unit("jinshi-v1", "金石一村", Village, Some("jinshi")).await;
-        self.create_unit("jinshi-v2", "金石二村", Village, Some("jinshi")).await;
-        self.create_unit("dongshan", "东山办事处", Subdistrict, Some("city")).await;
-        self.create_unit("dongshan-c1", "东山一社区", Community, Some("dongshan")).await;
-        self.create_unit("dongshan-c2", "东山二社区", Community, Some("dongshan")).await;
-        self.create_unit("xinfang", "市信访局", Department, Some("city")).await;
+        self.create_unit("jinshi", "金石镇", Township, Some("city"))
+            .await;
+        self.create_unit("jinshi-v1", "金石一村", Village, Some("jinshi"))
+            .await;
+        self.create_unit("jinshi-v2", "金石二村", Village, Some("jinshi"))
+            .await;
+        self.create_unit("dongshan", "东山办事处", Subdistrict, Some("city"))
+            .await;
+        self.create_unit("dongshan-c1", "东山一社区", Community, Some("dongshan"))
+            .await;
+        self.create_unit("dongshan-c2", "东山二社区", Community, Some("dongshan"))
+            .await;
+        self.create_unit("xinfang", "市信访局", Department, Some("city"))
+            .await;
     }
 
     pub async fn create_questionnaire(&self, q: pb::Questionnaire) {
         self.admin_catalog()
-            .create_questionnaire(pb::CreateQuestionnaireRequest { questionnaire: Some(q) })
+            .create_questionnaire(pb::CreateQuestionnaireRequest {
+                questionnaire: Some(q),
+            })
             .await
             .expect("questionnaire created");
     }
@@ -343,7 +370,12 @@ pub fn visit(campaign: &str, unit: &str, answers: Vec<pb::Answer>) -> pb::Submit
 }
 
 /// A valid phone poll of `number`.
-pub fn phone_poll(campaign: &str, unit: &str, number: &str, answers: Vec<pb::Answer>) -> pb::SubmitPhonePollRequest {
+pub fn phone_poll(
+    campaign: &str,
+    unit: &str,
+    number: &str,
+    answers: Vec<pb::Answer>,
+) -> pb::SubmitPhonePollRequest {
     let end = now_seconds() - 60;
     pb::SubmitPhonePollRequest {
         submission_id: uuid::Uuid::now_v7().to_string(),

@@ -7,6 +7,5 @@ mod helpers;
 mod aggregates;
 mod auth;
 mod catalog;
-#[path = "pg_stub.rs"]
 mod pg_cluster;
 mod submissions;

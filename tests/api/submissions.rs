@@ -7,7 +7,11 @@ use tonic_types::StatusExt;
 use crate::helpers::*;
 
 fn full_answers() -> Vec<pb::Answer> {
-    vec![answer("security", "b"), answer("police", "a"), answer("visits", "dk")]
+    vec![
+        answer("security", "b"),
+        answer("police", "a"),
+        answer("visits", "dk"),
+    ]
 }
 
 per_backend! {

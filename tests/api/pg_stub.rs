@@ -1,3 +1,0 @@
-pub async fn fresh_database_url() -> Option<String> {
-    None
-}
