@@ -77,8 +77,14 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<()> {
-        let (writer, writer_task) =
-            WriterHandle::spawn(self.store.clone(), self.settings.writer_config());
+        // Commits announce changed campaigns here; live score streams subscribe. The ring is
+        // bounded: a watcher that falls behind sees "lagged" and recomputes.
+        let (changes, _) = tokio::sync::broadcast::channel(1024);
+        let (writer, writer_task) = WriterHandle::spawn(
+            self.store.clone(),
+            self.settings.writer_config(),
+            changes.clone(),
+        );
         let phone_hasher = self.settings.phone_hasher()?;
         let grace = Duration::from_secs(self.settings.shutdown_grace_seconds);
         let (health, health_service) = tonic_health::server::health_reporter();
@@ -100,7 +106,7 @@ impl Application {
             catalog: self.catalog.clone(),
         };
         let aggregates = AggregateApi {
-            scores: Scores::new(self.catalog.clone(), self.store.clone()),
+            scores: Scores::new(self.catalog.clone(), self.store.clone(), changes),
         };
         let router = Server::builder()
             .http2_keepalive_interval(Some(Duration::from_secs(30)))

@@ -1,16 +1,86 @@
+use std::pin::Pin;
+
+use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
-use super::convert::{ranking_row_to_proto, unit_kind, unit_score_to_proto};
+use super::convert::{
+    indicator_standing_to_proto, ranking_row_to_proto, timestamp_to_proto, unit_kind,
+    unit_score_to_proto,
+};
 use super::pagination::Page;
-use crate::domain::ids::{CampaignId, UnitId};
-use crate::error::Violations;
+use super::watch::watch;
+use crate::domain::ids::{CampaignId, Code, UnitId};
+use crate::domain::scoring::RankBasis;
+use crate::error::{Error, Violations};
 use crate::proto::v1 as pb;
 use crate::proto::v1::aggregate_service_server::AggregateService;
-use crate::scores::Scores;
+use crate::scores::{RankFilter, RankingQuery, Scores};
 
 pub struct AggregateApi {
     pub scores: Scores,
 }
+
+/// Parses an optional indicator code: empty ranks on the composite score.
+fn basis(v: &mut Violations, indicator_code: &str) -> Option<RankBasis> {
+    if indicator_code.is_empty() {
+        return Some(RankBasis::Composite);
+    }
+    v.check("indicator_code", Code::parse(indicator_code))
+        .map(RankBasis::Indicator)
+}
+
+/// A non-negative count where 0 selects `default`.
+fn count(v: &mut Violations, field: &str, value: i32, default: u32) -> Option<u32> {
+    match value {
+        0 => Some(default),
+        n if n < 0 => {
+            v.add(field, "must not be negative");
+            None
+        }
+        n => Some(n as u32),
+    }
+}
+
+fn ranking_query(
+    v: &mut Violations,
+    campaign_id: &str,
+    scope_unit_id: &str,
+    kind: i32,
+    indicator_code: &str,
+) -> Option<RankingQuery> {
+    let campaign_id = v.check("campaign_id", CampaignId::parse(campaign_id));
+    let scope = v.check("scope_unit_id", UnitId::parse(scope_unit_id));
+    let kind = v.check("unit_kind", unit_kind(kind));
+    let basis = basis(v, indicator_code);
+    Some(RankingQuery {
+        campaign_id: campaign_id?,
+        scope: scope?,
+        kind: kind?,
+        basis: basis?,
+    })
+}
+
+fn rank_filter(v: &mut Violations, top_n: i32, bottom_n: i32) -> RankFilter {
+    match (top_n, bottom_n) {
+        (0, 0) => RankFilter::All,
+        (t, 0) if t > 0 => RankFilter::Top(t as u32),
+        (0, b) if b > 0 => RankFilter::Bottom(b as u32),
+        (t, b) => {
+            if t < 0 {
+                v.add("top_n", "must not be negative");
+            }
+            if b < 0 {
+                v.add("bottom_n", "must not be negative");
+            }
+            if t > 0 && b > 0 {
+                v.add("bottom_n", "set at most one of top_n and bottom_n");
+            }
+            RankFilter::All
+        }
+    }
+}
+
+type WatchStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
 
 #[tonic::async_trait]
 impl AggregateService for AggregateApi {
@@ -30,29 +100,237 @@ impl AggregateService for AggregateApi {
     }
 
     /// # Errors
-    /// INVALID_ARGUMENT for malformed ids, an unspecified kind or a foreign page token;
-    /// NOT_FOUND for an unknown campaign or scope unit.
+    /// INVALID_ARGUMENT for malformed ids, an unspecified kind, an unknown indicator, both
+    /// filters set or a foreign page token; NOT_FOUND for an unknown campaign or scope unit.
     async fn list_rankings(
         &self,
         request: Request<pb::ListRankingsRequest>,
     ) -> Result<Response<pb::ListRankingsResponse>, Status> {
         let r = request.into_inner();
         let mut v = Violations::new();
-        let campaign = v.check("campaign_id", CampaignId::parse(&r.campaign_id));
-        let scope = v.check("scope_unit_id", UnitId::parse(&r.scope_unit_id));
-        let kind = v.check("unit_kind", unit_kind(r.unit_kind));
-        let (campaign, scope, kind) = v.into_result(|| Some((campaign?, scope?, kind?)))?;
-        let filter = format!("{campaign}/{scope}/{kind:?}");
-        let page = Page::parse(r.page_size, &r.page_token, &filter)?;
-        let ranking = self.scores.rankings(&campaign, &scope, kind).await?;
-        let (rows, next_page_token) = page.slice(ranking.rows);
-        Ok(Response::new(pb::ListRankingsResponse {
-            entries: rows.iter().map(ranking_row_to_proto).collect(),
-            next_page_token,
-            compared_campaign_id: ranking
-                .compared_campaign_id
-                .map(|c| c.to_string())
-                .unwrap_or_default(),
+        let query = ranking_query(
+            &mut v,
+            &r.campaign_id,
+            &r.scope_unit_id,
+            r.unit_kind,
+            &r.indicator_code,
+        );
+        let filter = rank_filter(&mut v, r.top_n, r.bottom_n);
+        let query = v.into_result(|| query)?;
+        let fingerprint = format!("{query:?}/{filter:?}");
+        let page = Page::parse(r.page_size, &r.page_token, &fingerprint)?;
+        let ranking = self.scores.rankings(&query, filter).await?;
+        Ok(Response::new(ranking_page_to_proto(ranking, &page)))
+    }
+
+    /// # Errors
+    /// INVALID_ARGUMENT for malformed arguments; NOT_FOUND for an unknown campaign or scope;
+    /// FAILED_PRECONDITION when the comparison chain is shorter than `campaign_count`.
+    async fn list_persistent_laggards(
+        &self,
+        request: Request<pb::ListPersistentLaggardsRequest>,
+    ) -> Result<Response<pb::ListPersistentLaggardsResponse>, Status> {
+        let r = request.into_inner();
+        let mut v = Violations::new();
+        let query = ranking_query(
+            &mut v,
+            &r.campaign_id,
+            &r.scope_unit_id,
+            r.unit_kind,
+            &r.indicator_code,
+        );
+        let n = count(&mut v, "bottom_n", r.bottom_n, 5);
+        let k = count(&mut v, "campaign_count", r.campaign_count, 2);
+        let (query, n, k) = v.into_result(|| Some((query?, n?, k?)))?;
+        let (chain, laggards) = self.scores.laggards(&query, n, k as usize).await?;
+        Ok(Response::new(pb::ListPersistentLaggardsResponse {
+            campaign_ids: chain.iter().map(ToString::to_string).collect(),
+            entries: laggards
+                .into_iter()
+                .map(|l| pb::LaggardEntry {
+                    unit_id: l.unit.id.to_string(),
+                    unit_name: l.unit.name,
+                    standings: l
+                        .standings
+                        .into_iter()
+                        .map(|(campaign, score, rank, ranked)| pb::CampaignStanding {
+                            campaign_id: campaign.to_string(),
+                            score,
+                            rank: rank.map(|r| r as i32),
+                            ranked_count: ranked as i32,
+                        })
+                        .collect(),
+                })
+                .collect(),
         }))
+    }
+
+    /// # Errors
+    /// INVALID_ARGUMENT for malformed arguments; NOT_FOUND for an unknown campaign, baseline or
+    /// scope; FAILED_PRECONDITION without a baseline.
+    async fn list_rank_movers(
+        &self,
+        request: Request<pb::ListRankMoversRequest>,
+    ) -> Result<Response<pb::ListRankMoversResponse>, Status> {
+        let r = request.into_inner();
+        let mut v = Violations::new();
+        let query = ranking_query(
+            &mut v,
+            &r.campaign_id,
+            &r.scope_unit_id,
+            r.unit_kind,
+            &r.indicator_code,
+        );
+        let baseline = if r.baseline_campaign_id.is_empty() {
+            Some(None)
+        } else {
+            v.check(
+                "baseline_campaign_id",
+                CampaignId::parse(&r.baseline_campaign_id),
+            )
+            .map(Some)
+        };
+        let limit = count(&mut v, "limit", r.limit, 5);
+        let (query, baseline, limit) = v.into_result(|| Some((query?, baseline?, limit?)))?;
+        let (baseline, risers, fallers) =
+            self.scores.movers(&query, baseline, limit as usize).await?;
+        Ok(Response::new(pb::ListRankMoversResponse {
+            baseline_campaign_id: baseline.to_string(),
+            risers: risers.iter().map(ranking_row_to_proto).collect(),
+            fallers: fallers.iter().map(ranking_row_to_proto).collect(),
+        }))
+    }
+
+    /// # Errors
+    /// INVALID_ARGUMENT for malformed ids; NOT_FOUND for an unknown campaign or unit.
+    async fn get_unit_weaknesses(
+        &self,
+        request: Request<pb::GetUnitWeaknessesRequest>,
+    ) -> Result<Response<pb::UnitWeaknesses>, Status> {
+        let r = request.into_inner();
+        let mut v = Violations::new();
+        let campaign = v.check("campaign_id", CampaignId::parse(&r.campaign_id));
+        let unit = v.check("unit_id", UnitId::parse(&r.unit_id));
+        let (campaign, unit) = v.into_result(|| campaign.zip(unit))?;
+        let (unit, standings) = self.scores.weaknesses(&campaign, &unit).await?;
+        Ok(Response::new(pb::UnitWeaknesses {
+            campaign_id: campaign.to_string(),
+            unit_id: unit.id.to_string(),
+            unit_name: unit.name,
+            indicators: standings.iter().map(indicator_standing_to_proto).collect(),
+        }))
+    }
+
+    /// # Errors
+    /// INVALID_ARGUMENT for a malformed id; NOT_FOUND for an unknown unit.
+    async fn get_unit_history(
+        &self,
+        request: Request<pb::GetUnitHistoryRequest>,
+    ) -> Result<Response<pb::UnitHistory>, Status> {
+        let unit = UnitId::parse(&request.into_inner().unit_id)
+            .map_err(|e| Error::invalid("unit_id", e))?;
+        let (unit, points) = self.scores.history(&unit).await?;
+        Ok(Response::new(pb::UnitHistory {
+            unit_id: unit.id.to_string(),
+            unit_name: unit.name,
+            points: points
+                .into_iter()
+                .map(|p| pb::HistoryPoint {
+                    campaign_id: p.campaign.id.to_string(),
+                    campaign_name: p.campaign.name.clone(),
+                    open_time: Some(timestamp_to_proto(p.campaign.opens_at)),
+                    submission_count: p.score.submissions,
+                    composite_score: p.score.composite,
+                    sufficient_sample: p.score.sufficient_sample,
+                    rank: p.rank.map(|r| r as i32),
+                    ranked_count: p.ranked_count as i32,
+                })
+                .collect(),
+        }))
+    }
+
+    type WatchUnitScoreStream = WatchStream<pb::UnitScore>;
+
+    /// # Errors
+    /// As GetUnitScore, for the first message; the stream then ends only when the client leaves.
+    async fn watch_unit_score(
+        &self,
+        request: Request<pb::WatchUnitScoreRequest>,
+    ) -> Result<Response<Self::WatchUnitScoreStream>, Status> {
+        let r = request.into_inner();
+        let mut v = Violations::new();
+        let campaign = v.check("campaign_id", CampaignId::parse(&r.campaign_id));
+        let unit = v.check("unit_id", UnitId::parse(&r.unit_id));
+        let (campaign, unit) = v.into_result(|| campaign.zip(unit))?;
+        let first =
+            unit_score_to_proto(&campaign, &self.scores.unit_score(&campaign, &unit).await?);
+        let watched = campaign.clone();
+        let stream = watch(self.scores.clone(), watched, first, move |scores| {
+            let (campaign, unit) = (campaign.clone(), unit.clone());
+            async move {
+                let score = scores.unit_score(&campaign, &unit).await?;
+                Ok(unit_score_to_proto(&campaign, &score))
+            }
+        });
+        Ok(Response::new(Box::pin(stream)))
+    }
+
+    type WatchRankingsStream = WatchStream<pb::ListRankingsResponse>;
+
+    /// # Errors
+    /// As ListRankings, for the first message.
+    async fn watch_rankings(
+        &self,
+        request: Request<pb::WatchRankingsRequest>,
+    ) -> Result<Response<Self::WatchRankingsStream>, Status> {
+        let r = request.into_inner();
+        let mut v = Violations::new();
+        let query = ranking_query(
+            &mut v,
+            &r.campaign_id,
+            &r.scope_unit_id,
+            r.unit_kind,
+            &r.indicator_code,
+        );
+        let query = v.into_result(|| query)?;
+        let page_size = r.page_size;
+        let page = Page::parse(page_size, "", "")?;
+        let first =
+            ranking_page_to_proto(self.scores.rankings(&query, RankFilter::All).await?, &page);
+        let stream = watch(
+            self.scores.clone(),
+            query.campaign_id.clone(),
+            first,
+            move |scores| {
+                let query = query.clone();
+                async move {
+                    let page = Page::parse(page_size, "", "")?;
+                    Ok(ranking_page_to_proto(
+                        scores.rankings(&query, RankFilter::All).await?,
+                        &page,
+                    ))
+                }
+            },
+        );
+        Ok(Response::new(Box::pin(stream)))
+    }
+}
+
+pub fn ranking_page_to_proto(
+    ranking: crate::scores::Ranking,
+    page: &Page,
+) -> pb::ListRankingsResponse {
+    let peer_count = ranking.rows.len() as i32;
+    let ranked_count = ranking.ranked_count() as i32;
+    let (rows, next_page_token) = page.slice(ranking.rows);
+    pb::ListRankingsResponse {
+        entries: rows.iter().map(ranking_row_to_proto).collect(),
+        next_page_token,
+        compared_campaign_id: ranking
+            .compared_campaign_id
+            .map(|c| c.to_string())
+            .unwrap_or_default(),
+        peer_count,
+        ranked_count,
     }
 }

@@ -1,7 +1,7 @@
 //! The boundary: wire messages become validated domain values here (naming every offending
 //! field), and domain values become wire messages.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use prost_types::Timestamp as PbTimestamp;
 
@@ -12,19 +12,24 @@ use crate::domain::phone::{PhoneHasher, PhoneNumber};
 use crate::domain::questionnaire::{
     AnswerOption, Indicator, OptionValue, Questionnaire, parse_points, parse_weight,
 };
-use crate::domain::scoring::{RankingRow, UnitScore};
+use crate::domain::scoring::{Breakdown, IndicatorScore, IndicatorStanding, RankingRow, UnitScore};
 use crate::domain::submission::{
     Acknowledgement, Carrier, GeoLocation, Source, parse_accuracy, parse_latitude, parse_longitude,
     parse_submission_id,
 };
 use crate::domain::time::Timestamp;
 use crate::domain::unit::{Unit, UnitKind};
+use crate::domain::weighting::{Margin, Method, WeightedEstimate, Weighting};
 use crate::error::{Result, Violations};
 use crate::proto::v1 as pb;
 
 /// Most answers one submission may carry.
 const MAX_ANSWERS: usize = 500;
 const MAX_HOUSEHOLD_REF_CHARS: usize = 128;
+const MAX_ATTRIBUTES: usize = 16;
+const MAX_ATTRIBUTE_VALUE_CHARS: usize = 64;
+/// How far a margin's shares may sum from 1 (rounding in published figures).
+const SHARE_SUM_TOLERANCE: f64 = 1e-6;
 
 pub fn timestamp_to_proto(t: Timestamp) -> PbTimestamp {
     PbTimestamp {
@@ -287,6 +292,11 @@ pub fn campaign_from_proto(c: Option<pb::Campaign>, now: Timestamp) -> Result<Ca
             "must name another campaign",
         );
     }
+    let weighting = c
+        .weighting
+        .as_ref()
+        .map(|w| weighting_from_proto(&mut v, w))
+        .unwrap_or(Some(None));
     let min_sample = if c.min_sample == 0 {
         DEFAULT_MIN_SAMPLE
     } else {
@@ -302,6 +312,7 @@ pub fn campaign_from_proto(c: Option<pb::Campaign>, now: Timestamp) -> Result<Ca
             closes_at: closes_at?,
             compared_campaign_id: compared?,
             min_sample,
+            weighting: weighting?,
             created_at: now,
         })
     })
@@ -322,7 +333,152 @@ pub fn campaign_to_proto(c: &Campaign) -> pb::Campaign {
             .unwrap_or_default(),
         min_sample: c.min_sample,
         create_time: Some(timestamp_to_proto(c.created_at)),
+        weighting: c.weighting.as_ref().map(weighting_to_proto),
     }
+}
+
+/// Level names allowed for the built-in dimensions; any for respondent attributes.
+fn builtin_levels(dimension: &str) -> Option<Vec<&'static str>> {
+    match dimension {
+        "carrier" => Some(Carrier::ALL.iter().map(|c| c.name()).collect()),
+        "channel" => Some(vec!["CHANNEL_VISIT", "CHANNEL_PHONE"]),
+        _ => None,
+    }
+}
+
+fn weighting_from_proto(v: &mut Violations, w: &pb::Weighting) -> Option<Option<Weighting>> {
+    let field = "campaign.weighting";
+    let method = match pb::WeightingMethod::try_from(w.method) {
+        Ok(pb::WeightingMethod::PostStratification) => Some(Method::PostStratification),
+        Ok(pb::WeightingMethod::Raking) => Some(Method::Raking),
+        _ => {
+            v.add(
+                format!("{field}.method"),
+                "must be POST_STRATIFICATION or RAKING",
+            );
+            None
+        }
+    };
+    if w.margins.is_empty() {
+        v.add(format!("{field}.margins"), "must list at least one margin");
+    }
+    if method == Some(Method::PostStratification) && w.margins.len() > 1 {
+        v.add(
+            format!("{field}.margins"),
+            "post-stratification takes one margin; use RAKING for several",
+        );
+    }
+    let mut dimensions = HashSet::new();
+    let mut margins = Vec::with_capacity(w.margins.len());
+    for (i, m) in w.margins.iter().enumerate() {
+        let mfield = format!("{field}.margins[{i}]");
+        let dimension = v.check(format!("{mfield}.dimension"), Code::parse(&m.dimension));
+        if !dimensions.insert(m.dimension.as_str()) {
+            v.add(
+                format!("{mfield}.dimension"),
+                "duplicates another margin's dimension",
+            );
+        }
+        let allowed = builtin_levels(&m.dimension);
+        let mut shares = BTreeMap::new();
+        for (j, level) in m.levels.iter().enumerate() {
+            let lfield = format!("{mfield}.levels[{j}]");
+            if level.value.trim().is_empty()
+                || level.value.chars().count() > MAX_ATTRIBUTE_VALUE_CHARS
+            {
+                v.add(
+                    format!("{lfield}.value"),
+                    format!("must be 1 to {MAX_ATTRIBUTE_VALUE_CHARS} characters"),
+                );
+            } else if allowed
+                .as_ref()
+                .is_some_and(|a| !a.contains(&level.value.as_str()))
+            {
+                v.add(
+                    format!("{lfield}.value"),
+                    format!(
+                        "must be one of {}",
+                        allowed.as_deref().unwrap_or_default().join(", ")
+                    ),
+                );
+            }
+            if !(level.share.is_finite() && level.share > 0.0) {
+                v.add(
+                    format!("{lfield}.share"),
+                    "must be a finite number greater than 0",
+                );
+            }
+            if shares.insert(level.value.clone(), level.share).is_some() {
+                v.add(format!("{lfield}.value"), "duplicates another level");
+            }
+        }
+        let total: f64 = m.levels.iter().map(|l| l.share).sum();
+        if m.levels.is_empty() || (total - 1.0).abs() > SHARE_SUM_TOLERANCE {
+            v.add(format!("{mfield}.levels"), "shares must sum to 1");
+        }
+        if let Some(dimension) = dimension {
+            margins.push(Margin {
+                dimension: dimension.to_string(),
+                shares,
+            });
+        }
+    }
+    Some(Some(Weighting {
+        method: method?,
+        margins,
+    }))
+}
+
+fn weighting_to_proto(w: &Weighting) -> pb::Weighting {
+    pb::Weighting {
+        method: match w.method {
+            Method::PostStratification => pb::WeightingMethod::PostStratification,
+            Method::Raking => pb::WeightingMethod::Raking,
+        }
+        .into(),
+        margins: w
+            .margins
+            .iter()
+            .map(|m| pb::Margin {
+                dimension: m.dimension.clone(),
+                levels: m
+                    .shares
+                    .iter()
+                    .map(|(value, share)| pb::MarginLevel {
+                        value: value.clone(),
+                        share: *share,
+                    })
+                    .collect(),
+            })
+            .collect(),
+    }
+}
+
+fn respondent_attributes(
+    v: &mut Violations,
+    attributes: &std::collections::HashMap<String, String>,
+) -> BTreeMap<String, String> {
+    if attributes.len() > MAX_ATTRIBUTES {
+        v.add(
+            "respondent_attributes",
+            format!("must hold at most {MAX_ATTRIBUTES} attributes"),
+        );
+    }
+    let mut parsed = BTreeMap::new();
+    for (name, value) in attributes {
+        let field = format!("respondent_attributes[{name}]");
+        if let Err(e) = Code::parse(name) {
+            v.add(field, format!("attribute name {e}"));
+        } else if value.trim().is_empty() || value.chars().count() > MAX_ATTRIBUTE_VALUE_CHARS {
+            v.add(
+                field,
+                format!("must be 1 to {MAX_ATTRIBUTE_VALUE_CHARS} characters"),
+            );
+        } else {
+            parsed.insert(name.clone(), value.clone());
+        }
+    }
+    parsed
 }
 
 /// The fields every submission shares.
@@ -333,8 +489,10 @@ struct Common {
     started_at: Option<Timestamp>,
     ended_at: Option<Timestamp>,
     answers: Vec<(Code, Code)>,
+    attributes: BTreeMap<String, String>,
 }
 
+#[allow(clippy::too_many_arguments)]
 fn common_fields(
     v: &mut Violations,
     submission_id: &str,
@@ -343,6 +501,7 @@ fn common_fields(
     start: Option<&PbTimestamp>,
     end: Option<&PbTimestamp>,
     answers: &[pb::Answer],
+    attributes: &std::collections::HashMap<String, String>,
 ) -> Common {
     let id = v.check("submission_id", parse_submission_id(submission_id));
     let campaign_id = v.check("campaign_id", CampaignId::parse(campaign_id));
@@ -377,6 +536,7 @@ fn common_fields(
             parsed.push((indicator, option));
         }
     }
+    let attributes = respondent_attributes(v, attributes);
     Common {
         id,
         campaign_id,
@@ -384,6 +544,7 @@ fn common_fields(
         started_at,
         ended_at,
         answers: parsed,
+        attributes,
     }
 }
 
@@ -397,6 +558,7 @@ fn draft(v: Violations, common: Common, source: Option<Source>) -> Result<Submis
             started_at: common.started_at?,
             ended_at: common.ended_at?,
             answers: common.answers,
+            attributes: common.attributes,
         })
     })
 }
@@ -411,6 +573,7 @@ pub fn visit_draft(r: pb::SubmitVisitRequest) -> Result<SubmissionDraft> {
         r.start_time.as_ref(),
         r.end_time.as_ref(),
         &r.answers,
+        &r.respondent_attributes,
     );
     let household = r.household_ref.trim();
     if household.is_empty() {
@@ -471,6 +634,7 @@ pub fn phone_poll_draft(
         r.start_time.as_ref(),
         r.end_time.as_ref(),
         &r.answers,
+        &r.respondent_attributes,
     );
     let respondent = v
         .check("phone_number", PhoneNumber::parse(r.phone_number.trim()))
@@ -492,6 +656,57 @@ pub fn acknowledgement_to_proto(ack: Acknowledgement) -> pb::Acknowledgement {
     }
 }
 
+fn weighted_to_proto(w: &WeightedEstimate) -> pb::WeightedEstimate {
+    pb::WeightedEstimate {
+        mean: w.mean,
+        standard_error: w.standard_error,
+        confidence_interval: w
+            .confidence_interval
+            .map(|(lower, upper)| pb::ConfidenceInterval { lower, upper }),
+        effective_sample_size: w.effective_sample_size,
+        design_effect: w.design_effect,
+    }
+}
+
+fn indicator_score_to_proto(i: &IndicatorScore) -> pb::IndicatorScore {
+    pb::IndicatorScore {
+        indicator_code: i.code.to_string(),
+        valid_count: i.moments.valid,
+        excluded_count: i.moments.excluded,
+        mean: i.mean,
+        standard_error: i.standard_error,
+        confidence_interval: i
+            .confidence_interval
+            .map(|(lower, upper)| pb::ConfidenceInterval { lower, upper }),
+        weighted: i.weighted.as_ref().map(weighted_to_proto),
+    }
+}
+
+fn carrier_to_proto(carrier: Option<Carrier>) -> pb::Carrier {
+    match carrier {
+        None => pb::Carrier::Unspecified,
+        Some(Carrier::ChinaMobile) => pb::Carrier::ChinaMobile,
+        Some(Carrier::ChinaTelecom) => pb::Carrier::ChinaTelecom,
+        Some(Carrier::ChinaUnicom) => pb::Carrier::ChinaUnicom,
+        Some(Carrier::ChinaBroadnet) => pb::Carrier::ChinaBroadnet,
+        Some(Carrier::Other) => pb::Carrier::Other,
+    }
+}
+
+fn breakdown_to_proto(b: &Breakdown) -> pb::ScoreBreakdown {
+    pb::ScoreBreakdown {
+        channel: match b.channel {
+            crate::domain::submission::Channel::Visit => pb::Channel::Visit,
+            crate::domain::submission::Channel::Phone => pb::Channel::Phone,
+        }
+        .into(),
+        carrier: carrier_to_proto(b.carrier).into(),
+        submission_count: b.submissions,
+        composite_score: b.composite,
+        indicators: b.indicators.iter().map(indicator_score_to_proto).collect(),
+    }
+}
+
 pub fn unit_score_to_proto(campaign_id: &CampaignId, score: &UnitScore) -> pb::UnitScore {
     pb::UnitScore {
         campaign_id: campaign_id.to_string(),
@@ -502,31 +717,43 @@ pub fn unit_score_to_proto(campaign_id: &CampaignId, score: &UnitScore) -> pb::U
         indicators: score
             .indicators
             .iter()
-            .map(|i| pb::IndicatorScore {
-                indicator_code: i.code.to_string(),
-                valid_count: i.moments.valid,
-                excluded_count: i.moments.excluded,
-                mean: i.mean,
-                standard_error: i.standard_error,
-                confidence_interval: i
-                    .confidence_interval
-                    .map(|(lower, upper)| pb::ConfidenceInterval { lower, upper }),
-            })
+            .map(indicator_score_to_proto)
             .collect(),
         sufficient_sample: score.sufficient_sample,
+        breakdowns: score.breakdowns.iter().map(breakdown_to_proto).collect(),
+        weighted_composite_score: score.weighted_composite,
+        weighted_submission_count: score.weighted_submissions,
+        effective_sample_size: score.effective_sample_size,
     }
 }
 
+fn to_i32(value: u32) -> i32 {
+    i32::try_from(value).unwrap_or(i32::MAX)
+}
+
 pub fn ranking_row_to_proto(row: &RankingRow) -> pb::RankingEntry {
-    let to_i32 = |v: u32| i32::try_from(v).unwrap_or(i32::MAX);
     pb::RankingEntry {
         unit_id: row.score.unit_id.to_string(),
         unit_name: row.score.unit_name.clone(),
         submission_count: row.score.submissions,
-        composite_score: row.score.composite,
+        score: row.value,
         rank: row.rank.map(to_i32),
         previous_rank: row.previous_rank.map(to_i32),
         rank_change: row.rank_change.map(|c| c as i32),
-        previous_composite_score: row.previous_composite,
+        previous_score: row.previous_value,
+        score_change: row.value_change,
+        sufficient_sample: row.score.sufficient_sample,
+    }
+}
+
+pub fn indicator_standing_to_proto(s: &IndicatorStanding) -> pb::IndicatorStanding {
+    pb::IndicatorStanding {
+        indicator_code: s.code.to_string(),
+        indicator_text: s.text.clone(),
+        score: s.value,
+        rank: s.rank.map(to_i32),
+        ranked_count: to_i32(s.ranked_count),
+        peer_mean: s.peer_mean,
+        gap: s.value.zip(s.peer_mean).map(|(v, m)| v - m),
     }
 }

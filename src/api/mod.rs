@@ -5,6 +5,7 @@ mod catalog;
 pub mod convert;
 mod pagination;
 mod submission;
+mod watch;
 
 pub use aggregate::AggregateApi;
 pub use catalog::CatalogApi;

@@ -2,6 +2,7 @@
 
 use super::ids::{CampaignId, QuestionnaireId, UnitId};
 use super::time::Timestamp;
+use super::weighting::Weighting;
 
 /// Units with fewer accepted submissions than this are reported but not ranked, unless the
 /// campaign says otherwise (the usual public-statistics rule).
@@ -17,10 +18,20 @@ pub struct Campaign {
     pub closes_at: Timestamp,
     pub compared_campaign_id: Option<CampaignId>,
     pub min_sample: u32,
+    /// Population margins estimates are weighted to; `None` for unweighted campaigns.
+    pub weighting: Option<Weighting>,
     pub created_at: Timestamp,
 }
 
 impl Campaign {
+    /// The respondent attributes (beyond carrier and channel) this campaign weights by.
+    pub fn weighting_attributes(&self) -> impl Iterator<Item = &super::weighting::Margin> {
+        self.weighting
+            .iter()
+            .flat_map(|w| &w.margins)
+            .filter(|m| !matches!(m.dimension.as_str(), "carrier" | "channel"))
+    }
+
     /// Whether an interview that ended at `at` belongs to this round: `[opens_at, closes_at)`.
     pub fn is_open_at(&self, at: Timestamp) -> bool {
         self.opens_at <= at && at < self.closes_at

@@ -1,13 +1,14 @@
 //! Turning a well-formed submission into one that fits its campaign: answer codes resolved
 //! against the questionnaire, timing and scope checked. Pure: the caller supplies "now".
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use uuid::Uuid;
 
 use super::campaign::Campaign;
 use super::ids::{CampaignId, Code, UnitId};
 use super::questionnaire::Questionnaire;
+use super::scoring::Stratum;
 use super::submission::{NewSubmission, ScoredAnswer, Source};
 use super::time::Timestamp;
 use super::unit::UnitTree;
@@ -27,6 +28,7 @@ pub struct SubmissionDraft {
     pub ended_at: Timestamp,
     /// (indicator, option) in the order sent, so violations can name `answers[i]`.
     pub answers: Vec<(Code, Code)>,
+    pub attributes: BTreeMap<String, String>,
 }
 
 /// Resolves `draft` against its campaign. Field errors come first, as INVALID_ARGUMENT naming
@@ -72,6 +74,22 @@ pub fn resolve(
             ),
         }
     }
+    let mut stratum = BTreeMap::new();
+    for margin in campaign.weighting_attributes() {
+        if let Some(value) = draft.attributes.get(&margin.dimension) {
+            if margin.shares.contains_key(value) {
+                stratum.insert(margin.dimension.clone(), value.clone());
+            } else {
+                violations.add(
+                    format!("respondent_attributes[{}]", margin.dimension),
+                    format!(
+                        "must be one of the campaign's levels: {}",
+                        margin.shares.keys().cloned().collect::<Vec<_>>().join(", ")
+                    ),
+                );
+            }
+        }
+    }
     if draft.ended_at > now.plus_seconds(CLOCK_SKEW_ALLOWANCE_SECONDS) {
         violations.add("end_time", "is in the future");
     }
@@ -107,6 +125,8 @@ pub fn resolve(
         started_at: draft.started_at,
         ended_at: draft.ended_at,
         answers,
+        attributes: draft.attributes,
+        stratum: Stratum::new(&stratum),
         submitted_by: submitted_by.to_owned(),
     })
 }

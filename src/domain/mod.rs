@@ -11,3 +11,4 @@ pub mod stats;
 pub mod submission;
 pub mod time;
 pub mod unit;
+pub mod weighting;

@@ -1,4 +1,4 @@
-//! From stored sufficient statistics to unit scores and rankings.
+//! From stored sufficient statistics to unit scores, breakdowns, weighted estimates and ranks.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -9,40 +9,104 @@ use super::ranking::{competition_ranks, rank_change};
 use super::stats::{Moments, composite_score};
 use super::submission::{Carrier, Channel};
 use super::unit::{Unit, UnitKind, UnitTree};
+use super::weighting::{Cell, WeightedEstimate, Weighting, cell_weights, kish, weighted_mean};
 
-/// One stored aggregate row: the moments of one indicator over a unit's own submissions of one
-/// channel (and carrier, for phone polls).
+/// The slice of a unit's submissions one stored row covers.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CellKey {
+    pub channel: Channel,
+    /// Phone polls only.
+    pub carrier: Option<Carrier>,
+    /// The respondent attributes the campaign weights by (see [`Stratum`]); empty otherwise.
+    pub stratum: Stratum,
+}
+
+/// Respondent attributes relevant to a campaign's weighting, in a canonical text form so they
+/// can be part of a database key. Empty when the campaign weights by none.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Stratum(String);
+
+impl Stratum {
+    pub fn new(attributes: &BTreeMap<String, String>) -> Self {
+        if attributes.is_empty() {
+            Self::default()
+        } else {
+            Self(serde_json::to_string(attributes).expect("a string map always serialises"))
+        }
+    }
+
+    /// Reads a stored stratum; anything unreadable counts as "no attributes".
+    pub fn from_stored(text: String) -> Self {
+        Self(text)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn attribute(&self, name: &str) -> Option<String> {
+        if self.0.is_empty() {
+            return None;
+        }
+        let map: BTreeMap<String, String> = serde_json::from_str(&self.0).ok()?;
+        map.get(name).cloned()
+    }
+}
+
+/// One stored aggregate row: the moments of one indicator over a unit's own submissions in one
+/// cell.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IndicatorStatRow {
     pub unit_id: UnitId,
     pub indicator: Code,
-    pub channel: Channel,
-    pub carrier: Option<Carrier>,
+    pub cell: CellKey,
     pub moments: Moments,
 }
 
-/// One stored count row: a unit's own accepted submissions of one channel (and carrier).
+/// One stored count row: a unit's own accepted submissions in one cell.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SubmissionCountRow {
     pub unit_id: UnitId,
-    pub channel: Channel,
-    pub carrier: Option<Carrier>,
+    pub cell: CellKey,
     pub submissions: i64,
 }
 
 /// Pooled figures of a set of submissions.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Totals {
+pub struct Figures {
     pub submissions: i64,
     pub indicators: BTreeMap<Code, Moments>,
 }
 
-impl Totals {
-    fn add(&mut self, other: &Totals) {
+impl Figures {
+    fn add(&mut self, other: &Figures) {
         self.submissions += other.submissions;
         for (code, m) in &other.indicators {
             *self.indicators.entry(code.clone()).or_default() += *m;
         }
+    }
+}
+
+/// A unit's (or a subtree's) figures, cell by cell.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Totals {
+    pub cells: BTreeMap<CellKey, Figures>,
+}
+
+impl Totals {
+    fn add(&mut self, other: &Totals) {
+        for (key, figures) in &other.cells {
+            self.cells.entry(key.clone()).or_default().add(figures);
+        }
+    }
+
+    /// The figures of the cells `include` accepts, pooled.
+    pub fn pooled(&self, include: impl Fn(&CellKey) -> bool) -> Figures {
+        let mut pooled = Figures::default();
+        for (_, figures) in self.cells.iter().filter(|(k, _)| include(k)) {
+            pooled.add(figures);
+        }
+        pooled
     }
 }
 
@@ -61,12 +125,20 @@ impl CampaignStats {
         for row in indicators {
             *own.entry(row.unit_id)
                 .or_default()
+                .cells
+                .entry(row.cell)
+                .or_default()
                 .indicators
                 .entry(row.indicator)
                 .or_default() += row.moments;
         }
         for row in counts {
-            own.entry(row.unit_id).or_default().submissions += row.submissions;
+            own.entry(row.unit_id)
+                .or_default()
+                .cells
+                .entry(row.cell)
+                .or_default()
+                .submissions += row.submissions;
         }
         Self { own }
     }
@@ -90,6 +162,17 @@ pub struct IndicatorScore {
     pub mean: Option<f64>,
     pub standard_error: Option<f64>,
     pub confidence_interval: Option<(f64, f64)>,
+    pub weighted: Option<WeightedEstimate>,
+}
+
+/// The figures of one channel (and carrier) of a unit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Breakdown {
+    pub channel: Channel,
+    pub carrier: Option<Carrier>,
+    pub submissions: i64,
+    pub composite: Option<f64>,
+    pub indicators: Vec<IndicatorScore>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -101,27 +184,44 @@ pub struct UnitScore {
     /// In questionnaire order.
     pub indicators: Vec<IndicatorScore>,
     pub sufficient_sample: bool,
+    pub breakdowns: Vec<Breakdown>,
+    /// Present for weighted campaigns with at least one weighted valid answer.
+    pub weighted_composite: Option<f64>,
+    pub weighted_submissions: i64,
+    pub effective_sample_size: Option<f64>,
+}
+
+/// What a ranking orders units by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RankBasis {
+    Composite,
+    Indicator(Code),
 }
 
 impl UnitScore {
-    /// Ranked only with a score and at least the campaign's minimum sample.
-    pub fn is_rankable(&self) -> bool {
-        self.composite.is_some() && self.sufficient_sample
+    /// The headline value for `basis`: weighted when the campaign is weighted.
+    pub fn value(&self, basis: &RankBasis, weighted: bool) -> Option<f64> {
+        match basis {
+            RankBasis::Composite if weighted => self.weighted_composite,
+            RankBasis::Composite => self.composite,
+            RankBasis::Indicator(code) => {
+                let indicator = self.indicators.iter().find(|i| &i.code == code)?;
+                if weighted {
+                    indicator.weighted.map(|w| w.mean)
+                } else {
+                    indicator.mean
+                }
+            }
+        }
     }
 }
 
-/// Scores a unit from its pooled figures.
-pub fn score_unit(
-    campaign: &Campaign,
-    questionnaire: &Questionnaire,
-    unit: &Unit,
-    totals: &Totals,
-) -> UnitScore {
-    let indicators: Vec<IndicatorScore> = questionnaire
+fn indicator_scores(questionnaire: &Questionnaire, figures: &Figures) -> Vec<IndicatorScore> {
+    questionnaire
         .indicators
         .iter()
         .map(|indicator| {
-            let moments = totals
+            let moments = figures
                 .indicators
                 .get(&indicator.code)
                 .copied()
@@ -132,24 +232,122 @@ pub fn score_unit(
                 mean: moments.mean(),
                 standard_error: moments.standard_error(),
                 confidence_interval: moments.confidence_interval_95(),
+                weighted: None,
             }
         })
+        .collect()
+}
+
+fn composite_of(
+    questionnaire: &Questionnaire,
+    means: impl Iterator<Item = Option<f64>>,
+) -> Option<f64> {
+    composite_score(questionnaire.indicators.iter().map(|i| i.weight).zip(means))
+}
+
+/// The levels of a cell on the weighting's margins, or `None` when it lacks one.
+fn weighting_cell(weighting: &Weighting, key: &CellKey) -> Option<Cell> {
+    weighting
+        .margins
+        .iter()
+        .map(|margin| match margin.dimension.as_str() {
+            "carrier" => key.carrier.map(|c| c.name().to_owned()),
+            "channel" => Some(key.channel.name().to_owned()),
+            attribute => key.stratum.attribute(attribute),
+        })
+        .collect()
+}
+
+/// Weighted estimates: weights per weighting cell from submission counts, then each
+/// indicator's weighted mean over the cells' moments.
+fn apply_weighting(
+    weighting: &Weighting,
+    questionnaire: &Questionnaire,
+    totals: &Totals,
+    indicators: &mut [IndicatorScore],
+) -> (Option<f64>, i64, Option<f64>) {
+    let mut cells: BTreeMap<Cell, Figures> = BTreeMap::new();
+    for (key, figures) in &totals.cells {
+        if let Some(cell) = weighting_cell(weighting, key) {
+            cells.entry(cell).or_default().add(figures);
+        }
+    }
+    let counts: BTreeMap<Cell, f64> = cells
+        .iter()
+        .map(|(c, f)| (c.clone(), f.submissions as f64))
         .collect();
-    let composite = composite_score(
-        questionnaire
-            .indicators
+    let weights = cell_weights(weighting, &counts);
+    let weighted_submissions: i64 = cells
+        .iter()
+        .filter(|(c, _)| weights.contains_key(*c))
+        .map(|(_, f)| f.submissions)
+        .sum();
+    let effective = kish(weights.iter().map(|(c, w)| (*w, counts[c]))).map(|(n_eff, _)| n_eff);
+    for score in indicators.iter_mut() {
+        let per_cell: Vec<(f64, Moments)> = weights
             .iter()
-            .zip(&indicators)
-            .map(|(indicator, score)| (indicator.weight, score.mean)),
+            .filter_map(|(c, w)| Some((*w, *cells[c].indicators.get(&score.code)?)))
+            .collect();
+        score.weighted = weighted_mean(&per_cell);
+    }
+    let composite = composite_of(
+        questionnaire,
+        indicators.iter().map(|i| i.weighted.map(|w| w.mean)),
     );
+    (composite, weighted_submissions, effective)
+}
+
+/// Scores a unit from its pooled figures.
+pub fn score_unit(
+    campaign: &Campaign,
+    questionnaire: &Questionnaire,
+    unit: &Unit,
+    totals: &Totals,
+) -> UnitScore {
+    let all = totals.pooled(|_| true);
+    let mut indicators = indicator_scores(questionnaire, &all);
+    let composite = composite_of(questionnaire, indicators.iter().map(|i| i.mean));
+    let (weighted_composite, weighted_submissions, effective_sample_size) =
+        match &campaign.weighting {
+            Some(weighting) => apply_weighting(weighting, questionnaire, totals, &mut indicators),
+            None => (None, 0, None),
+        };
     UnitScore {
         unit_id: unit.id.clone(),
         unit_name: unit.name.clone(),
-        submissions: totals.submissions,
+        submissions: all.submissions,
         composite,
         indicators,
-        sufficient_sample: totals.submissions >= i64::from(campaign.min_sample),
+        sufficient_sample: all.submissions >= i64::from(campaign.min_sample),
+        breakdowns: breakdowns(questionnaire, totals),
+        weighted_composite,
+        weighted_submissions,
+        effective_sample_size,
     }
+}
+
+/// Per channel, and per carrier within phone polls; slices without submissions are left out.
+fn breakdowns(questionnaire: &Questionnaire, totals: &Totals) -> Vec<Breakdown> {
+    let mut slices: Vec<(Channel, Option<Carrier>)> =
+        vec![(Channel::Visit, None), (Channel::Phone, None)];
+    slices.extend(Carrier::ALL.map(|c| (Channel::Phone, Some(c))));
+    slices
+        .into_iter()
+        .filter_map(|(channel, carrier)| {
+            let figures = totals
+                .pooled(|k| k.channel == channel && (carrier.is_none() || k.carrier == carrier));
+            (figures.submissions > 0).then(|| {
+                let indicators = indicator_scores(questionnaire, &figures);
+                Breakdown {
+                    channel,
+                    carrier,
+                    submissions: figures.submissions,
+                    composite: composite_of(questionnaire, indicators.iter().map(|i| i.mean)),
+                    indicators,
+                }
+            })
+        })
+        .collect()
 }
 
 /// Everything needed to score one campaign.
@@ -164,15 +362,50 @@ impl ScoringContext<'_> {
         let totals = self.stats.rolled_up(tree, &unit.id);
         score_unit(self.campaign, self.questionnaire, unit, &totals)
     }
+
+    fn is_weighted(&self) -> bool {
+        self.campaign.weighting.is_some()
+    }
+
+    /// Scores `peers` and ranks them by `basis`; units below the minimum sample get no rank.
+    pub fn rank(
+        &self,
+        tree: &UnitTree,
+        peers: &[&Unit],
+        basis: &RankBasis,
+    ) -> Vec<(UnitScore, Option<f64>, Option<u32>)> {
+        let scores: Vec<UnitScore> = peers.iter().map(|u| self.score(tree, u)).collect();
+        let values: Vec<Option<f64>> = scores
+            .iter()
+            .map(|s| s.value(basis, self.is_weighted()))
+            .collect();
+        let rankable: Vec<Option<f64>> = scores
+            .iter()
+            .zip(&values)
+            .map(|(s, v)| v.filter(|_| s.sufficient_sample))
+            .collect();
+        let ranks = competition_ranks(&rankable);
+        scores
+            .into_iter()
+            .zip(values)
+            .zip(ranks)
+            .map(|((s, v), r)| (s, v, r))
+            .collect()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct RankingRow {
     pub score: UnitScore,
+    /// The value ranked on.
+    pub value: Option<f64>,
     pub rank: Option<u32>,
+    /// 1 + peers ranked strictly lower: 1 for the last place.
+    pub rank_from_bottom: Option<u32>,
     pub previous_rank: Option<u32>,
-    pub previous_composite: Option<f64>,
+    pub previous_value: Option<f64>,
     pub rank_change: Option<i64>,
+    pub value_change: Option<f64>,
 }
 
 /// The units of `kind` strictly under `scope`: the peers a ranking compares.
@@ -190,35 +423,38 @@ pub fn rank_peers(
     peers: &[&Unit],
     current: &ScoringContext<'_>,
     compared: Option<&ScoringContext<'_>>,
+    basis: &RankBasis,
 ) -> Vec<RankingRow> {
-    let ranks_of = |scores: &[UnitScore]| {
-        let rankable: Vec<Option<f64>> = scores
-            .iter()
-            .map(|s| s.composite.filter(|_| s.is_rankable()))
-            .collect();
-        competition_ranks(&rankable)
+    let now = current.rank(tree, peers, basis);
+    let before = match compared {
+        Some(ctx) => ctx
+            .rank(tree, peers, basis)
+            .into_iter()
+            .map(|(_, v, r)| (v, r))
+            .collect(),
+        None => vec![(None, None); peers.len()],
     };
-    let scores: Vec<UnitScore> = peers.iter().map(|u| current.score(tree, u)).collect();
-    let ranks = ranks_of(&scores);
-    let (previous_scores, previous_ranks) = match compared {
-        Some(ctx) => {
-            let scores: Vec<UnitScore> = peers.iter().map(|u| ctx.score(tree, u)).collect();
-            let ranks = ranks_of(&scores);
-            (scores.into_iter().map(|s| s.composite).collect(), ranks)
-        }
-        None => (vec![None; peers.len()], vec![None; peers.len()]),
-    };
-    let mut rows: Vec<RankingRow> = scores
+    let reversed = reverse_ranks(
+        &now.iter()
+            .map(|(_, v, r)| v.filter(|_| r.is_some()))
+            .collect::<Vec<_>>(),
+    );
+    let mut rows: Vec<RankingRow> = now
         .into_iter()
-        .zip(ranks)
-        .zip(previous_scores.into_iter().zip(previous_ranks))
+        .zip(before)
+        .zip(reversed)
         .map(
-            |((score, rank), (previous_composite, previous_rank))| RankingRow {
-                rank_change: rank_change(previous_rank, rank),
-                score,
-                rank,
-                previous_rank,
-                previous_composite,
+            |(((score, value, rank), (previous_value, previous_rank)), rank_from_bottom)| {
+                RankingRow {
+                    rank_change: rank_change(previous_rank, rank),
+                    value_change: value.zip(previous_value).map(|(v, p)| v - p),
+                    score,
+                    value,
+                    rank,
+                    rank_from_bottom,
+                    previous_rank,
+                    previous_value,
+                }
             },
         )
         .collect();
@@ -229,4 +465,137 @@ pub fn rank_peers(
             .then_with(|| a.score.unit_id.cmp(&b.score.unit_id))
     });
     rows
+}
+
+/// Competition ranks counted from the bottom: 1 + number of values strictly lower.
+fn reverse_ranks(values: &[Option<f64>]) -> Vec<Option<u32>> {
+    let negated: Vec<Option<f64>> = values.iter().map(|v| v.map(|x| -x)).collect();
+    competition_ranks(&negated)
+}
+
+/// Keeps the rows ranked in the top `n` (ties included).
+pub fn top(rows: Vec<RankingRow>, n: u32) -> Vec<RankingRow> {
+    rows.into_iter()
+        .filter(|r| r.rank.is_some_and(|k| k <= n))
+        .collect()
+}
+
+/// Keeps the rows ranked in the bottom `n` (ties included), worst last as in the ranking.
+pub fn bottom(rows: Vec<RankingRow>, n: u32) -> Vec<RankingRow> {
+    rows.into_iter()
+        .filter(|r| r.rank_from_bottom.is_some_and(|k| k <= n))
+        .collect()
+}
+
+/// Units in the bottom `n` of every ranking given (one ranking per campaign).
+pub fn persistent_laggards(rankings: &[Vec<RankingRow>], n: u32) -> Vec<UnitId> {
+    let Some((latest, earlier)) = rankings.split_first() else {
+        return Vec::new();
+    };
+    let in_bottom = |rows: &[RankingRow], unit: &UnitId| {
+        rows.iter()
+            .any(|r| &r.score.unit_id == unit && r.rank_from_bottom.is_some_and(|k| k <= n))
+    };
+    let mut laggards: Vec<&RankingRow> = latest
+        .iter()
+        .filter(|r| in_bottom(latest, &r.score.unit_id))
+        .filter(|r| earlier.iter().all(|rows| in_bottom(rows, &r.score.unit_id)))
+        .collect();
+    laggards.sort_by(|a, b| {
+        b.rank
+            .cmp(&a.rank)
+            .then_with(|| a.score.unit_id.cmp(&b.score.unit_id))
+    });
+    laggards
+        .into_iter()
+        .map(|r| r.score.unit_id.clone())
+        .collect()
+}
+
+/// The `limit` largest risers and fallers among units ranked in both campaigns.
+pub fn movers(rows: &[RankingRow], limit: usize) -> (Vec<RankingRow>, Vec<RankingRow>) {
+    let mut moved: Vec<&RankingRow> = rows.iter().filter(|r| r.rank_change.is_some()).collect();
+    let key = |r: &RankingRow| (r.rank_change.unwrap_or(0), r.value_change.unwrap_or(0.0));
+    moved.sort_by(|a, b| {
+        key(b)
+            .0
+            .cmp(&key(a).0)
+            .then_with(|| key(b).1.total_cmp(&key(a).1))
+            .then_with(|| a.score.unit_id.cmp(&b.score.unit_id))
+    });
+    let risers = moved
+        .iter()
+        .filter(|r| key(r).0 > 0)
+        .take(limit)
+        .map(|r| (*r).clone())
+        .collect();
+    let fallers = moved
+        .iter()
+        .rev()
+        .filter(|r| key(r).0 < 0)
+        .take(limit)
+        .map(|r| (*r).clone())
+        .collect();
+    (risers, fallers)
+}
+
+/// One indicator of a unit, placed among its peers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IndicatorStanding {
+    pub code: Code,
+    pub text: String,
+    pub value: Option<f64>,
+    pub rank: Option<u32>,
+    pub ranked_count: u32,
+    pub peer_mean: Option<f64>,
+}
+
+impl IndicatorStanding {
+    /// Rank as a share of the ranked peers: 1.0 is last place.
+    fn relative_rank(&self) -> Option<f64> {
+        Some(f64::from(self.rank?) / f64::from(self.ranked_count.max(1)))
+    }
+}
+
+/// `unit`'s indicators ordered by rank among `peers` (which include it), weakest first.
+pub fn weaknesses(
+    tree: &UnitTree,
+    peers: &[&Unit],
+    ctx: &ScoringContext<'_>,
+    unit: &UnitId,
+) -> Vec<IndicatorStanding> {
+    let mut standings: Vec<IndicatorStanding> = ctx
+        .questionnaire
+        .indicators
+        .iter()
+        .map(|indicator| {
+            let ranked = ctx.rank(tree, peers, &RankBasis::Indicator(indicator.code.clone()));
+            let ranked_values: Vec<f64> = ranked
+                .iter()
+                .filter(|(_, _, r)| r.is_some())
+                .filter_map(|(_, v, _)| *v)
+                .collect();
+            let own = ranked.iter().find(|(s, _, _)| &s.unit_id == unit);
+            IndicatorStanding {
+                code: indicator.code.clone(),
+                text: indicator.text.clone(),
+                value: own.and_then(|(_, v, _)| *v),
+                rank: own.and_then(|(_, _, r)| *r),
+                ranked_count: ranked_values.len() as u32,
+                peer_mean: (!ranked_values.is_empty())
+                    .then(|| ranked_values.iter().sum::<f64>() / ranked_values.len() as f64),
+            }
+        })
+        .collect();
+    standings.sort_by(|a, b| match (a.relative_rank(), b.relative_rank()) {
+        (Some(x), Some(y)) => y.total_cmp(&x).then_with(|| {
+            a.value
+                .unwrap_or(f64::MAX)
+                .total_cmp(&b.value.unwrap_or(f64::MAX))
+        }),
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => a.code.cmp(&b.code),
+    });
+    standings
 }

@@ -1,10 +1,13 @@
 //! Validated submissions, ready for the ingest pipeline.
 
+use std::collections::BTreeMap;
+
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::ids::{CampaignId, Code, UnitId};
 use super::phone::RespondentHash;
+use super::scoring::Stratum;
 use super::time::Timestamp;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -39,6 +42,17 @@ impl Carrier {
     pub fn from_i16(value: i16) -> Option<Self> {
         Self::ALL.into_iter().find(|c| c.as_i16() == value)
     }
+
+    /// The wire enum's name, used as the level name when weighting by carrier.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::ChinaMobile => "CARRIER_CHINA_MOBILE",
+            Self::ChinaTelecom => "CARRIER_CHINA_TELECOM",
+            Self::ChinaUnicom => "CARRIER_CHINA_UNICOM",
+            Self::ChinaBroadnet => "CARRIER_CHINA_BROADNET",
+            Self::Other => "CARRIER_OTHER",
+        }
+    }
 }
 
 /// How the interview was collected.
@@ -60,6 +74,14 @@ impl Channel {
         [Self::Visit, Self::Phone]
             .into_iter()
             .find(|c| c.as_i16() == value)
+    }
+
+    /// The wire enum's name, used as the level name when weighting by channel.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Visit => "CHANNEL_VISIT",
+            Self::Phone => "CHANNEL_PHONE",
+        }
     }
 }
 
@@ -155,6 +177,10 @@ pub struct NewSubmission {
     pub ended_at: Timestamp,
     /// Sorted by indicator code, at most one per indicator.
     pub answers: Vec<ScoredAnswer>,
+    /// Respondent attributes as sent (e.g. age band), kept for re-weighting later.
+    pub attributes: BTreeMap<String, String>,
+    /// The attributes the campaign weights by: the stratum the aggregates are kept under.
+    pub stratum: Stratum,
     /// The token subject that submitted it (for audit, not part of the content).
     pub submitted_by: String,
 }
@@ -199,6 +225,10 @@ impl NewSubmission {
             field(answer.indicator.as_str().as_bytes());
             field(answer.option.as_str().as_bytes());
         }
+        for (name, value) in &self.attributes {
+            field(name.as_bytes());
+            field(value.as_bytes());
+        }
         h.finalize().into()
     }
 }
@@ -230,6 +260,8 @@ mod tests {
                 option: Code::parse("good").unwrap(),
                 points: Some(80),
             }],
+            attributes: BTreeMap::new(),
+            stratum: Stratum::default(),
             submitted_by: "worker-1".into(),
         }
     }

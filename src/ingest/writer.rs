@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
@@ -51,10 +51,15 @@ pub struct WriterHandle {
 }
 
 impl WriterHandle {
-    /// Starts the writer task.
-    pub fn spawn(store: Store, config: WriterConfig) -> (Self, JoinHandle<()>) {
+    /// Starts the writer task. After each commit it announces the campaigns whose aggregates
+    /// changed on `changes` (live score streams listen there).
+    pub fn spawn(
+        store: Store,
+        config: WriterConfig,
+        changes: broadcast::Sender<CampaignId>,
+    ) -> (Self, JoinHandle<()>) {
         let (jobs, queue) = mpsc::channel(config.queue_capacity);
-        let task = tokio::spawn(run(store, config, queue));
+        let task = tokio::spawn(run(store, config, queue, changes));
         (Self { jobs }, task)
     }
 
@@ -71,7 +76,12 @@ impl WriterHandle {
     }
 }
 
-async fn run(store: Store, config: WriterConfig, mut queue: mpsc::Receiver<Job>) {
+async fn run(
+    store: Store,
+    config: WriterConfig,
+    mut queue: mpsc::Receiver<Job>,
+    changes: broadcast::Sender<CampaignId>,
+) {
     let mut batch = Vec::with_capacity(config.max_batch);
     while queue.recv_many(&mut batch, config.max_batch).await > 0 {
         if !config.linger.is_zero() && batch.len() < config.max_batch {
@@ -83,13 +93,16 @@ async fn run(store: Store, config: WriterConfig, mut queue: mpsc::Receiver<Job>)
                 }
             }
         }
-        commit_batch(&store, std::mem::take(&mut batch)).await;
+        for campaign in commit_batch(&store, std::mem::take(&mut batch)).await {
+            // Nobody listening is fine: there is simply no live stream open.
+            let _ = changes.send(campaign);
+        }
     }
     tracing::debug!("submission writer stopped");
 }
 
-/// Commits one batch and answers every caller in it.
-async fn commit_batch(store: &Store, jobs: Vec<Job>) {
+/// Commits one batch, answers every caller in it and returns the campaigns it changed.
+async fn commit_batch(store: &Store, jobs: Vec<Job>) -> Vec<CampaignId> {
     // The first occurrence of each (campaign, id) goes to the database; later ones in the same
     // batch are judged against it, exactly as a later retry would be.
     let mut first_of: HashMap<(&CampaignId, Uuid), usize> = HashMap::new();
@@ -109,6 +122,14 @@ async fn commit_batch(store: &Store, jobs: Vec<Job>) {
     tracing::trace!(items = jobs.len(), elapsed = ?started.elapsed(), "batch committed");
     match result {
         Ok(outcomes) => {
+            let mut changed: Vec<CampaignId> = unique
+                .iter()
+                .zip(&outcomes)
+                .filter(|(_, o)| matches!(o, CommitOutcome::Inserted { .. }))
+                .map(|(s, _)| s.campaign_id.clone())
+                .collect();
+            changed.sort();
+            changed.dedup();
             let answers: Vec<Result<Acknowledgement>> = jobs
                 .iter()
                 .zip(&slot)
@@ -121,12 +142,14 @@ async fn commit_batch(store: &Store, jobs: Vec<Job>) {
                 // submission is committed all the same and a retry will be acknowledged.
                 let _ = job.reply.send(answer);
             }
+            changed
         }
         Err(error) => {
             tracing::warn!(%error, items = jobs.len(), "batch commit failed");
             for job in jobs {
                 let _ = job.reply.send(Err(retry_error(&error)));
             }
+            Vec::new()
         }
     }
 }

@@ -8,8 +8,10 @@ use uuid::Uuid;
 
 use crate::domain::ids::{CampaignId, Code, UnitId};
 use crate::domain::questionnaire::{AnswerOption, Indicator, OptionValue};
+use crate::domain::scoring::{CellKey, Stratum};
 use crate::domain::stats::Moments;
 use crate::domain::submission::{Carrier, Channel, NewSubmission};
+use crate::domain::weighting::{Margin, Method, Weighting};
 use crate::error::{Error, Result};
 
 #[derive(Serialize, Deserialize)]
@@ -109,6 +111,67 @@ pub fn decode_answers(json: &str) -> Result<BTreeMap<String, String>> {
     serde_json::from_str(json).map_err(|e| Error::internal(format!("stored answers: {e}")))
 }
 
+#[derive(Serialize, Deserialize)]
+struct WeightingJson {
+    /// "post_stratification" or "raking".
+    method: String,
+    margins: Vec<MarginJson>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct MarginJson {
+    dimension: String,
+    shares: BTreeMap<String, f64>,
+}
+
+pub fn encode_weighting(weighting: Option<&Weighting>) -> Option<String> {
+    weighting.map(|w| {
+        let json = WeightingJson {
+            method: match w.method {
+                Method::PostStratification => "post_stratification".into(),
+                Method::Raking => "raking".into(),
+            },
+            margins: w
+                .margins
+                .iter()
+                .map(|m| MarginJson {
+                    dimension: m.dimension.clone(),
+                    shares: m.shares.clone(),
+                })
+                .collect(),
+        };
+        serde_json::to_string(&json).expect("weighting JSON always serialises")
+    })
+}
+
+pub fn decode_weighting(json: Option<&str>) -> Result<Option<Weighting>> {
+    let Some(json) = json else {
+        return Ok(None);
+    };
+    let corrupt = |what: String| Error::internal(format!("stored weighting: {what}"));
+    let parsed: WeightingJson = serde_json::from_str(json).map_err(|e| corrupt(e.to_string()))?;
+    let method = match parsed.method.as_str() {
+        "post_stratification" => Method::PostStratification,
+        "raking" => Method::Raking,
+        other => return Err(corrupt(format!("unknown method {other:?}"))),
+    };
+    Ok(Some(Weighting {
+        method,
+        margins: parsed
+            .margins
+            .into_iter()
+            .map(|m| Margin {
+                dimension: m.dimension,
+                shares: m.shares,
+            })
+            .collect(),
+    }))
+}
+
+pub fn encode_attributes(attributes: &BTreeMap<String, String>) -> String {
+    serde_json::to_string(attributes).expect("attribute JSON always serialises")
+}
+
 /// A submission as stored, for audits and recomputation from raw rows.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredSubmission {
@@ -130,8 +193,18 @@ pub fn carrier_from_column(value: i16) -> Option<Carrier> {
     Carrier::from_i16(value)
 }
 
-pub type StatKey = (CampaignId, UnitId, Code, Channel, i16);
-pub type CountKey = (CampaignId, UnitId, Channel, i16);
+pub type StatKey = (CampaignId, UnitId, Code, Channel, i16, Stratum);
+pub type CountKey = (CampaignId, UnitId, Channel, i16, Stratum);
+
+/// The cell of a stored aggregate row.
+pub fn cell_key(channel: i16, carrier: i16, stratum: String) -> Result<CellKey> {
+    Ok(CellKey {
+        channel: Channel::from_i16(channel)
+            .ok_or_else(|| Error::internal("stored channel unknown"))?,
+        carrier: carrier_from_column(carrier),
+        stratum: Stratum::from_stored(stratum),
+    })
+}
 
 /// The aggregate rows a set of newly accepted submissions adds, summed per key so that each
 /// touched row is updated once per batch.
@@ -149,7 +222,13 @@ impl Deltas {
             let carrier = carrier_column(s.source.carrier());
             *deltas
                 .counts
-                .entry((s.campaign_id.clone(), s.unit_id.clone(), channel, carrier))
+                .entry((
+                    s.campaign_id.clone(),
+                    s.unit_id.clone(),
+                    channel,
+                    carrier,
+                    s.stratum.clone(),
+                ))
                 .or_default() += 1;
             for answer in &s.answers {
                 *deltas
@@ -160,6 +239,7 @@ impl Deltas {
                         answer.indicator.clone(),
                         channel,
                         carrier,
+                        s.stratum.clone(),
                     ))
                     .or_default() += Moments::of_answer(answer.points);
             }

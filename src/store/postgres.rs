@@ -11,8 +11,9 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::codec::{
-    Deltas, StoredSubmission, carrier_column, carrier_from_column, decode_answers,
-    decode_indicators, encode_answers, encode_indicators,
+    Deltas, StoredSubmission, carrier_column, carrier_from_column, cell_key, decode_answers,
+    decode_indicators, decode_weighting, encode_answers, encode_attributes, encode_indicators,
+    encode_weighting,
 };
 use super::{CommitOutcome, StoreOptions, insert_error};
 use crate::domain::campaign::Campaign;
@@ -111,8 +112,8 @@ impl PgStore {
     pub async fn insert_campaign(&self, c: &Campaign) -> Result<()> {
         sqlx::query(
             "INSERT INTO campaigns (id, name, questionnaire_id, scope_unit_id, opens_at, \
-             closes_at, compared_campaign_id, min_sample, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+             closes_at, compared_campaign_id, min_sample, weighting, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10)",
         )
         .bind(c.id.as_str())
         .bind(&c.name)
@@ -122,6 +123,7 @@ impl PgStore {
         .bind(c.closes_at.to_offset_date_time())
         .bind(c.compared_campaign_id.as_ref().map(CampaignId::as_str))
         .bind(i64::from(c.min_sample))
+        .bind(encode_weighting(c.weighting.as_ref()))
         .bind(c.created_at.to_offset_date_time())
         .execute(&self.pool)
         .await
@@ -132,7 +134,8 @@ impl PgStore {
     pub async fn load_campaigns(&self) -> Result<Vec<Campaign>> {
         let rows = sqlx::query(
             "SELECT id, name, questionnaire_id, scope_unit_id, opens_at, closes_at, \
-             compared_campaign_id, min_sample, created_at FROM campaigns",
+             compared_campaign_id, min_sample, weighting::text AS weighting, created_at \
+             FROM campaigns",
         )
         .fetch_all(&self.pool)
         .await?;
@@ -154,6 +157,7 @@ impl PgStore {
                         .transpose()?,
                     min_sample: u32::try_from(row.try_get::<i64, _>("min_sample")?)
                         .map_err(|_| Error::internal("stored min_sample out of range"))?,
+                    weighting: decode_weighting(row.try_get("weighting")?)?,
                     created_at: timestamp(row, "created_at")?,
                 })
             })
@@ -195,14 +199,14 @@ impl PgStore {
             .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             .await?;
         let indicator_rows = sqlx::query(
-            "SELECT unit_id, indicator_code, channel, carrier, n_valid, n_excluded, sum_points, \
-             sum_points_sq FROM indicator_stats WHERE campaign_id = $1",
+            "SELECT unit_id, indicator_code, channel, carrier, stratum, n_valid, n_excluded, \
+             sum_points, sum_points_sq FROM indicator_stats WHERE campaign_id = $1",
         )
         .bind(campaign.as_str())
         .fetch_all(&mut *tx)
         .await?;
         let count_rows = sqlx::query(
-            "SELECT unit_id, channel, carrier, submissions FROM submission_counts \
+            "SELECT unit_id, channel, carrier, stratum, submissions FROM submission_counts \
              WHERE campaign_id = $1",
         )
         .bind(campaign.as_str())
@@ -215,8 +219,11 @@ impl PgStore {
                 Ok(IndicatorStatRow {
                     unit_id: parse_stored(row.try_get("unit_id")?, UnitId::parse)?,
                     indicator: parse_stored(row.try_get("indicator_code")?, Code::parse)?,
-                    channel: channel_from_row(row)?,
-                    carrier: carrier_from_column(row.try_get("carrier")?),
+                    cell: cell_key(
+                        row.try_get("channel")?,
+                        row.try_get("carrier")?,
+                        row.try_get("stratum")?,
+                    )?,
                     moments: Moments {
                         valid: row.try_get("n_valid")?,
                         excluded: row.try_get("n_excluded")?,
@@ -231,8 +238,11 @@ impl PgStore {
             .map(|row| {
                 Ok(SubmissionCountRow {
                     unit_id: parse_stored(row.try_get("unit_id")?, UnitId::parse)?,
-                    channel: channel_from_row(row)?,
-                    carrier: carrier_from_column(row.try_get("carrier")?),
+                    cell: cell_key(
+                        row.try_get("channel")?,
+                        row.try_get("carrier")?,
+                        row.try_get("stratum")?,
+                    )?,
                     submissions: row.try_get("submissions")?,
                 })
             })
@@ -297,6 +307,7 @@ async fn insert_submissions(
     let mut started: Vec<OffsetDateTime> = Vec::with_capacity(n);
     let mut ended: Vec<OffsetDateTime> = Vec::with_capacity(n);
     let mut answers = Vec::with_capacity(n);
+    let mut attributes = Vec::with_capacity(n);
     let mut submitted_by = Vec::with_capacity(n);
     for s in batch {
         let (respondent, household, location) = match &s.source {
@@ -320,17 +331,18 @@ async fn insert_submissions(
         started.push(s.started_at.to_offset_date_time());
         ended.push(s.ended_at.to_offset_date_time());
         answers.push(encode_answers(s));
+        attributes.push(encode_attributes(&s.attributes));
         submitted_by.push(s.submitted_by.as_str());
     }
     // The batch shares one acceptance instant, so it is a scalar rather than an array.
     let rows = sqlx::query(
         "INSERT INTO submissions (campaign_id, submission_id, content_hash, unit_id, channel, \
          carrier, respondent_hash, household_ref, latitude, longitude, accuracy_m, started_at, \
-         ended_at, answers, submitted_by, accepted_at) \
-         SELECT *, $16::timestamptz FROM UNNEST($1::text[], $2::uuid[], $3::bytea[], $4::text[], \
+         ended_at, answers, respondent_attributes, submitted_by, accepted_at) \
+         SELECT *, $17::timestamptz FROM UNNEST($1::text[], $2::uuid[], $3::bytea[], $4::text[], \
          $5::int2[], $6::int2[], $7::bytea[], $8::text[], $9::float8[], $10::float8[], \
          $11::float8[], $12::timestamptz[], $13::timestamptz[], $14::text[]::jsonb[], \
-         $15::text[]) \
+         $15::text[]::jsonb[], $16::text[]) \
          ON CONFLICT (campaign_id, submission_id) DO NOTHING \
          RETURNING campaign_id, submission_id",
     )
@@ -348,6 +360,7 @@ async fn insert_submissions(
     .bind(started)
     .bind(ended)
     .bind(answers)
+    .bind(attributes)
     .bind(submitted_by)
     .bind(accepted_at.to_offset_date_time())
     .fetch_all(&mut **tx)
@@ -413,19 +426,24 @@ async fn apply_deltas(tx: &mut Transaction<'_, Postgres>, deltas: &Deltas) -> Re
             Vec::with_capacity(n),
             Vec::with_capacity(n),
         );
-        let (mut channels, mut carriers) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        let (mut channels, mut carriers, mut strata) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
         let (mut valid, mut excluded, mut sums, mut sums_sq) = (
             Vec::with_capacity(n),
             Vec::with_capacity(n),
             Vec::with_capacity(n),
             Vec::with_capacity(n),
         );
-        for ((campaign, unit, code, channel, carrier), m) in rows {
+        for ((campaign, unit, code, channel, carrier, stratum), m) in rows {
             campaigns.push(campaign.as_str());
             units.push(unit.as_str());
             codes.push(code.as_str());
             channels.push(channel.as_i16());
             carriers.push(*carrier);
+            strata.push(stratum.as_str());
             valid.push(m.valid);
             excluded.push(m.excluded);
             sums.push(m.sum);
@@ -433,10 +451,11 @@ async fn apply_deltas(tx: &mut Transaction<'_, Postgres>, deltas: &Deltas) -> Re
         }
         sqlx::query(
             "INSERT INTO indicator_stats (campaign_id, unit_id, indicator_code, channel, carrier, \
-             n_valid, n_excluded, sum_points, sum_points_sq) \
+             stratum, n_valid, n_excluded, sum_points, sum_points_sq) \
              SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::int2[], $5::int2[], \
-             $6::int8[], $7::int8[], $8::int8[], $9::int8[]) \
-             ON CONFLICT (campaign_id, unit_id, indicator_code, channel, carrier) DO UPDATE SET \
+             $6::text[], $7::int8[], $8::int8[], $9::int8[], $10::int8[]) \
+             ON CONFLICT (campaign_id, unit_id, indicator_code, channel, carrier, stratum) \
+             DO UPDATE SET \
              n_valid = indicator_stats.n_valid + EXCLUDED.n_valid, \
              n_excluded = indicator_stats.n_excluded + EXCLUDED.n_excluded, \
              sum_points = indicator_stats.sum_points + EXCLUDED.sum_points, \
@@ -447,6 +466,7 @@ async fn apply_deltas(tx: &mut Transaction<'_, Postgres>, deltas: &Deltas) -> Re
         .bind(codes)
         .bind(channels)
         .bind(carriers)
+        .bind(strata)
         .bind(valid)
         .bind(excluded)
         .bind(sums)
@@ -459,28 +479,33 @@ async fn apply_deltas(tx: &mut Transaction<'_, Postgres>, deltas: &Deltas) -> Re
         rows.sort_unstable_by(|a, b| a.0.cmp(b.0));
         let n = rows.len();
         let (mut campaigns, mut units) = (Vec::with_capacity(n), Vec::with_capacity(n));
-        let (mut channels, mut carriers, mut counts) = (
+        let (mut channels, mut carriers, mut strata, mut counts) = (
+            Vec::with_capacity(n),
             Vec::with_capacity(n),
             Vec::with_capacity(n),
             Vec::with_capacity(n),
         );
-        for ((campaign, unit, channel, carrier), count) in rows {
+        for ((campaign, unit, channel, carrier, stratum), count) in rows {
             campaigns.push(campaign.as_str());
             units.push(unit.as_str());
             channels.push(channel.as_i16());
             carriers.push(*carrier);
+            strata.push(stratum.as_str());
             counts.push(*count);
         }
         sqlx::query(
-            "INSERT INTO submission_counts (campaign_id, unit_id, channel, carrier, submissions) \
-             SELECT * FROM UNNEST($1::text[], $2::text[], $3::int2[], $4::int2[], $5::int8[]) \
-             ON CONFLICT (campaign_id, unit_id, channel, carrier) DO UPDATE SET \
+            "INSERT INTO submission_counts (campaign_id, unit_id, channel, carrier, stratum, \
+             submissions) \
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::int2[], $4::int2[], $5::text[], \
+             $6::int8[]) \
+             ON CONFLICT (campaign_id, unit_id, channel, carrier, stratum) DO UPDATE SET \
              submissions = submission_counts.submissions + EXCLUDED.submissions",
         )
         .bind(campaigns)
         .bind(units)
         .bind(channels)
         .bind(carriers)
+        .bind(strata)
         .bind(counts)
         .execute(&mut **tx)
         .await?;

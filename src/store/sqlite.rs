@@ -12,8 +12,9 @@ use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
 use uuid::Uuid;
 
 use super::codec::{
-    Deltas, StoredSubmission, carrier_column, carrier_from_column, decode_answers,
-    decode_indicators, encode_answers, encode_indicators,
+    Deltas, StoredSubmission, carrier_column, carrier_from_column, cell_key, decode_answers,
+    decode_indicators, decode_weighting, encode_answers, encode_attributes, encode_indicators,
+    encode_weighting,
 };
 use super::{CommitOutcome, StoreOptions, insert_error};
 use crate::domain::campaign::Campaign;
@@ -125,8 +126,8 @@ impl SqliteStore {
     pub async fn insert_campaign(&self, c: &Campaign) -> Result<()> {
         sqlx::query(
             "INSERT INTO campaigns (id, name, questionnaire_id, scope_unit_id, opens_at, \
-             closes_at, compared_campaign_id, min_sample, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             closes_at, compared_campaign_id, min_sample, weighting, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(c.id.as_str())
         .bind(&c.name)
@@ -136,6 +137,7 @@ impl SqliteStore {
         .bind(c.closes_at.as_micros())
         .bind(c.compared_campaign_id.as_ref().map(CampaignId::as_str))
         .bind(i64::from(c.min_sample))
+        .bind(encode_weighting(c.weighting.as_ref()))
         .bind(c.created_at.as_micros())
         .execute(&self.writer)
         .await
@@ -146,7 +148,7 @@ impl SqliteStore {
     pub async fn load_campaigns(&self) -> Result<Vec<Campaign>> {
         let rows = sqlx::query(
             "SELECT id, name, questionnaire_id, scope_unit_id, opens_at, closes_at, \
-             compared_campaign_id, min_sample, created_at FROM campaigns",
+             compared_campaign_id, min_sample, weighting, created_at FROM campaigns",
         )
         .fetch_all(&self.readers)
         .await?;
@@ -169,6 +171,7 @@ impl SqliteStore {
                         .transpose()?,
                     min_sample: u32::try_from(row.get::<i64, _>("min_sample"))
                         .map_err(|_| Error::internal("stored min_sample out of range"))?,
+                    weighting: decode_weighting(row.get("weighting"))?,
                     created_at: Timestamp::from_micros(row.get("created_at")),
                 })
             })
@@ -212,14 +215,14 @@ impl SqliteStore {
     pub async fn campaign_stats(&self, campaign: &CampaignId) -> Result<CampaignStats> {
         let mut conn = self.readers.acquire().await?;
         let indicator_rows = sqlx::query(
-            "SELECT unit_id, indicator_code, channel, carrier, n_valid, n_excluded, sum_points, \
-             sum_points_sq FROM indicator_stats WHERE campaign_id = ?",
+            "SELECT unit_id, indicator_code, channel, carrier, stratum, n_valid, n_excluded, \
+             sum_points, sum_points_sq FROM indicator_stats WHERE campaign_id = ?",
         )
         .bind(campaign.as_str())
         .fetch_all(&mut *conn)
         .await?;
         let count_rows = sqlx::query(
-            "SELECT unit_id, channel, carrier, submissions FROM submission_counts \
+            "SELECT unit_id, channel, carrier, stratum, submissions FROM submission_counts \
              WHERE campaign_id = ?",
         )
         .bind(campaign.as_str())
@@ -231,8 +234,7 @@ impl SqliteStore {
                 Ok(IndicatorStatRow {
                     unit_id: parse_stored(row.get("unit_id"), UnitId::parse)?,
                     indicator: parse_stored(row.get("indicator_code"), Code::parse)?,
-                    channel: channel_from_row(row)?,
-                    carrier: carrier_from_column(row.get("carrier")),
+                    cell: cell_key(row.get("channel"), row.get("carrier"), row.get("stratum"))?,
                     moments: Moments {
                         valid: row.get("n_valid"),
                         excluded: row.get("n_excluded"),
@@ -247,8 +249,7 @@ impl SqliteStore {
             .map(|row| {
                 Ok(SubmissionCountRow {
                     unit_id: parse_stored(row.get("unit_id"), UnitId::parse)?,
-                    channel: channel_from_row(row)?,
-                    carrier: carrier_from_column(row.get("carrier")),
+                    cell: cell_key(row.get("channel"), row.get("carrier"), row.get("stratum"))?,
                     submissions: row.get("submissions"),
                 })
             })
@@ -300,7 +301,7 @@ async fn insert_submissions(
     let mut query = QueryBuilder::<Sqlite>::new(
         "INSERT INTO submissions (campaign_id, submission_id, content_hash, unit_id, channel, \
          carrier, respondent_hash, household_ref, latitude, longitude, accuracy_m, started_at, \
-         ended_at, answers, submitted_by, accepted_at) ",
+         ended_at, answers, respondent_attributes, submitted_by, accepted_at) ",
     );
     query.push_values(chunk, |mut row, s| {
         let (respondent, household, location) = match &s.source {
@@ -324,6 +325,7 @@ async fn insert_submissions(
             .push_bind(s.started_at.as_micros())
             .push_bind(s.ended_at.as_micros())
             .push_bind(encode_answers(s))
+            .push_bind(encode_attributes(&s.attributes))
             .push_bind(s.submitted_by.clone())
             .push_bind(accepted_at.as_micros());
     });
@@ -369,16 +371,17 @@ async fn apply_deltas(tx: &mut Transaction<'_, Sqlite>, deltas: &Deltas) -> Resu
     for chunk in indicator_rows.chunks(ROWS_PER_STATEMENT) {
         let mut query = QueryBuilder::<Sqlite>::new(
             "INSERT INTO indicator_stats (campaign_id, unit_id, indicator_code, channel, carrier, \
-             n_valid, n_excluded, sum_points, sum_points_sq) ",
+             stratum, n_valid, n_excluded, sum_points, sum_points_sq) ",
         );
         query.push_values(
             chunk,
-            |mut row, ((campaign, unit, code, channel, carrier), m)| {
+            |mut row, ((campaign, unit, code, channel, carrier, stratum), m)| {
                 row.push_bind(campaign.as_str().to_owned())
                     .push_bind(unit.as_str().to_owned())
                     .push_bind(code.as_str().to_owned())
                     .push_bind(channel.as_i16())
                     .push_bind(*carrier)
+                    .push_bind(stratum.as_str().to_owned())
                     .push_bind(m.valid)
                     .push_bind(m.excluded)
                     .push_bind(m.sum)
@@ -386,7 +389,8 @@ async fn apply_deltas(tx: &mut Transaction<'_, Sqlite>, deltas: &Deltas) -> Resu
             },
         );
         query.push(
-            " ON CONFLICT (campaign_id, unit_id, indicator_code, channel, carrier) DO UPDATE SET \
+            " ON CONFLICT (campaign_id, unit_id, indicator_code, channel, carrier, stratum) \
+             DO UPDATE SET \
              n_valid = n_valid + excluded.n_valid, n_excluded = n_excluded + excluded.n_excluded, \
              sum_points = sum_points + excluded.sum_points, \
              sum_points_sq = sum_points_sq + excluded.sum_points_sq",
@@ -396,17 +400,22 @@ async fn apply_deltas(tx: &mut Transaction<'_, Sqlite>, deltas: &Deltas) -> Resu
     let count_rows: Vec<_> = deltas.counts.iter().collect();
     for chunk in count_rows.chunks(ROWS_PER_STATEMENT) {
         let mut query = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO submission_counts (campaign_id, unit_id, channel, carrier, submissions) ",
+            "INSERT INTO submission_counts (campaign_id, unit_id, channel, carrier, stratum, \
+             submissions) ",
         );
-        query.push_values(chunk, |mut row, ((campaign, unit, channel, carrier), n)| {
-            row.push_bind(campaign.as_str().to_owned())
-                .push_bind(unit.as_str().to_owned())
-                .push_bind(channel.as_i16())
-                .push_bind(*carrier)
-                .push_bind(**n);
-        });
+        query.push_values(
+            chunk,
+            |mut row, ((campaign, unit, channel, carrier, stratum), n)| {
+                row.push_bind(campaign.as_str().to_owned())
+                    .push_bind(unit.as_str().to_owned())
+                    .push_bind(channel.as_i16())
+                    .push_bind(*carrier)
+                    .push_bind(stratum.as_str().to_owned())
+                    .push_bind(**n);
+            },
+        );
         query.push(
-            " ON CONFLICT (campaign_id, unit_id, channel, carrier) DO UPDATE SET \
+            " ON CONFLICT (campaign_id, unit_id, channel, carrier, stratum) DO UPDATE SET \
              submissions = submissions + excluded.submissions",
         );
         query.build().execute(&mut **tx).await?;

@@ -74,8 +74,7 @@ async fn rankings(
             campaign_id: campaign.into(),
             scope_unit_id: scope.into(),
             unit_kind: kind.into(),
-            page_size: 0,
-            page_token: String::new(),
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -248,10 +247,10 @@ per_backend! {
         // Pagination walks the same order.
         let mut analyst = app.analyst();
         let first = analyst
-            .list_rankings(pb::ListRankingsRequest { campaign_id: "c2".into(), scope_unit_id: "city".into(), unit_kind: Village.into(), page_size: 2, page_token: String::new() })
+            .list_rankings(pb::ListRankingsRequest { campaign_id: "c2".into(), scope_unit_id: "city".into(), unit_kind: Village.into(), page_size: 2, page_token: String::new(), ..Default::default() })
             .await.unwrap().into_inner();
         let second = analyst
-            .list_rankings(pb::ListRankingsRequest { campaign_id: "c2".into(), scope_unit_id: "city".into(), unit_kind: Village.into(), page_size: 2, page_token: first.next_page_token })
+            .list_rankings(pb::ListRankingsRequest { campaign_id: "c2".into(), scope_unit_id: "city".into(), unit_kind: Village.into(), page_size: 2, page_token: first.next_page_token, ..Default::default() })
             .await.unwrap().into_inner();
         let paged: Vec<_> = first.entries.iter().chain(&second.entries).map(|e| e.unit_id.as_str()).collect();
         assert_eq!(paged, order[..4]);
@@ -385,7 +384,7 @@ per_backend! {
             .await.unwrap_err();
         assert_eq!(violated_fields(&status), ["campaign_id", "unit_id"]);
         let status = analyst
-            .list_rankings(pb::ListRankingsRequest { campaign_id: "c1".into(), scope_unit_id: "city".into(), unit_kind: 0, page_size: 0, page_token: String::new() })
+            .list_rankings(pb::ListRankingsRequest { campaign_id: "c1".into(), scope_unit_id: "city".into(), unit_kind: 0, page_size: 0, page_token: String::new(), ..Default::default() })
             .await.unwrap_err();
         assert_eq!(violated_fields(&status), ["unit_kind"]);
         let empty = unit_score(&app, "c1", "city").await;

@@ -340,6 +340,7 @@ pub fn campaign(id: &str, compared: Option<&str>, min_sample: u32) -> pb::Campai
         compared_campaign_id: compared.unwrap_or_default().into(),
         min_sample,
         create_time: None,
+        weighting: None,
     }
 }
 
@@ -366,6 +367,7 @@ pub fn visit(campaign: &str, unit: &str, answers: Vec<pb::Answer>) -> pb::Submit
             accuracy_meters: 8.0,
         }),
         answers,
+        respondent_attributes: Default::default(),
     }
 }
 
@@ -386,6 +388,7 @@ pub fn phone_poll(
         start_time: Some(ts(end - 300)),
         end_time: Some(ts(end)),
         answers,
+        respondent_attributes: Default::default(),
     }
 }
 
