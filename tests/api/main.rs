@@ -7,5 +7,6 @@ mod helpers;
 mod aggregates;
 mod auth;
 mod catalog;
+mod leaders;
 mod pg_cluster;
 mod submissions;
