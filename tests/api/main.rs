@@ -9,4 +9,5 @@ mod auth;
 mod catalog;
 mod leaders;
 mod pg_cluster;
+mod properties;
 mod submissions;
