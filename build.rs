@@ -8,6 +8,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/canvass/v1/catalog.proto",
         "proto/canvass/v1/submission.proto",
         "proto/canvass/v1/aggregate.proto",
+        "proto/canvass/v1/callcenter.proto",
+        "proto/canvass/v1/review.proto",
     ];
     println!("cargo:rerun-if-changed=proto");
     let descriptors = protox::compile(protos, ["proto"])?;

@@ -30,13 +30,15 @@ enum Command {
     Token(TokenArgs),
     /// Apply database migrations and exit.
     Migrate(MigrateArgs),
+    /// Measure submissions/s, latency and memory against the no-op ceiling (see BENCHMARKS.md).
+    Bench(crate::bench::BenchArgs),
 }
 
 #[derive(clap::Args)]
 struct TokenArgs {
     #[command(flatten)]
     common: CommonArgs,
-    /// field_worker, call_center, analyst or admin.
+    /// field_worker, call_center, analyst, reviewer or admin.
     #[arg(long)]
     role: Role,
     /// A unit (with its descendants) the holder may submit for; repeatable.
@@ -62,6 +64,7 @@ impl Cli {
             None => run_server(parse_default_serve()).await,
             Some(Command::Serve(args)) => run_server(args).await,
             Some(Command::Token(args)) => mint_token(args),
+            Some(Command::Bench(args)) => crate::bench::run(args).await,
             Some(Command::Migrate(args)) => {
                 let options = StoreOptions {
                     url: args.common.database_url(),

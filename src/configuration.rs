@@ -78,8 +78,10 @@ pub struct ServeArgs {
     /// Database connections (PostgreSQL pool size; SQLite readers).
     #[arg(long, env = "CANVASS_DB_MAX_CONNECTIONS", default_value_t = 8)]
     pub db_max_connections: u32,
-    /// Seconds to wait for a database connection before answering UNAVAILABLE.
-    #[arg(long, env = "CANVASS_DB_ACQUIRE_TIMEOUT_SECONDS", default_value_t = 5)]
+    /// Seconds to wait for a database connection before answering UNAVAILABLE. While the
+    /// database is down, calls wait this long (the pool keeps retrying refused connections until
+    /// then), so it must stay well below clients' deadlines.
+    #[arg(long, env = "CANVASS_DB_ACQUIRE_TIMEOUT_SECONDS", default_value_t = 1)]
     pub db_acquire_timeout_seconds: u64,
     /// Secret for hashing phone numbers; overrides the key file.
     #[arg(long, env = "CANVASS_PHONE_HASH_KEY", hide_env_values = true)]
@@ -93,6 +95,13 @@ pub struct ServeArgs {
     /// Microseconds the writer waits for more submissions before committing (0 = none).
     #[arg(long, env = "CANVASS_INGEST_LINGER_MICROS", default_value_t = 0)]
     pub ingest_linger_micros: u64,
+    /// Items of one UploadSubmissions stream being processed at once; the server reads no
+    /// further items from that stream until one is answered.
+    #[arg(long, env = "CANVASS_UPLOAD_MAX_IN_FLIGHT", default_value_t = 64)]
+    pub upload_max_in_flight: usize,
+    /// Verified tokens kept in memory until they expire (0 = verify every call).
+    #[arg(long, env = "CANVASS_TOKEN_CACHE_CAPACITY", default_value_t = 10_000)]
+    pub token_cache_capacity: usize,
     /// Seconds in-flight calls get to finish on shutdown.
     #[arg(long, env = "CANVASS_SHUTDOWN_GRACE_SECONDS", default_value_t = 10)]
     pub shutdown_grace_seconds: u64,
@@ -111,6 +120,8 @@ impl fmt::Debug for ServeArgs {
             .field("phone_hash_key_file", &self.phone_hash_key_file)
             .field("ingest_max_batch", &self.ingest_max_batch)
             .field("ingest_linger_micros", &self.ingest_linger_micros)
+            .field("upload_max_in_flight", &self.upload_max_in_flight)
+            .field("token_cache_capacity", &self.token_cache_capacity)
             .finish()
     }
 }

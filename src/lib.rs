@@ -3,11 +3,13 @@
 
 pub mod api;
 pub mod auth;
+pub mod bench;
 pub mod catalog;
 pub mod cli;
 pub mod configuration;
 pub mod domain;
 pub mod error;
+pub mod fieldwork;
 pub mod ingest;
 pub mod proto;
 pub mod scores;

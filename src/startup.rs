@@ -11,21 +11,36 @@ use tokio::task::JoinHandle;
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 
-use crate::api::{AggregateApi, CatalogApi, SubmissionApi};
-use crate::auth::{AuthLayer, TokenVerifier, ensure_keypair};
+use crate::api::{AggregateApi, CallCenterApi, CatalogApi, ReviewApi, SubmissionApi};
+use crate::auth::{AuthLayer, CachedVerifier, TokenVerifier, ensure_keypair};
 use crate::catalog::Catalog;
 use crate::configuration::ServeArgs;
 use crate::error::{Error, Result};
+use crate::fieldwork::Fieldwork;
 use crate::ingest::{Ingest, WriterHandle};
 use crate::proto::FILE_DESCRIPTOR_SET;
 use crate::proto::v1::aggregate_service_server::AggregateServiceServer;
+use crate::proto::v1::call_center_service_server::CallCenterServiceServer;
 use crate::proto::v1::catalog_service_server::CatalogServiceServer;
+use crate::proto::v1::review_service_server::ReviewServiceServer;
 use crate::proto::v1::submission_service_server::SubmissionServiceServer;
 use crate::scores::Scores;
 use crate::store::Store;
 
 /// Largest request accepted; a submission is a few hundred bytes.
-const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
+pub const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
+
+/// The HTTP/2 transport of every Canvass listener. The benchmark's no-op ceiling uses it too,
+/// so the two differ only in the services behind it.
+pub fn transport() -> Server {
+    Server::builder().http2_keepalive_interval(Some(Duration::from_secs(30)))
+}
+
+/// Accepts connections on `listener` with Nagle's algorithm off: small replies go out at once
+/// instead of waiting for the client's delayed ACK.
+pub fn incoming(listener: TcpListener) -> TcpIncoming {
+    TcpIncoming::from(listener).with_nodelay(Some(true))
+}
 
 pub struct Application {
     listener: TcpListener,
@@ -33,7 +48,7 @@ pub struct Application {
     settings: ServeArgs,
     store: Store,
     catalog: Arc<Catalog>,
-    verifier: Arc<TokenVerifier>,
+    verifier: Arc<CachedVerifier>,
 }
 
 impl Application {
@@ -44,11 +59,14 @@ impl Application {
         if ensure_keypair(&key_paths)? {
             tracing::info!(path = %key_paths.private_key.display(), "created token signing key");
         }
-        let verifier = Arc::new(TokenVerifier::from_pem_file(
-            &key_paths.public_key,
-            &settings.common.jwt_issuer,
-            &settings.common.jwt_audience,
-        )?);
+        let verifier = Arc::new(CachedVerifier::new(
+            TokenVerifier::from_pem_file(
+                &key_paths.public_key,
+                &settings.common.jwt_issuer,
+                &settings.common.jwt_audience,
+            )?,
+            settings.token_cache_capacity,
+        ));
         let store = Store::open(&settings.store_options()).await?;
         let catalog = Arc::new(Catalog::load(store.clone()).await?);
         let listener = TcpListener::bind(settings.listen)
@@ -97,10 +115,21 @@ impl Application {
         health
             .set_serving::<AggregateServiceServer<AggregateApi>>()
             .await;
+        health
+            .set_serving::<CallCenterServiceServer<CallCenterApi>>()
+            .await;
+        health.set_serving::<ReviewServiceServer<ReviewApi>>().await;
 
+        let fieldwork = Fieldwork::new(self.catalog.clone(), self.store.clone());
+        let call_center = CallCenterApi {
+            fieldwork: fieldwork.clone(),
+            phone_hasher: phone_hasher.clone(),
+        };
+        let review = ReviewApi { fieldwork };
         let submissions = SubmissionApi {
             ingest: Ingest::new(self.catalog.clone(), writer),
             phone_hasher,
+            upload_max_in_flight: self.settings.upload_max_in_flight.max(1),
         };
         let catalog = CatalogApi {
             catalog: self.catalog.clone(),
@@ -108,8 +137,7 @@ impl Application {
         let aggregates = AggregateApi {
             scores: Scores::new(self.catalog.clone(), self.store.clone(), changes),
         };
-        let router = Server::builder()
-            .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        let router = transport()
             .layer(AuthLayer::new(self.verifier.clone()))
             .add_service(health_service)
             .add_service(reflection_v1()?)
@@ -124,9 +152,16 @@ impl Application {
             .add_service(
                 AggregateServiceServer::new(aggregates)
                     .max_decoding_message_size(MAX_MESSAGE_BYTES),
+            )
+            .add_service(
+                CallCenterServiceServer::new(call_center)
+                    .max_decoding_message_size(MAX_MESSAGE_BYTES),
+            )
+            .add_service(
+                ReviewServiceServer::new(review).max_decoding_message_size(MAX_MESSAGE_BYTES),
             );
 
-        let incoming = TcpIncoming::from(self.listener).with_nodelay(Some(true));
+        let incoming = incoming(self.listener);
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let server: JoinHandle<std::result::Result<(), tonic::transport::Error>> =
             tokio::spawn(router.serve_with_incoming_shutdown(incoming, async move {

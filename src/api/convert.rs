@@ -6,12 +6,15 @@ use std::collections::{BTreeMap, HashSet};
 use prost_types::Timestamp as PbTimestamp;
 
 use crate::domain::campaign::{Campaign, DEFAULT_MIN_SAMPLE};
+use crate::domain::grievance::{NewGrievance, Urgency};
 use crate::domain::ids::{CampaignId, Code, QuestionnaireId, UnitId, parse_name};
 use crate::domain::intake::SubmissionDraft;
 use crate::domain::phone::{PhoneHasher, PhoneNumber};
+use crate::domain::quality::{Area, Flag, QualityRules};
 use crate::domain::questionnaire::{
     AnswerOption, Indicator, OptionValue, Questionnaire, parse_points, parse_weight,
 };
+use crate::domain::review::ReviewState;
 use crate::domain::scoring::{Breakdown, IndicatorScore, IndicatorStanding, RankingRow, UnitScore};
 use crate::domain::submission::{
     Acknowledgement, Carrier, GeoLocation, Source, parse_accuracy, parse_latitude, parse_longitude,
@@ -27,6 +30,8 @@ use crate::proto::v1 as pb;
 const MAX_ANSWERS: usize = 500;
 const MAX_HOUSEHOLD_REF_CHARS: usize = 128;
 const MAX_ATTRIBUTES: usize = 16;
+const MAX_GRIEVANCES: usize = 20;
+const MAX_GRIEVANCE_CHARS: usize = 2000;
 const MAX_ATTRIBUTE_VALUE_CHARS: usize = 64;
 /// How far a margin's shares may sum from 1 (rounding in published figures).
 const SHARE_SUM_TOLERANCE: f64 = 1e-6;
@@ -90,12 +95,31 @@ pub fn unit_from_proto(unit: Option<pb::Unit>, now: Timestamp) -> Result<Unit> {
         "unit.parent_id",
         optional_id(&unit.parent_id, UnitId::parse),
     );
+    let area = unit.area.map(|a| {
+        let latitude = v.check("unit.area.latitude", parse_latitude(a.latitude));
+        let longitude = v.check("unit.area.longitude", parse_longitude(a.longitude));
+        if !(a.radius_meters.is_finite() && a.radius_meters > 0.0) {
+            v.add(
+                "unit.area.radius_meters",
+                "must be a finite number of metres above 0",
+            );
+        }
+        Some(Area {
+            latitude: latitude?,
+            longitude: longitude?,
+            radius_meters: a.radius_meters,
+        })
+    });
     v.into_result(|| {
         Some(Unit {
             id: id?,
             name: name?,
             kind: kind?,
             parent_id: parent_id?,
+            area: match area {
+                Some(parsed) => Some(parsed?),
+                None => None,
+            },
             created_at: now,
         })
     })
@@ -103,6 +127,11 @@ pub fn unit_from_proto(unit: Option<pb::Unit>, now: Timestamp) -> Result<Unit> {
 
 pub fn unit_to_proto(unit: &Unit) -> pb::Unit {
     pb::Unit {
+        area: unit.area.map(|a| pb::GeoArea {
+            latitude: a.latitude,
+            longitude: a.longitude,
+            radius_meters: a.radius_meters,
+        }),
         id: unit.id.to_string(),
         name: unit.name.clone(),
         kind: unit_kind_to_proto(unit.kind).into(),
@@ -297,6 +326,12 @@ pub fn campaign_from_proto(c: Option<pb::Campaign>, now: Timestamp) -> Result<Ca
         .as_ref()
         .map(|w| weighting_from_proto(&mut v, w))
         .unwrap_or(Some(None));
+    let quality_rules = quality_rules_from_proto(&mut v, c.quality_rules.as_ref());
+    if let Some(e) = c.eligibility_rate
+        && !(0.0..=1.0).contains(&e)
+    {
+        v.add("campaign.eligibility_rate", "must be between 0 and 1");
+    }
     let min_sample = if c.min_sample == 0 {
         DEFAULT_MIN_SAMPLE
     } else {
@@ -313,6 +348,8 @@ pub fn campaign_from_proto(c: Option<pb::Campaign>, now: Timestamp) -> Result<Ca
             compared_campaign_id: compared?,
             min_sample,
             weighting: weighting?,
+            quality_rules,
+            eligibility_rate: c.eligibility_rate,
             created_at: now,
         })
     })
@@ -334,6 +371,40 @@ pub fn campaign_to_proto(c: &Campaign) -> pb::Campaign {
         min_sample: c.min_sample,
         create_time: Some(timestamp_to_proto(c.created_at)),
         weighting: c.weighting.as_ref().map(weighting_to_proto),
+        quality_rules: Some(pb::QualityRules {
+            min_seconds_per_answer: c.quality_rules.min_seconds_per_answer,
+            max_gps_accuracy_meters: c.quality_rules.max_gps_accuracy_meters,
+            max_upload_delay_hours: c.quality_rules.max_upload_delay_hours,
+        }),
+        eligibility_rate: c.eligibility_rate,
+    }
+}
+
+/// Zero fields take the defaults.
+fn quality_rules_from_proto(v: &mut Violations, rules: Option<&pb::QualityRules>) -> QualityRules {
+    let defaults = QualityRules::default();
+    let Some(r) = rules else { return defaults };
+    if !r.max_gps_accuracy_meters.is_finite() || r.max_gps_accuracy_meters < 0.0 {
+        v.add(
+            "campaign.quality_rules.max_gps_accuracy_meters",
+            "must be a finite number of metres, at least 0",
+        );
+    }
+    let or_default = |value: u32, default: u32| if value == 0 { default } else { value };
+    QualityRules {
+        min_seconds_per_answer: or_default(
+            r.min_seconds_per_answer,
+            defaults.min_seconds_per_answer,
+        ),
+        max_gps_accuracy_meters: if r.max_gps_accuracy_meters > 0.0 {
+            r.max_gps_accuracy_meters
+        } else {
+            defaults.max_gps_accuracy_meters
+        },
+        max_upload_delay_hours: or_default(
+            r.max_upload_delay_hours,
+            defaults.max_upload_delay_hours,
+        ),
     }
 }
 
@@ -548,7 +619,12 @@ fn common_fields(
     }
 }
 
-fn draft(v: Violations, common: Common, source: Option<Source>) -> Result<SubmissionDraft> {
+fn draft(
+    v: Violations,
+    common: Common,
+    source: Option<Source>,
+    grievances: Vec<NewGrievance>,
+) -> Result<SubmissionDraft> {
     v.into_result(|| {
         Some(SubmissionDraft {
             id: common.id?,
@@ -559,8 +635,52 @@ fn draft(v: Violations, common: Common, source: Option<Source>) -> Result<Submis
             ended_at: common.ended_at?,
             answers: common.answers,
             attributes: common.attributes,
+            grievances,
         })
     })
+}
+
+fn grievances_from_proto(v: &mut Violations, reports: &[pb::GrievanceReport]) -> Vec<NewGrievance> {
+    if reports.len() > MAX_GRIEVANCES {
+        v.add(
+            "grievances",
+            format!("must hold at most {MAX_GRIEVANCES} grievances"),
+        );
+    }
+    let mut parsed = Vec::with_capacity(reports.len());
+    for (i, g) in reports.iter().enumerate().take(MAX_GRIEVANCES) {
+        let category = v.check(
+            format!("grievances[{i}].category"),
+            Code::parse(&g.category),
+        );
+        let description = g.description.trim();
+        if description.is_empty() || description.chars().count() > MAX_GRIEVANCE_CHARS {
+            v.add(
+                format!("grievances[{i}].description"),
+                format!("must be 1 to {MAX_GRIEVANCE_CHARS} characters"),
+            );
+        }
+        let urgency = match pb::Urgency::try_from(g.urgency) {
+            Ok(pb::Urgency::Low) => Some(Urgency::Low),
+            Ok(pb::Urgency::Medium) => Some(Urgency::Medium),
+            Ok(pb::Urgency::High) => Some(Urgency::High),
+            _ => {
+                v.add(
+                    format!("grievances[{i}].urgency"),
+                    "must be LOW, MEDIUM or HIGH",
+                );
+                None
+            }
+        };
+        if let (Some(category), Some(urgency)) = (category, urgency) {
+            parsed.push(NewGrievance {
+                category: category.to_string(),
+                description: description.to_owned(),
+                urgency,
+            });
+        }
+    }
+    parsed
 }
 
 pub fn visit_draft(r: pb::SubmitVisitRequest) -> Result<SubmissionDraft> {
@@ -604,7 +724,8 @@ pub fn visit_draft(r: pb::SubmitVisitRequest) -> Result<SubmissionDraft> {
             location: location.flatten(),
         }),
     };
-    draft(v, common, source)
+    let grievances = grievances_from_proto(&mut v, &r.grievances);
+    draft(v, common, source, grievances)
 }
 
 pub fn carrier(value: i32) -> Result<Carrier, String> {
@@ -646,13 +767,34 @@ pub fn phone_poll_draft(
             respondent,
             carrier,
         });
-    draft(v, common, source)
+    draft(v, common, source, Vec::new())
 }
 
 pub fn acknowledgement_to_proto(ack: Acknowledgement) -> pb::Acknowledgement {
     pb::Acknowledgement {
         submission_id: ack.submission_id.to_string(),
         accept_time: Some(timestamp_to_proto(ack.accepted_at)),
+        review_state: review_state_to_proto(ack.review_state).into(),
+        quality_flags: ack.flags.iter().map(|f| flag_to_proto(*f).into()).collect(),
+    }
+}
+
+pub fn review_state_to_proto(state: ReviewState) -> pb::ReviewState {
+    match state {
+        ReviewState::Received => pb::ReviewState::Received,
+        ReviewState::Flagged => pb::ReviewState::Flagged,
+        ReviewState::Approved => pb::ReviewState::Approved,
+        ReviewState::Rejected => pb::ReviewState::Rejected,
+    }
+}
+
+pub fn flag_to_proto(flag: Flag) -> pb::QualityFlag {
+    match flag {
+        Flag::TooFast => pb::QualityFlag::TooFast,
+        Flag::OutsideUnitArea => pb::QualityFlag::OutsideUnitArea,
+        Flag::PoorGpsAccuracy => pb::QualityFlag::PoorGpsAccuracy,
+        Flag::DuplicateHousehold => pb::QualityFlag::DuplicateHousehold,
+        Flag::LateUpload => pb::QualityFlag::LateUpload,
     }
 }
 

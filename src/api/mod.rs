@@ -1,15 +1,21 @@
 //! Thin gRPC handlers: wire -> domain (convert), a call into the core, domain -> wire.
 
 mod aggregate;
+mod callcenter;
 mod catalog;
 pub mod convert;
 mod pagination;
+mod review;
 mod submission;
+mod upload;
 mod watch;
 
 pub use aggregate::AggregateApi;
+pub use callcenter::CallCenterApi;
 pub use catalog::CatalogApi;
+pub use review::ReviewApi;
 pub use submission::SubmissionApi;
+pub use upload::ResultStream as UploadResultStream;
 
 use crate::auth::Principal;
 use crate::error::Error;

@@ -60,6 +60,22 @@ impl Page {
     }
 }
 
+impl Page {
+    /// The token that resumes after `position` (a row sequence number, for lists read page by
+    /// page from the database).
+    pub fn token_after(&self, position: Option<i64>) -> String {
+        match position {
+            Some(p) => URL_SAFE_NO_PAD.encode(format!("{}:{p}", self.fingerprint)),
+            None => String::new(),
+        }
+    }
+
+    /// The position a database-read page resumes after.
+    pub fn after(&self) -> i64 {
+        i64::try_from(self.offset).unwrap_or(i64::MAX)
+    }
+}
+
 fn fingerprint(filter: &str) -> String {
     hex::encode(&Sha256::digest(filter.as_bytes())[..8])
 }

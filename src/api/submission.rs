@@ -1,7 +1,8 @@
-use tonic::{Request, Response, Status};
+use tonic::{Request, Response, Status, Streaming};
 
 use super::caller;
 use super::convert::{acknowledgement_to_proto, phone_poll_draft, visit_draft};
+use super::upload::{ResultStream, Uploader};
 use crate::domain::phone::PhoneHasher;
 use crate::ingest::Ingest;
 use crate::proto::v1 as pb;
@@ -10,6 +11,8 @@ use crate::proto::v1::submission_service_server::SubmissionService;
 pub struct SubmissionApi {
     pub ingest: Ingest,
     pub phone_hasher: PhoneHasher,
+    /// Items of one upload stream processed at once (its memory bound).
+    pub upload_max_in_flight: usize,
 }
 
 #[tonic::async_trait]
@@ -41,5 +44,26 @@ impl SubmissionService for SubmissionApi {
         Ok(Response::new(pb::SubmitPhonePollResponse {
             acknowledgement: Some(acknowledgement_to_proto(ack)),
         }))
+    }
+
+    type UploadSubmissionsStream = ResultStream;
+
+    /// Answers every item with its acknowledgement or its own error (see [`Uploader`]).
+    ///
+    /// # Errors
+    /// The stream fails only on a malformed frame or a transport error; items fail alone.
+    async fn upload_submissions(
+        &self,
+        request: Request<Streaming<pb::UploadSubmissionsRequest>>,
+    ) -> Result<Response<Self::UploadSubmissionsStream>, Status> {
+        let uploader = Uploader {
+            caller: caller(&request)?,
+            ingest: self.ingest.clone(),
+            phone_hasher: self.phone_hasher.clone(),
+        };
+        let items = request.into_inner();
+        Ok(Response::new(
+            uploader.results(items, self.upload_max_in_flight),
+        ))
     }
 }

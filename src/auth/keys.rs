@@ -141,6 +141,15 @@ impl TokenVerifier {
     /// # Errors
     /// UNAUTHENTICATED naming what is wrong with the token (never echoing it).
     pub fn verify(&self, token: &str) -> Result<Principal> {
+        self.verify_with_expiry(token).map(|(principal, _)| principal)
+    }
+
+    /// As [`TokenVerifier::verify`], also returning the token's `exp` (seconds since the Unix
+    /// epoch), which bounds how long the result may be reused.
+    ///
+    /// # Errors
+    /// UNAUTHENTICATED naming what is wrong with the token (never echoing it).
+    pub fn verify_with_expiry(&self, token: &str) -> Result<(Principal, u64)> {
         let data = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)
             .map_err(|e| Error::Unauthenticated(describe(e.kind()).into()))?;
         let claims = data.claims;
@@ -150,11 +159,12 @@ impl TokenVerifier {
             .map(|u| UnitId::parse(u))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|_| Error::Unauthenticated("the token's units claim is malformed".into()))?;
-        Ok(Principal {
+        let principal = Principal {
             subject: claims.sub,
             role: claims.role,
             units,
-        })
+        };
+        Ok((principal, claims.exp))
     }
 }
 

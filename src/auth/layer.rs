@@ -9,7 +9,7 @@ use http::{Request, Response};
 use tonic::Status;
 use tower::{Layer, Service};
 
-use super::keys::TokenVerifier;
+use super::cache::CachedVerifier;
 use super::principal::{Principal, Role};
 use crate::error::Error;
 
@@ -29,21 +29,28 @@ fn allowed_roles(path: &str) -> &'static [Role] {
     match (service, method) {
         ("canvass.v1.SubmissionService", "SubmitVisit") => &[Role::FieldWorker],
         ("canvass.v1.SubmissionService", "SubmitPhonePoll") => &[Role::CallCenter],
+        // An upload may carry both kinds; each item is checked against its kind.
+        ("canvass.v1.SubmissionService", "UploadSubmissions") => {
+            &[Role::FieldWorker, Role::CallCenter]
+        }
         ("canvass.v1.CatalogService", m) if m.starts_with("Get") || m.starts_with("List") => {
             &[Role::Analyst]
         }
         ("canvass.v1.AggregateService", _) => &[Role::Analyst],
+        ("canvass.v1.CallCenterService", "LogCallAttempt") => &[Role::CallCenter],
+        ("canvass.v1.CallCenterService", "GetResponseRates") => &[Role::Analyst],
+        ("canvass.v1.ReviewService", _) => &[Role::Reviewer],
         _ => &[],
     }
 }
 
 #[derive(Clone)]
 pub struct AuthLayer {
-    verifier: Arc<TokenVerifier>,
+    verifier: Arc<CachedVerifier>,
 }
 
 impl AuthLayer {
-    pub fn new(verifier: Arc<TokenVerifier>) -> Self {
+    pub fn new(verifier: Arc<CachedVerifier>) -> Self {
         Self { verifier }
     }
 }
@@ -62,7 +69,7 @@ impl<S> Layer<S> for AuthLayer {
 #[derive(Clone)]
 pub struct Authenticated<S> {
     inner: S,
-    verifier: Arc<TokenVerifier>,
+    verifier: Arc<CachedVerifier>,
 }
 
 impl<S> Authenticated<S> {
@@ -143,6 +150,10 @@ mod tests {
         assert_eq!(
             allowed_roles("/canvass.v1.SubmissionService/SubmitPhonePoll"),
             &[Role::CallCenter]
+        );
+        assert_eq!(
+            allowed_roles("/canvass.v1.SubmissionService/UploadSubmissions"),
+            &[Role::FieldWorker, Role::CallCenter]
         );
     }
 

@@ -6,6 +6,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::ids::UnitId;
+use crate::domain::submission::Channel;
 use crate::domain::unit::UnitTree;
 use crate::error::{Error, Result};
 
@@ -18,6 +19,8 @@ pub enum Role {
     CallCenter,
     /// Reads catalog and aggregates.
     Analyst,
+    /// Reviews flagged submissions and follows up grievances for its units.
+    Reviewer,
     /// Everything.
     Admin,
 }
@@ -28,6 +31,7 @@ impl Role {
             Self::FieldWorker => "field_worker",
             Self::CallCenter => "call_center",
             Self::Analyst => "analyst",
+            Self::Reviewer => "reviewer",
             Self::Admin => "admin",
         }
     }
@@ -47,12 +51,15 @@ impl FromStr for Role {
             Self::FieldWorker,
             Self::CallCenter,
             Self::Analyst,
+            Self::Reviewer,
             Self::Admin,
         ]
         .into_iter()
         .find(|r| r.as_str() == value)
         .ok_or_else(|| {
-            format!("unknown role {value:?}; one of field_worker, call_center, analyst, admin")
+            format!(
+                "unknown role {value:?}; one of field_worker, call_center, analyst, reviewer, admin"
+            )
         })
     }
 }
@@ -91,6 +98,28 @@ impl Principal {
             Err(Error::PermissionDenied(format!(
                 "the token of {:?} does not cover unit {unit}",
                 self.subject
+            )))
+        }
+    }
+
+    /// Checks that the caller may submit through `channel`: visits are field workers' work,
+    /// phone polls call centers', admins may do both. Unary calls get this from their method's
+    /// roles; an upload carries both kinds, so each item is checked.
+    pub fn require_channel(&self, channel: Channel) -> Result<()> {
+        let needed = match channel {
+            Channel::Visit => Role::FieldWorker,
+            Channel::Phone => Role::CallCenter,
+        };
+        if self.role == Role::Admin || self.role == needed {
+            Ok(())
+        } else {
+            Err(Error::PermissionDenied(format!(
+                "role {} may not submit {} interviews",
+                self.role,
+                match channel {
+                    Channel::Visit => "door-to-door",
+                    Channel::Phone => "phone",
+                }
             )))
         }
     }

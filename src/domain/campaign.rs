@@ -2,6 +2,10 @@
 
 use super::ids::{CampaignId, QuestionnaireId, UnitId};
 use super::time::Timestamp;
+use std::collections::BTreeMap;
+
+use super::quality::QualityRules;
+use super::scoring::Stratum;
 use super::weighting::Weighting;
 
 /// Units with fewer accepted submissions than this are reported but not ranked, unless the
@@ -20,6 +24,9 @@ pub struct Campaign {
     pub min_sample: u32,
     /// Population margins estimates are weighted to; `None` for unweighted campaigns.
     pub weighting: Option<Weighting>,
+    pub quality_rules: QualityRules,
+    /// AAPOR e when fixed for the campaign; `None` estimates it proportionally.
+    pub eligibility_rate: Option<f64>,
     pub created_at: Timestamp,
 }
 
@@ -33,6 +40,21 @@ impl Campaign {
     }
 
     /// Whether an interview that ended at `at` belongs to this round: `[opens_at, closes_at)`.
+    /// The stratum a respondent with `attributes` falls in: the attributes this campaign
+    /// weights by, where they hold one of the margin's levels.
+    pub fn stratum(&self, attributes: &BTreeMap<String, String>) -> Stratum {
+        let relevant: BTreeMap<String, String> = self
+            .weighting_attributes()
+            .filter_map(|m| {
+                let value = attributes.get(&m.dimension)?;
+                m.shares
+                    .contains_key(value)
+                    .then(|| (m.dimension.clone(), value.clone()))
+            })
+            .collect();
+        Stratum::new(&relevant)
+    }
+
     pub fn is_open_at(&self, at: Timestamp) -> bool {
         self.opens_at <= at && at < self.closes_at
     }

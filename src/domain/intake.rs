@@ -6,9 +6,10 @@ use std::collections::{BTreeMap, HashSet};
 use uuid::Uuid;
 
 use super::campaign::Campaign;
+use super::grievance::NewGrievance;
 use super::ids::{CampaignId, Code, UnitId};
+use super::quality::{Interview, check};
 use super::questionnaire::Questionnaire;
-use super::scoring::Stratum;
 use super::submission::{NewSubmission, ScoredAnswer, Source};
 use super::time::Timestamp;
 use super::unit::UnitTree;
@@ -29,6 +30,7 @@ pub struct SubmissionDraft {
     /// (indicator, option) in the order sent, so violations can name `answers[i]`.
     pub answers: Vec<(Code, Code)>,
     pub attributes: BTreeMap<String, String>,
+    pub grievances: Vec<NewGrievance>,
 }
 
 /// Resolves `draft` against its campaign. Field errors come first, as INVALID_ARGUMENT naming
@@ -74,20 +76,17 @@ pub fn resolve(
             ),
         }
     }
-    let mut stratum = BTreeMap::new();
     for margin in campaign.weighting_attributes() {
-        if let Some(value) = draft.attributes.get(&margin.dimension) {
-            if margin.shares.contains_key(value) {
-                stratum.insert(margin.dimension.clone(), value.clone());
-            } else {
-                violations.add(
-                    format!("respondent_attributes[{}]", margin.dimension),
-                    format!(
-                        "must be one of the campaign's levels: {}",
-                        margin.shares.keys().cloned().collect::<Vec<_>>().join(", ")
-                    ),
-                );
-            }
+        if let Some(value) = draft.attributes.get(&margin.dimension)
+            && !margin.shares.contains_key(value)
+        {
+            violations.add(
+                format!("respondent_attributes[{}]", margin.dimension),
+                format!(
+                    "must be one of the campaign's levels: {}",
+                    margin.shares.keys().cloned().collect::<Vec<_>>().join(", ")
+                ),
+            );
         }
     }
     if draft.ended_at > now.plus_seconds(CLOCK_SKEW_ALLOWANCE_SECONDS) {
@@ -117,6 +116,21 @@ pub fn resolve(
     }
 
     answers.sort_by(|a, b| a.indicator.cmp(&b.indicator));
+    let location = match &draft.source {
+        super::submission::Source::Visit { location, .. } => location.as_ref(),
+        super::submission::Source::Phone { .. } => None,
+    };
+    let flags = check(
+        &campaign.quality_rules,
+        &Interview {
+            started_at: draft.started_at,
+            ended_at: draft.ended_at,
+            answers: answers.len(),
+            location,
+            area: units.area_of(&draft.unit_id),
+        },
+        now,
+    );
     Ok(NewSubmission {
         id: draft.id,
         campaign_id: draft.campaign_id,
@@ -125,8 +139,10 @@ pub fn resolve(
         started_at: draft.started_at,
         ended_at: draft.ended_at,
         answers,
+        stratum: campaign.stratum(&draft.attributes),
         attributes: draft.attributes,
-        stratum: Stratum::new(&stratum),
+        grievances: draft.grievances,
+        flags,
         submitted_by: submitted_by.to_owned(),
     })
 }

@@ -1,11 +1,15 @@
 //! Validated domain types and the pure logic of scores and ranks: no I/O, no async.
 
+pub mod aapor;
 pub mod campaign;
+pub mod grievance;
 pub mod ids;
 pub mod intake;
 pub mod phone;
+pub mod quality;
 pub mod questionnaire;
 pub mod ranking;
+pub mod review;
 pub mod scoring;
 pub mod stats;
 pub mod submission;

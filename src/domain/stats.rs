@@ -46,6 +46,16 @@ impl Moments {
         m
     }
 
+    /// The same moments with the opposite sign: removing answers from an aggregate.
+    pub fn negated(self) -> Self {
+        Self {
+            valid: -self.valid,
+            excluded: -self.excluded,
+            sum: -self.sum,
+            sum_sq: -self.sum_sq,
+        }
+    }
+
     pub fn mean(&self) -> Option<f64> {
         (self.valid > 0).then(|| self.sum as f64 / self.valid as f64)
     }

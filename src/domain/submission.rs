@@ -5,8 +5,11 @@ use std::collections::BTreeMap;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use super::grievance::NewGrievance;
 use super::ids::{CampaignId, Code, UnitId};
 use super::phone::RespondentHash;
+use super::quality::Flag;
+use super::review::ReviewState;
 use super::scoring::Stratum;
 use super::time::Timestamp;
 
@@ -181,6 +184,10 @@ pub struct NewSubmission {
     pub attributes: BTreeMap<String, String>,
     /// The attributes the campaign weights by: the stratum the aggregates are kept under.
     pub stratum: Stratum,
+    /// Problems the household raised (visits only).
+    pub grievances: Vec<NewGrievance>,
+    /// Quality checks that failed at the door; the commit may add a duplicate-household flag.
+    pub flags: Vec<Flag>,
     /// The token subject that submitted it (for audit, not part of the content).
     pub submitted_by: String,
 }
@@ -229,15 +236,22 @@ impl NewSubmission {
             field(name.as_bytes());
             field(value.as_bytes());
         }
+        for g in &self.grievances {
+            field(g.category.as_bytes());
+            field(g.description.as_bytes());
+            field(&g.urgency.as_i16().to_le_bytes());
+        }
         h.finalize().into()
     }
 }
 
 /// The receipt for a durable submission.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Acknowledgement {
     pub submission_id: Uuid,
     pub accepted_at: Timestamp,
+    pub review_state: ReviewState,
+    pub flags: Vec<Flag>,
 }
 
 #[cfg(test)]
@@ -262,6 +276,8 @@ mod tests {
             }],
             attributes: BTreeMap::new(),
             stratum: Stratum::default(),
+            grievances: Vec::new(),
+            flags: Vec::new(),
             submitted_by: "worker-1".into(),
         }
     }

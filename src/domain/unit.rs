@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 
 use super::ids::UnitId;
+use super::quality::Area;
 use super::time::Timestamp;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -48,6 +49,8 @@ pub struct Unit {
     pub name: String,
     pub kind: UnitKind,
     pub parent_id: Option<UnitId>,
+    /// Where visits to the unit should be recorded; units without one use an ancestor's.
+    pub area: Option<Area>,
     pub created_at: Timestamp,
 }
 
@@ -112,6 +115,19 @@ impl UnitTree {
         false
     }
 
+    /// The area of `unit` or of its nearest ancestor that has one.
+    pub fn area_of(&self, unit: &UnitId) -> Option<Area> {
+        let mut current = self.units.get(unit);
+        for _ in 0..=self.units.len() {
+            let u = current?;
+            if u.area.is_some() {
+                return u.area;
+            }
+            current = u.parent_id.as_ref().and_then(|p| self.units.get(p));
+        }
+        None
+    }
+
     /// `root` and all its descendants, parents before children.
     pub fn subtree(&self, root: &UnitId) -> Vec<&Unit> {
         let mut out = Vec::new();
@@ -136,6 +152,7 @@ mod tests {
             name: id.to_uppercase(),
             kind,
             parent_id: parent.map(|p| UnitId::parse(p).unwrap()),
+            area: None,
             created_at: Timestamp::from_micros(0),
         }
     }

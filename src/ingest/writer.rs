@@ -134,7 +134,7 @@ async fn commit_batch(store: &Store, jobs: Vec<Job>) -> Vec<CampaignId> {
                 .iter()
                 .zip(&slot)
                 .map(|(job, &index)| {
-                    acknowledgement(&job.submission, outcomes[index], unique[index])
+                    acknowledgement(&job.submission, &outcomes[index], unique[index])
                 })
                 .collect();
             for (job, answer) in jobs.into_iter().zip(answers) {
@@ -159,24 +159,45 @@ async fn commit_batch(store: &Store, jobs: Vec<Job>) -> Vec<CampaignId> {
 /// `written` is the batch's first submission with this id: the one the database saw.
 fn acknowledgement(
     submission: &NewSubmission,
-    outcome: CommitOutcome,
+    outcome: &CommitOutcome,
     written: &NewSubmission,
 ) -> Result<Acknowledgement> {
-    let (matches, accepted_at) = match outcome {
-        CommitOutcome::Inserted { accepted_at } => {
+    let (matches, accepted_at, state, flags) = match outcome {
+        CommitOutcome::Inserted {
+            accepted_at,
+            state,
+            flags,
+        } => {
             let same = std::ptr::eq(submission, written)
                 || submission.content_hash() == written.content_hash();
-            (same, accepted_at)
+            (same, accepted_at, state, flags)
         }
         CommitOutcome::Existing {
             content_hash,
             accepted_at,
-        } => (submission.content_hash() == content_hash, accepted_at),
+            state,
+            flags,
+        } => (
+            submission.content_hash() == *content_hash,
+            accepted_at,
+            state,
+            flags,
+        ),
+        CommitOutcome::RespondentTaken => {
+            return Err(Error::AlreadyExists {
+                reason: "RESPONDENT_ALREADY_INTERVIEWED",
+                message: "this phone number was already interviewed in the campaign; \
+                          one interview per respondent"
+                    .into(),
+            });
+        }
     };
     if matches {
         Ok(Acknowledgement {
             submission_id: submission.id,
-            accepted_at,
+            accepted_at: *accepted_at,
+            review_state: *state,
+            flags: flags.clone(),
         })
     } else {
         Err(Error::AlreadyExists {

@@ -1,16 +1,19 @@
 //! Encodings shared by the backends: questionnaire definitions and answers as JSON, and the
 //! aggregate deltas a batch of submissions contributes.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::domain::aapor::{Disposition, Outcome, next_outcome};
 use crate::domain::ids::{CampaignId, Code, UnitId};
-use crate::domain::questionnaire::{AnswerOption, Indicator, OptionValue};
+use crate::domain::quality::{Flag, QualityRules};
+use crate::domain::questionnaire::{AnswerOption, Indicator, OptionValue, Questionnaire};
+use crate::domain::review::ReviewState;
 use crate::domain::scoring::{CellKey, Stratum};
 use crate::domain::stats::Moments;
-use crate::domain::submission::{Carrier, Channel, NewSubmission};
+use crate::domain::submission::{Carrier, Channel, NewSubmission, Source};
 use crate::domain::weighting::{Margin, Method, Weighting};
 use crate::error::{Error, Result};
 
@@ -172,6 +175,113 @@ pub fn encode_attributes(attributes: &BTreeMap<String, String>) -> String {
     serde_json::to_string(attributes).expect("attribute JSON always serialises")
 }
 
+/// A stored submission's contribution to the aggregates, rebuilt from its row when a review
+/// moves it in or out of them.
+#[derive(Debug, Clone)]
+pub struct CountedRow {
+    pub campaign_id: CampaignId,
+    pub unit_id: UnitId,
+    pub channel: Channel,
+    pub carrier: Option<Carrier>,
+    pub stratum: crate::domain::scoring::Stratum,
+    pub answers: Vec<(Code, Option<u8>)>,
+}
+
+/// Scores a stored answers object against the questionnaire; unknown codes (impossible for
+/// rows written through validation) are skipped rather than failing a review.
+pub fn score_stored_answers(
+    questionnaire: &Questionnaire,
+    answers: &BTreeMap<String, String>,
+) -> Vec<(Code, Option<u8>)> {
+    answers
+        .iter()
+        .filter_map(|(indicator, option)| {
+            let i = questionnaire.indicator(indicator)?;
+            Some((i.code.clone(), i.option(option)?.value.points()))
+        })
+        .collect()
+}
+
+/// A submission ready to insert: its review state and flags, with the duplicate-household
+/// check applied against the households already stored and those earlier in the batch.
+pub struct Prepared<'a> {
+    pub submission: &'a NewSubmission,
+    pub state: ReviewState,
+    pub flags: Vec<Flag>,
+}
+
+pub type HouseholdKey = (CampaignId, UnitId, String);
+
+pub fn household_key(s: &NewSubmission) -> Option<HouseholdKey> {
+    match &s.source {
+        Source::Visit { household_ref, .. } => Some((
+            s.campaign_id.clone(),
+            s.unit_id.clone(),
+            household_ref.clone(),
+        )),
+        Source::Phone { .. } => None,
+    }
+}
+
+pub fn prepare<'a>(
+    batch: &[&'a NewSubmission],
+    stored_households: &HashSet<HouseholdKey>,
+) -> Vec<Prepared<'a>> {
+    let mut seen: HashSet<HouseholdKey> = HashSet::new();
+    batch
+        .iter()
+        .map(|s| {
+            let mut flags = s.flags.clone();
+            if let Some(key) = household_key(s)
+                && (stored_households.contains(&key) || !seen.insert(key))
+            {
+                flags.push(Flag::DuplicateHousehold);
+            }
+            flags.sort();
+            flags.dedup();
+            let state = if flags.is_empty() {
+                ReviewState::Received
+            } else {
+                ReviewState::Flagged
+            };
+            Prepared {
+                submission: s,
+                state,
+                flags,
+            }
+        })
+        .collect()
+}
+
+#[derive(Serialize, Deserialize)]
+struct QualityRulesJson {
+    min_seconds_per_answer: u32,
+    max_gps_accuracy_meters: f64,
+    max_upload_delay_hours: u32,
+}
+
+pub fn encode_quality_rules(rules: &QualityRules) -> String {
+    serde_json::to_string(&QualityRulesJson {
+        min_seconds_per_answer: rules.min_seconds_per_answer,
+        max_gps_accuracy_meters: rules.max_gps_accuracy_meters,
+        max_upload_delay_hours: rules.max_upload_delay_hours,
+    })
+    .expect("quality rules JSON always serialises")
+}
+
+pub fn decode_quality_rules(json: Option<&str>) -> Result<QualityRules> {
+    let Some(json) = json else {
+        return Ok(QualityRules::default());
+    };
+    let r: QualityRulesJson = serde_json::from_str(json)
+        .map_err(|e| Error::internal(format!("stored quality rules: {e}")))?;
+    Ok(QualityRules {
+        min_seconds_per_answer: r.min_seconds_per_answer,
+        max_gps_accuracy_meters: r.max_gps_accuracy_meters,
+        max_upload_delay_hours: r.max_upload_delay_hours,
+    })
+}
+
 /// A submission as stored, for audits and recomputation from raw rows.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredSubmission {
@@ -180,6 +290,8 @@ pub struct StoredSubmission {
     pub channel: Channel,
     pub carrier: Option<Carrier>,
     pub answers: BTreeMap<String, String>,
+    /// Only RECEIVED and APPROVED rows count in the aggregates.
+    pub review_state: ReviewState,
 }
 
 /// The database's number for "no carrier" (visits) in key columns, where NULL cannot stand.
@@ -215,6 +327,43 @@ pub struct Deltas {
 }
 
 impl Deltas {
+    /// What stored submission rows add (`sign` = 1) or remove (`sign` = -1) when their review
+    /// state moves in or out of the aggregates.
+    pub fn of_stored(rows: &[CountedRow], sign: i64) -> Self {
+        let mut deltas = Self::default();
+        for row in rows {
+            let carrier = carrier_column(row.carrier);
+            *deltas
+                .counts
+                .entry((
+                    row.campaign_id.clone(),
+                    row.unit_id.clone(),
+                    row.channel,
+                    carrier,
+                    row.stratum.clone(),
+                ))
+                .or_default() += sign;
+            for (indicator, points) in &row.answers {
+                let mut m = Moments::of_answer(*points);
+                if sign < 0 {
+                    m = m.negated();
+                }
+                *deltas
+                    .indicators
+                    .entry((
+                        row.campaign_id.clone(),
+                        row.unit_id.clone(),
+                        indicator.clone(),
+                        row.channel,
+                        carrier,
+                        row.stratum.clone(),
+                    ))
+                    .or_default() += m;
+            }
+        }
+        deltas
+    }
+
     pub fn of<'a>(submissions: impl IntoIterator<Item = &'a NewSubmission>) -> Self {
         let mut deltas = Self::default();
         for s in submissions {
@@ -246,4 +395,106 @@ impl Deltas {
         }
         deltas
     }
+}
+
+/// A call outcome to fold into a case (an attempt, or a completed phone poll).
+#[derive(Debug, Clone)]
+pub struct CaseUpdate {
+    pub campaign_id: CampaignId,
+    pub respondent: [u8; 32],
+    pub unit_id: UnitId,
+    pub carrier: i16,
+    pub outcome: Outcome,
+}
+
+/// A case as stored: the unit and carrier of its deciding attempt, and that attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCase {
+    pub unit_id: UnitId,
+    pub carrier: i16,
+    pub outcome: Outcome,
+}
+
+pub type CaseKey = (CampaignId, [u8; 32]);
+pub type DispositionKey = (CampaignId, UnitId, i16, Disposition);
+
+/// Case changes and disposition-count deltas of a set of updates.
+#[derive(Debug, Default)]
+pub struct CaseChanges {
+    pub cases: HashMap<CaseKey, StoredCase>,
+    pub counts: HashMap<DispositionKey, i64>,
+    /// The case's final disposition after each update, in update order.
+    pub finals: Vec<Disposition>,
+}
+
+/// Folds `updates`, in order, into the `current` cases: a case moves from one disposition count
+/// to another only when its deciding attempt changes.
+pub fn fold_cases(
+    mut current: HashMap<CaseKey, StoredCase>,
+    updates: &[CaseUpdate],
+) -> CaseChanges {
+    let mut changes = CaseChanges::default();
+    for u in updates {
+        let key = (u.campaign_id.clone(), u.respondent);
+        let before = current.get(&key).cloned();
+        let outcome = next_outcome(before.as_ref().map(|c| c.outcome), u.outcome);
+        changes.finals.push(outcome.disposition);
+        if before.as_ref().map(|c| c.outcome) == Some(outcome) {
+            continue;
+        }
+        let after = StoredCase {
+            unit_id: u.unit_id.clone(),
+            carrier: u.carrier,
+            outcome,
+        };
+        if let Some(old) = before {
+            *changes
+                .counts
+                .entry((
+                    u.campaign_id.clone(),
+                    old.unit_id,
+                    old.carrier,
+                    old.outcome.disposition,
+                ))
+                .or_default() -= 1;
+        }
+        *changes
+            .counts
+            .entry((
+                u.campaign_id.clone(),
+                after.unit_id.clone(),
+                after.carrier,
+                outcome.disposition,
+            ))
+            .or_default() += 1;
+        current.insert(key.clone(), after.clone());
+        changes.cases.insert(key, after);
+    }
+    changes.counts.retain(|_, n| *n != 0);
+    changes
+}
+
+/// The complete-interview case updates of newly stored phone polls.
+pub fn poll_case_updates<'a>(
+    polls: impl IntoIterator<Item = &'a NewSubmission>,
+) -> Vec<CaseUpdate> {
+    polls
+        .into_iter()
+        .filter_map(|s| match &s.source {
+            Source::Phone {
+                respondent,
+                carrier,
+            } => Some(CaseUpdate {
+                campaign_id: s.campaign_id.clone(),
+                respondent: respondent.0,
+                unit_id: s.unit_id.clone(),
+                carrier: carrier.as_i16(),
+                outcome: Outcome {
+                    disposition: Disposition::Complete,
+                    at: s.ended_at,
+                },
+            }),
+            Source::Visit { .. } => None,
+        })
+        .collect()
 }

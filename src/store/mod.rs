@@ -9,11 +9,15 @@ use std::time::Duration;
 
 use uuid::Uuid;
 
+use crate::domain::aapor::{AttemptOutcome, Disposition, NewCallAttempt};
 use crate::domain::campaign::Campaign;
-use crate::domain::ids::CampaignId;
+use crate::domain::grievance::{Grievance, GrievanceStatus};
+use crate::domain::ids::{CampaignId, UnitId};
+use crate::domain::quality::Flag;
 use crate::domain::questionnaire::Questionnaire;
+use crate::domain::review::{Decision, ReviewAction, ReviewState, SubmissionSummary};
 use crate::domain::scoring::CampaignStats;
-use crate::domain::submission::NewSubmission;
+use crate::domain::submission::{Carrier, NewSubmission};
 use crate::domain::time::Timestamp;
 use crate::domain::unit::Unit;
 use crate::error::{Error, Result};
@@ -31,15 +35,48 @@ pub struct StoreOptions {
 }
 
 /// What the database holds for a submission id after a commit attempt.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CommitOutcome {
-    /// Newly written in this transaction.
-    Inserted { accepted_at: Timestamp },
+    /// Newly written in this transaction, in this review state.
+    Inserted {
+        accepted_at: Timestamp,
+        state: ReviewState,
+        flags: Vec<Flag>,
+    },
     /// Already present, written earlier with this content hash.
     Existing {
         content_hash: [u8; 32],
         accepted_at: Timestamp,
+        state: ReviewState,
+        flags: Vec<Flag>,
     },
+    /// Not written: the campaign already holds an interview of this phone respondent under
+    /// another submission id.
+    RespondentTaken,
+}
+
+/// Which rows a list call wants, and where the previous page ended (a row sequence number).
+#[derive(Debug, Clone)]
+pub struct ListQuery {
+    pub campaign_id: CampaignId,
+    /// Only these units; `None` for the whole campaign.
+    pub units: Option<Vec<UnitId>>,
+    pub after: i64,
+    pub limit: usize,
+}
+
+/// A review decision to apply.
+#[derive(Debug, Clone)]
+pub struct ReviewRequest<'a> {
+    pub campaign: &'a Campaign,
+    pub questionnaire: &'a Questionnaire,
+    pub submission_id: Uuid,
+    pub decision: Decision,
+    pub reviewer: &'a str,
+    pub reason: &'a str,
+    pub at: Timestamp,
+    /// Units the reviewer may act on; `None` for all (admins).
+    pub allowed_units: Option<&'a [UnitId]>,
 }
 
 #[derive(Debug, Clone)]
@@ -131,6 +168,84 @@ impl Store {
 
     pub async fn submission_exists(&self, campaign: &CampaignId, id: Uuid) -> Result<bool> {
         dispatch!(self, submission_exists(campaign, id))
+    }
+
+    /// Records a call attempt and updates its case, idempotently by attempt id.
+    pub async fn commit_call_attempt(
+        &self,
+        attempt: &NewCallAttempt,
+        accepted_at: Timestamp,
+    ) -> Result<AttemptOutcome> {
+        dispatch!(self, commit_call_attempt(attempt, accepted_at))
+    }
+
+    /// Cases per (unit, carrier, final disposition): rows per unit, never per case.
+    pub async fn disposition_counts(
+        &self,
+        campaign: &CampaignId,
+    ) -> Result<Vec<(UnitId, Option<Carrier>, Disposition, i64)>> {
+        dispatch!(self, disposition_counts(campaign))
+    }
+
+    /// Submissions in `state` (optionally with `flag`), oldest first, with their sequence.
+    pub async fn list_submissions(
+        &self,
+        query: &ListQuery,
+        state: ReviewState,
+        flag: Option<Flag>,
+    ) -> Result<Vec<(i64, SubmissionSummary)>> {
+        dispatch!(self, list_submissions(query, state, flag))
+    }
+
+    /// Applies a review decision, its aggregate change and its audit entry in one transaction.
+    ///
+    /// # Errors
+    /// NOT_FOUND for an unknown submission; FAILED_PRECONDITION when the decision does not
+    /// apply to the submission's state.
+    pub async fn review_submission(&self, review: &ReviewRequest<'_>) -> Result<SubmissionSummary> {
+        dispatch!(self, review_submission(review))
+    }
+
+    pub async fn list_review_actions(
+        &self,
+        query: &ListQuery,
+        submission: Option<Uuid>,
+    ) -> Result<Vec<(i64, ReviewAction)>> {
+        dispatch!(self, list_review_actions(query, submission))
+    }
+
+    pub async fn list_grievances(
+        &self,
+        query: &ListQuery,
+        status: Option<GrievanceStatus>,
+    ) -> Result<Vec<(i64, Grievance)>> {
+        dispatch!(self, list_grievances(query, status))
+    }
+
+    /// # Errors
+    /// NOT_FOUND for an unknown grievance; PERMISSION_DENIED when it belongs to a unit outside
+    /// `allowed_units`.
+    pub async fn update_grievance(
+        &self,
+        campaign: &CampaignId,
+        grievance_id: &str,
+        status: GrievanceStatus,
+        at: Timestamp,
+        allowed_units: Option<&[UnitId]>,
+    ) -> Result<Grievance> {
+        dispatch!(
+            self,
+            update_grievance(campaign, grievance_id, status, at, allowed_units)
+        )
+    }
+
+    /// Status, raise and resolve times of the grievances of `units`.
+    pub async fn grievance_facts(
+        &self,
+        campaign: &CampaignId,
+        units: &[UnitId],
+    ) -> Result<Vec<(GrievanceStatus, Timestamp, Option<Timestamp>)>> {
+        dispatch!(self, grievance_facts(campaign, units))
     }
 }
 

@@ -2,6 +2,8 @@
 //! written with one statement per table, each binding one array per column (`UNNEST`), so the
 //! SQL text and the number of round trips do not grow with the batch.
 
+mod fieldwork;
+
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 
@@ -11,14 +13,17 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::codec::{
-    Deltas, StoredSubmission, carrier_column, carrier_from_column, cell_key, decode_answers,
-    decode_indicators, decode_weighting, encode_answers, encode_attributes, encode_indicators,
-    encode_weighting,
+    Deltas, Prepared, StoredSubmission, carrier_column, carrier_from_column, cell_key,
+    decode_answers, decode_indicators, decode_quality_rules, decode_weighting, encode_answers,
+    encode_attributes, encode_indicators, encode_quality_rules, encode_weighting,
+    poll_case_updates, prepare,
 };
 use super::{CommitOutcome, StoreOptions, insert_error};
 use crate::domain::campaign::Campaign;
 use crate::domain::ids::{CampaignId, Code, QuestionnaireId, UnitId};
+use crate::domain::quality::{Area, decode_flags, encode_flags};
 use crate::domain::questionnaire::Questionnaire;
+use crate::domain::review::ReviewState;
 use crate::domain::scoring::{CampaignStats, IndicatorStatRow, SubmissionCountRow};
 use crate::domain::stats::Moments;
 use crate::domain::submission::{Channel, NewSubmission, Source};
@@ -56,12 +61,16 @@ impl PgStore {
 
     pub async fn insert_unit(&self, unit: &Unit) -> Result<()> {
         sqlx::query(
-            "INSERT INTO units (id, name, kind, parent_id, created_at) VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO units (id, name, kind, parent_id, area_latitude, area_longitude, \
+             area_radius_m, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(unit.id.as_str())
         .bind(&unit.name)
         .bind(unit.kind.as_i16())
         .bind(unit.parent_id.as_ref().map(UnitId::as_str))
+        .bind(unit.area.map(|a| a.latitude))
+        .bind(unit.area.map(|a| a.longitude))
+        .bind(unit.area.map(|a| a.radius_meters))
         .bind(unit.created_at.to_offset_date_time())
         .execute(&self.pool)
         .await
@@ -70,9 +79,12 @@ impl PgStore {
     }
 
     pub async fn load_units(&self) -> Result<Vec<Unit>> {
-        let rows = sqlx::query("SELECT id, name, kind, parent_id, created_at FROM units")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT id, name, kind, parent_id, area_latitude, area_longitude, area_radius_m, \
+             created_at FROM units",
+        )
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter().map(unit_from_row).collect()
     }
 
@@ -112,8 +124,9 @@ impl PgStore {
     pub async fn insert_campaign(&self, c: &Campaign) -> Result<()> {
         sqlx::query(
             "INSERT INTO campaigns (id, name, questionnaire_id, scope_unit_id, opens_at, \
-             closes_at, compared_campaign_id, min_sample, weighting, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10)",
+             closes_at, compared_campaign_id, min_sample, weighting, quality_rules, \
+             eligibility_rate, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10::jsonb, $11, $12)",
         )
         .bind(c.id.as_str())
         .bind(&c.name)
@@ -124,6 +137,8 @@ impl PgStore {
         .bind(c.compared_campaign_id.as_ref().map(CampaignId::as_str))
         .bind(i64::from(c.min_sample))
         .bind(encode_weighting(c.weighting.as_ref()))
+        .bind(encode_quality_rules(&c.quality_rules))
+        .bind(c.eligibility_rate)
         .bind(c.created_at.to_offset_date_time())
         .execute(&self.pool)
         .await
@@ -134,7 +149,8 @@ impl PgStore {
     pub async fn load_campaigns(&self) -> Result<Vec<Campaign>> {
         let rows = sqlx::query(
             "SELECT id, name, questionnaire_id, scope_unit_id, opens_at, closes_at, \
-             compared_campaign_id, min_sample, weighting::text AS weighting, created_at \
+             compared_campaign_id, min_sample, weighting::text AS weighting, \
+             quality_rules::text AS quality_rules, eligibility_rate, created_at \
              FROM campaigns",
         )
         .fetch_all(&self.pool)
@@ -158,6 +174,8 @@ impl PgStore {
                     min_sample: u32::try_from(row.try_get::<i64, _>("min_sample")?)
                         .map_err(|_| Error::internal("stored min_sample out of range"))?,
                     weighting: decode_weighting(row.try_get("weighting")?)?,
+                    quality_rules: decode_quality_rules(row.try_get("quality_rules")?)?,
+                    eligibility_rate: row.try_get("eligibility_rate")?,
                     created_at: timestamp(row, "created_at")?,
                 })
             })
@@ -170,25 +188,41 @@ impl PgStore {
         accepted_at: Timestamp,
     ) -> Result<Vec<CommitOutcome>> {
         let mut tx = self.pool.begin().await?;
-        let inserted = insert_submissions(&mut tx, batch, accepted_at).await?;
+        let households = fieldwork::stored_households(&mut tx, batch).await?;
+        let prepared = prepare(batch, &households);
+        let inserted = insert_submissions(&mut tx, &prepared, accepted_at).await?;
         let is_new = |s: &NewSubmission| inserted.contains(&(s.campaign_id.clone(), s.id));
         let existing = existing_submissions(&mut tx, batch.iter().filter(|s| !is_new(s))).await?;
-        let deltas = Deltas::of(batch.iter().copied().filter(|s| is_new(s)));
-        apply_deltas(&mut tx, &deltas).await?;
+        let new: Vec<&Prepared<'_>> = prepared.iter().filter(|p| is_new(p.submission)).collect();
+        let counted = new
+            .iter()
+            .filter(|p| p.state.counts())
+            .map(|p| p.submission);
+        apply_deltas(&mut tx, &Deltas::of(counted)).await?;
+        fieldwork::insert_grievances(&mut tx, new.iter().map(|p| p.submission), accepted_at)
+            .await?;
+        let updates = poll_case_updates(new.iter().map(|p| p.submission));
+        fieldwork::apply_case_updates(&mut tx, &updates).await?;
         tx.commit().await?;
 
-        batch
-            .iter()
-            .map(|s| {
+        Ok(prepared
+            .into_iter()
+            .map(|p| {
+                let s = p.submission;
                 if is_new(s) {
-                    return Ok(CommitOutcome::Inserted { accepted_at });
+                    CommitOutcome::Inserted {
+                        accepted_at,
+                        state: p.state,
+                        flags: p.flags,
+                    }
+                } else {
+                    existing
+                        .get(&(s.campaign_id.clone(), s.id))
+                        .cloned()
+                        .unwrap_or(CommitOutcome::RespondentTaken)
                 }
-                existing
-                    .get(&(s.campaign_id.clone(), s.id))
-                    .copied()
-                    .ok_or_else(|| Error::internal("submission neither inserted nor present"))
             })
-            .collect()
+            .collect())
     }
 
     pub async fn campaign_stats(&self, campaign: &CampaignId) -> Result<CampaignStats> {
@@ -255,8 +289,8 @@ impl PgStore {
         campaign: &CampaignId,
     ) -> Result<Vec<StoredSubmission>> {
         let rows = sqlx::query(
-            "SELECT submission_id, unit_id, channel, carrier, answers::text AS answers \
-             FROM submissions WHERE campaign_id = $1 ORDER BY seq",
+            "SELECT submission_id, unit_id, channel, carrier, answers::text AS answers, \
+             review_state FROM submissions WHERE campaign_id = $1 ORDER BY seq",
         )
         .bind(campaign.as_str())
         .fetch_all(&self.pool)
@@ -269,6 +303,8 @@ impl PgStore {
                     channel: channel_from_row(row)?,
                     carrier: carrier_from_column(row.try_get("carrier")?),
                     answers: decode_answers(row.try_get("answers")?)?,
+                    review_state: ReviewState::from_i16(row.try_get("review_state")?)
+                        .ok_or_else(|| Error::internal("stored review state unknown"))?,
                 })
             })
             .collect()
@@ -289,10 +325,12 @@ impl PgStore {
 /// the rows that were new. Rows go in batch order, so `seq` follows arrival.
 async fn insert_submissions(
     tx: &mut Transaction<'_, Postgres>,
-    batch: &[&NewSubmission],
+    batch: &[Prepared<'_>],
     accepted_at: Timestamp,
 ) -> Result<HashSet<(CampaignId, Uuid)>> {
     let n = batch.len();
+    let mut states = Vec::with_capacity(n);
+    let mut flags = Vec::with_capacity(n);
     let mut campaign_ids = Vec::with_capacity(n);
     let mut ids = Vec::with_capacity(n);
     let mut hashes = Vec::with_capacity(n);
@@ -309,7 +347,10 @@ async fn insert_submissions(
     let mut answers = Vec::with_capacity(n);
     let mut attributes = Vec::with_capacity(n);
     let mut submitted_by = Vec::with_capacity(n);
-    for s in batch {
+    for p in batch {
+        let s = p.submission;
+        states.push(p.state.as_i16());
+        flags.push(encode_flags(&p.flags));
         let (respondent, household, location) = match &s.source {
             Source::Visit {
                 household_ref,
@@ -338,12 +379,13 @@ async fn insert_submissions(
     let rows = sqlx::query(
         "INSERT INTO submissions (campaign_id, submission_id, content_hash, unit_id, channel, \
          carrier, respondent_hash, household_ref, latitude, longitude, accuracy_m, started_at, \
-         ended_at, answers, respondent_attributes, submitted_by, accepted_at) \
-         SELECT *, $17::timestamptz FROM UNNEST($1::text[], $2::uuid[], $3::bytea[], $4::text[], \
+         ended_at, answers, respondent_attributes, submitted_by, review_state, quality_flags, \
+         accepted_at) \
+         SELECT *, $19::timestamptz FROM UNNEST($1::text[], $2::uuid[], $3::bytea[], $4::text[], \
          $5::int2[], $6::int2[], $7::bytea[], $8::text[], $9::float8[], $10::float8[], \
          $11::float8[], $12::timestamptz[], $13::timestamptz[], $14::text[]::jsonb[], \
-         $15::text[]::jsonb[], $16::text[]) \
-         ON CONFLICT (campaign_id, submission_id) DO NOTHING \
+         $15::text[]::jsonb[], $16::text[], $17::int2[], $18::text[]) \
+         ON CONFLICT DO NOTHING \
          RETURNING campaign_id, submission_id",
     )
     .bind(campaign_ids)
@@ -362,6 +404,8 @@ async fn insert_submissions(
     .bind(answers)
     .bind(attributes)
     .bind(submitted_by)
+    .bind(states)
+    .bind(flags)
     .bind(accepted_at.to_offset_date_time())
     .fetch_all(&mut **tx)
     .await?;
@@ -386,7 +430,8 @@ async fn existing_submissions<'a>(
         return Ok(HashMap::new());
     }
     let rows = sqlx::query(
-        "SELECT campaign_id, submission_id, content_hash, accepted_at FROM submissions \
+        "SELECT campaign_id, submission_id, content_hash, accepted_at, review_state, \
+         quality_flags FROM submissions \
          WHERE (campaign_id, submission_id) IN (SELECT * FROM UNNEST($1::text[], $2::uuid[]))",
     )
     .bind(campaign_ids)
@@ -407,6 +452,9 @@ async fn existing_submissions<'a>(
                 CommitOutcome::Existing {
                     content_hash,
                     accepted_at: timestamp(row, "accepted_at")?,
+                    state: ReviewState::from_i16(row.try_get("review_state")?)
+                        .ok_or_else(|| Error::internal("stored review state unknown"))?,
+                    flags: decode_flags(row.try_get("quality_flags")?),
                 },
             ))
         })
@@ -515,12 +563,25 @@ async fn apply_deltas(tx: &mut Transaction<'_, Postgres>, deltas: &Deltas) -> Re
 
 fn unit_from_row(row: &PgRow) -> Result<Unit> {
     let parent: Option<&str> = row.try_get("parent_id")?;
+    let area = match (
+        row.try_get::<Option<f64>, _>("area_latitude")?,
+        row.try_get::<Option<f64>, _>("area_longitude")?,
+        row.try_get::<Option<f64>, _>("area_radius_m")?,
+    ) {
+        (Some(latitude), Some(longitude), Some(radius_meters)) => Some(Area {
+            latitude,
+            longitude,
+            radius_meters,
+        }),
+        _ => None,
+    };
     Ok(Unit {
         id: parse_stored(row.try_get("id")?, UnitId::parse)?,
         name: row.try_get("name")?,
         kind: UnitKind::from_i16(row.try_get("kind")?)
             .ok_or_else(|| Error::internal("stored unit kind unknown"))?,
         parent_id: parent.map(|p| parse_stored(p, UnitId::parse)).transpose()?,
+        area,
         created_at: timestamp(row, "created_at")?,
     })
 }

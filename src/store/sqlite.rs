@@ -1,7 +1,9 @@
 //! The embedded SQLite store: WAL with synchronous=FULL (an acknowledged commit survives a power
 //! cut), one writer connection and a small pool of readers.
 
-use std::collections::HashMap;
+mod fieldwork;
+
+use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 
 use sqlx::sqlite::{
@@ -12,14 +14,17 @@ use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
 use uuid::Uuid;
 
 use super::codec::{
-    Deltas, StoredSubmission, carrier_column, carrier_from_column, cell_key, decode_answers,
-    decode_indicators, decode_weighting, encode_answers, encode_attributes, encode_indicators,
-    encode_weighting,
+    Deltas, Prepared, StoredSubmission, carrier_column, carrier_from_column, cell_key,
+    decode_answers, decode_indicators, decode_quality_rules, decode_weighting, encode_answers,
+    encode_attributes, encode_indicators, encode_quality_rules, encode_weighting,
+    poll_case_updates, prepare,
 };
 use super::{CommitOutcome, StoreOptions, insert_error};
 use crate::domain::campaign::Campaign;
 use crate::domain::ids::{CampaignId, Code, QuestionnaireId, UnitId};
+use crate::domain::quality::{Area, decode_flags, encode_flags};
 use crate::domain::questionnaire::Questionnaire;
+use crate::domain::review::ReviewState;
 use crate::domain::scoring::{CampaignStats, IndicatorStatRow, SubmissionCountRow};
 use crate::domain::stats::Moments;
 use crate::domain::submission::{Channel, NewSubmission, Source};
@@ -73,12 +78,16 @@ impl SqliteStore {
 
     pub async fn insert_unit(&self, unit: &Unit) -> Result<()> {
         sqlx::query(
-            "INSERT INTO units (id, name, kind, parent_id, created_at) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO units (id, name, kind, parent_id, area_latitude, area_longitude, \
+             area_radius_m, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(unit.id.as_str())
         .bind(&unit.name)
         .bind(unit.kind.as_i16())
         .bind(unit.parent_id.as_ref().map(UnitId::as_str))
+        .bind(unit.area.map(|a| a.latitude))
+        .bind(unit.area.map(|a| a.longitude))
+        .bind(unit.area.map(|a| a.radius_meters))
         .bind(unit.created_at.as_micros())
         .execute(&self.writer)
         .await
@@ -87,9 +96,12 @@ impl SqliteStore {
     }
 
     pub async fn load_units(&self) -> Result<Vec<Unit>> {
-        let rows = sqlx::query("SELECT id, name, kind, parent_id, created_at FROM units")
-            .fetch_all(&self.readers)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT id, name, kind, parent_id, area_latitude, area_longitude, area_radius_m, \
+             created_at FROM units",
+        )
+        .fetch_all(&self.readers)
+        .await?;
         rows.iter().map(unit_from_row).collect()
     }
 
@@ -126,8 +138,8 @@ impl SqliteStore {
     pub async fn insert_campaign(&self, c: &Campaign) -> Result<()> {
         sqlx::query(
             "INSERT INTO campaigns (id, name, questionnaire_id, scope_unit_id, opens_at, \
-             closes_at, compared_campaign_id, min_sample, weighting, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             closes_at, compared_campaign_id, min_sample, weighting, quality_rules, \
+             eligibility_rate, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(c.id.as_str())
         .bind(&c.name)
@@ -138,6 +150,8 @@ impl SqliteStore {
         .bind(c.compared_campaign_id.as_ref().map(CampaignId::as_str))
         .bind(i64::from(c.min_sample))
         .bind(encode_weighting(c.weighting.as_ref()))
+        .bind(encode_quality_rules(&c.quality_rules))
+        .bind(c.eligibility_rate)
         .bind(c.created_at.as_micros())
         .execute(&self.writer)
         .await
@@ -148,7 +162,8 @@ impl SqliteStore {
     pub async fn load_campaigns(&self) -> Result<Vec<Campaign>> {
         let rows = sqlx::query(
             "SELECT id, name, questionnaire_id, scope_unit_id, opens_at, closes_at, \
-             compared_campaign_id, min_sample, weighting, created_at FROM campaigns",
+             compared_campaign_id, min_sample, weighting, quality_rules, eligibility_rate, \
+             created_at FROM campaigns",
         )
         .fetch_all(&self.readers)
         .await?;
@@ -172,6 +187,8 @@ impl SqliteStore {
                     min_sample: u32::try_from(row.get::<i64, _>("min_sample"))
                         .map_err(|_| Error::internal("stored min_sample out of range"))?,
                     weighting: decode_weighting(row.get("weighting"))?,
+                    quality_rules: decode_quality_rules(row.get("quality_rules"))?,
+                    eligibility_rate: row.get("eligibility_rate"),
                     created_at: Timestamp::from_micros(row.get("created_at")),
                 })
             })
@@ -184,32 +201,48 @@ impl SqliteStore {
         accepted_at: Timestamp,
     ) -> Result<Vec<CommitOutcome>> {
         let mut tx = self.writer.begin().await?;
-        let mut inserted: HashMap<(CampaignId, Uuid), ()> = HashMap::new();
-        for chunk in batch.chunks(ROWS_PER_STATEMENT) {
+        let households = fieldwork::stored_households(&mut tx, batch).await?;
+        let prepared = prepare(batch, &households);
+        let mut inserted: HashSet<(CampaignId, Uuid)> = HashSet::new();
+        for chunk in prepared.chunks(ROWS_PER_STATEMENT) {
             for row in insert_submissions(&mut tx, chunk, accepted_at).await? {
                 let campaign: String = row.get("campaign_id");
                 let id: Uuid = row.get("submission_id");
-                inserted.insert((parse_stored(&campaign, CampaignId::parse)?, id), ());
+                inserted.insert((parse_stored(&campaign, CampaignId::parse)?, id));
             }
         }
-        let is_new = |s: &NewSubmission| inserted.contains_key(&(s.campaign_id.clone(), s.id));
+        let is_new = |s: &NewSubmission| inserted.contains(&(s.campaign_id.clone(), s.id));
         let existing = existing_submissions(&mut tx, batch.iter().filter(|s| !is_new(s))).await?;
-        let deltas = Deltas::of(batch.iter().copied().filter(|s| is_new(s)));
-        apply_deltas(&mut tx, &deltas).await?;
+        let new: Vec<&Prepared<'_>> = prepared.iter().filter(|p| is_new(p.submission)).collect();
+        let counted = new
+            .iter()
+            .filter(|p| p.state.counts())
+            .map(|p| p.submission);
+        apply_deltas(&mut tx, &Deltas::of(counted)).await?;
+        fieldwork::insert_grievances(&mut tx, new.iter().map(|p| p.submission), accepted_at)
+            .await?;
+        let updates = poll_case_updates(new.iter().map(|p| p.submission));
+        fieldwork::apply_case_updates(&mut tx, &updates).await?;
         tx.commit().await?;
 
-        batch
-            .iter()
-            .map(|s| {
+        Ok(prepared
+            .into_iter()
+            .map(|p| {
+                let s = p.submission;
                 if is_new(s) {
-                    return Ok(CommitOutcome::Inserted { accepted_at });
+                    CommitOutcome::Inserted {
+                        accepted_at,
+                        state: p.state,
+                        flags: p.flags,
+                    }
+                } else {
+                    existing
+                        .get(&(s.campaign_id.clone(), s.id))
+                        .cloned()
+                        .unwrap_or(CommitOutcome::RespondentTaken)
                 }
-                existing
-                    .get(&(s.campaign_id.clone(), s.id))
-                    .copied()
-                    .ok_or_else(|| Error::internal("submission neither inserted nor present"))
             })
-            .collect()
+            .collect())
     }
 
     pub async fn campaign_stats(&self, campaign: &CampaignId) -> Result<CampaignStats> {
@@ -262,7 +295,7 @@ impl SqliteStore {
         campaign: &CampaignId,
     ) -> Result<Vec<StoredSubmission>> {
         let rows = sqlx::query(
-            "SELECT submission_id, unit_id, channel, carrier, answers FROM submissions \
+            "SELECT submission_id, unit_id, channel, carrier, answers, review_state FROM submissions \
              WHERE campaign_id = ? ORDER BY seq",
         )
         .bind(campaign.as_str())
@@ -276,6 +309,8 @@ impl SqliteStore {
                     channel: channel_from_row(row)?,
                     carrier: carrier_from_column(row.get("carrier")),
                     answers: decode_answers(row.get("answers"))?,
+                    review_state: ReviewState::from_i16(row.get("review_state"))
+                        .ok_or_else(|| Error::internal("stored review state unknown"))?,
                 })
             })
             .collect()
@@ -295,15 +330,17 @@ impl SqliteStore {
 /// One multi-row INSERT; returns the (campaign, id) of the rows that were new.
 async fn insert_submissions(
     tx: &mut Transaction<'_, Sqlite>,
-    chunk: &[&NewSubmission],
+    chunk: &[Prepared<'_>],
     accepted_at: Timestamp,
 ) -> Result<Vec<SqliteRow>> {
     let mut query = QueryBuilder::<Sqlite>::new(
         "INSERT INTO submissions (campaign_id, submission_id, content_hash, unit_id, channel, \
          carrier, respondent_hash, household_ref, latitude, longitude, accuracy_m, started_at, \
-         ended_at, answers, respondent_attributes, submitted_by, accepted_at) ",
+         ended_at, answers, respondent_attributes, submitted_by, accepted_at, review_state, \
+         quality_flags) ",
     );
-    query.push_values(chunk, |mut row, s| {
+    query.push_values(chunk, |mut row, p| {
+        let s = p.submission;
         let (respondent, household, location) = match &s.source {
             Source::Visit {
                 household_ref,
@@ -327,11 +364,13 @@ async fn insert_submissions(
             .push_bind(encode_answers(s))
             .push_bind(encode_attributes(&s.attributes))
             .push_bind(s.submitted_by.clone())
-            .push_bind(accepted_at.as_micros());
+            .push_bind(accepted_at.as_micros())
+            .push_bind(p.state.as_i16())
+            .push_bind(encode_flags(&p.flags));
     });
-    query.push(
-        " ON CONFLICT (campaign_id, submission_id) DO NOTHING RETURNING campaign_id, submission_id",
-    );
+    // No conflict target: a reused submission id and a second interview of the same
+    // respondent are both left out here and told apart afterwards.
+    query.push(" ON CONFLICT DO NOTHING RETURNING campaign_id, submission_id");
     Ok(query.build().fetch_all(&mut **tx).await?)
 }
 
@@ -343,13 +382,15 @@ async fn existing_submissions<'a>(
     let mut found = HashMap::new();
     for s in submissions {
         let row = sqlx::query(
-            "SELECT content_hash, accepted_at FROM submissions \
+            "SELECT content_hash, accepted_at, review_state, quality_flags FROM submissions \
              WHERE campaign_id = ? AND submission_id = ?",
         )
         .bind(s.campaign_id.as_str())
         .bind(s.id)
-        .fetch_one(&mut **tx)
+        .fetch_optional(&mut **tx)
         .await?;
+        // Absent: the row was refused for another reason (a respondent already interviewed).
+        let Some(row) = row else { continue };
         let hash: Vec<u8> = row.get("content_hash");
         let content_hash = hash
             .try_into()
@@ -359,6 +400,9 @@ async fn existing_submissions<'a>(
             CommitOutcome::Existing {
                 content_hash,
                 accepted_at: Timestamp::from_micros(row.get("accepted_at")),
+                state: ReviewState::from_i16(row.get("review_state"))
+                    .ok_or_else(|| Error::internal("stored review state unknown"))?,
+                flags: decode_flags(row.get("quality_flags")),
             },
         );
     }
@@ -425,6 +469,18 @@ async fn apply_deltas(tx: &mut Transaction<'_, Sqlite>, deltas: &Deltas) -> Resu
 
 fn unit_from_row(row: &SqliteRow) -> Result<Unit> {
     let parent: Option<String> = row.get("parent_id");
+    let area = match (
+        row.get::<Option<f64>, _>("area_latitude"),
+        row.get::<Option<f64>, _>("area_longitude"),
+        row.get::<Option<f64>, _>("area_radius_m"),
+    ) {
+        (Some(latitude), Some(longitude), Some(radius_meters)) => Some(Area {
+            latitude,
+            longitude,
+            radius_meters,
+        }),
+        _ => None,
+    };
     Ok(Unit {
         id: parse_stored(row.get("id"), UnitId::parse)?,
         name: row.get("name"),
@@ -434,6 +490,7 @@ fn unit_from_row(row: &SqliteRow) -> Result<Unit> {
             .as_deref()
             .map(|p| parse_stored(p, UnitId::parse))
             .transpose()?,
+        area,
         created_at: Timestamp::from_micros(row.get("created_at")),
     })
 }

@@ -1,7 +1,7 @@
 //! Scores and rankings, checked against DOMAIN.md's worked examples and against an independent
 //! recomputation from the raw stored answers.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use canvass::domain::ids::CampaignId;
 use canvass::proto::v1 as pb;
@@ -40,17 +40,6 @@ async fn submit_all(app: &TestApp, requests: Vec<pb::SubmitVisitRequest>) {
     }
 }
 
-async fn unit_score(app: &TestApp, campaign: &str, unit: &str) -> pb::UnitScore {
-    app.analyst()
-        .get_unit_score(pb::GetUnitScoreRequest {
-            campaign_id: campaign.into(),
-            unit_id: unit.into(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-}
-
 fn indicator_score<'a>(score: &'a pb::UnitScore, code: &str) -> &'a pb::IndicatorScore {
     score
         .indicators
@@ -79,65 +68,6 @@ async fn rankings(
         .await
         .unwrap()
         .into_inner()
-}
-
-/// The test's own model of the questionnaire: option -> points (None = not scored), weights.
-/// (indicator, option) -> points, `None` for options that are not scored.
-type PointsTable = HashMap<(String, String), Option<u32>>;
-
-fn points_table() -> (PointsTable, HashMap<String, f64>) {
-    let q = standard_questionnaire();
-    let mut points = HashMap::new();
-    let mut weights = HashMap::new();
-    for i in &q.indicators {
-        weights.insert(i.code.clone(), i.weight);
-        for o in &i.options {
-            let scored = (o.kind() == pb::OptionKind::Scored).then_some(o.points);
-            points.insert((i.code.clone(), o.code.clone()), scored);
-        }
-    }
-    (points, weights)
-}
-
-/// Expected figures of one unit, recomputed from raw stored submissions.
-#[derive(Debug)]
-struct Expected {
-    submissions: i64,
-    means: BTreeMap<String, (i64, f64)>,
-    composite: Option<f64>,
-}
-
-/// Recomputes a unit's figures from the raw rows: pool the answers of every submission whose
-/// unit lies in `members`, average the points of scored answers, weight the means.
-fn recompute(stored: &[canvass::store::StoredSubmission], members: &[&str]) -> Expected {
-    let (points, weights) = points_table();
-    let mut sums: BTreeMap<String, (i64, f64)> = BTreeMap::new();
-    let mut submissions = 0;
-    for s in stored
-        .iter()
-        .filter(|s| members.contains(&s.unit_id.as_str()))
-    {
-        submissions += 1;
-        for (indicator, option) in &s.answers {
-            if let Some(p) = points[&(indicator.clone(), option.clone())] {
-                let e = sums.entry(indicator.clone()).or_default();
-                e.0 += 1;
-                e.1 += f64::from(p);
-            }
-        }
-    }
-    let means: BTreeMap<String, (i64, f64)> = sums
-        .into_iter()
-        .map(|(k, (n, sum))| (k, (n, sum / n as f64)))
-        .collect();
-    let total_weight: f64 = means.keys().map(|k| weights[k]).sum();
-    let composite = (!means.is_empty())
-        .then(|| means.iter().map(|(k, (_, m))| weights[k] * m).sum::<f64>() / total_weight);
-    Expected {
-        submissions,
-        means,
-        composite,
-    }
 }
 
 /// Competition ranks recomputed independently: sort, then rank = 1 + count strictly better.

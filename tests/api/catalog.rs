@@ -34,7 +34,7 @@ fn unit(id: &str, name: &str, kind: pb::UnitKind, parent: &str) -> pb::CreateUni
             name: name.into(),
             kind: kind.into(),
             parent_id: parent.into(),
-            create_time: None,
+            ..Default::default()
         }),
     }
 }

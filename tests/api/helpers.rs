@@ -1,6 +1,7 @@
 //! Test harness: a real Canvass server on 127.0.0.1:0 with its own fresh database, generated
 //! tonic clients carrying tokens, and a standard catalog to submit against.
 
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use canvass::auth::{Role, TokenIssuer};
@@ -68,15 +69,30 @@ impl TestApp {
             Backend::Sqlite => format!("sqlite://{}", data_dir.path().join("canvass.db").display()),
             Backend::Postgres => crate::pg_cluster::fresh_database_url().await?,
         };
-        Some(Self::spawn_with(data_dir, database_url).await)
+        Some(Self::spawn_with(data_dir, database_url, |_| {}).await)
     }
 
-    async fn spawn_with(data_dir: TempDir, database_url: String) -> Self {
+    /// Boots a server on `database_url` (an existing, empty database) with the test settings
+    /// changed by `configure`.
+    pub async fn spawn_with_database_url(
+        database_url: String,
+        configure: impl FnOnce(&mut ServeArgs),
+    ) -> Self {
+        let data_dir = tempfile::tempdir().expect("temp dir");
+        Self::spawn_with(data_dir, database_url, configure).await
+    }
+
+    async fn spawn_with(
+        data_dir: TempDir,
+        database_url: String,
+        configure: impl FnOnce(&mut ServeArgs),
+    ) -> Self {
         let mut settings = ServeArgs::for_data_dir(data_dir.path(), "127.0.0.1:0".parse().unwrap());
         settings.common.database_url = Some(database_url.clone());
         settings.db_max_connections = 4;
         settings.phone_hash_key = Some("test-key".into());
         settings.shutdown_grace_seconds = 5;
+        configure(&mut settings);
         let app = Application::build(settings.clone())
             .await
             .expect("server builds");
@@ -112,6 +128,13 @@ impl TestApp {
         }
     }
 
+    /// Whether the server task is still running (it has not returned or panicked).
+    pub fn is_running(&self) -> bool {
+        self.server
+            .as_ref()
+            .is_some_and(|server| !server.is_finished())
+    }
+
     /// Stops the server gracefully and waits for it.
     pub async fn stop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
@@ -135,6 +158,10 @@ impl TestApp {
                 Duration::from_secs(3600),
             )
             .unwrap()
+    }
+
+    pub fn bearer_for(token: &str) -> Bearer {
+        Self::bearer(Some(token))
     }
 
     fn bearer(token: Option<&str>) -> Bearer {
@@ -191,38 +218,18 @@ impl TestApp {
                     name: name.into(),
                     kind: kind.into(),
                     parent_id: parent.unwrap_or_default().into(),
-                    create_time: None,
+                    ..Default::default()
                 }),
             })
             .await
             .unwrap_or_else(|s| panic!("creating unit {id}: {s:?}"));
     }
 
-    /// A city with two townships, each with two villages, and a department:
-    ///
-    /// ```text
-    /// city (市)
-    /// ├── jinshi (金石镇)      ── jinshi-v1, jinshi-v2
-    /// ├── dongshan (东山办事处) ── dongshan-c1, dongshan-c2 (communities)
-    /// └── xinfang (市信访局, department)
-    /// ```
+    /// Creates [`SEEDED_UNITS`], parents first.
     pub async fn seed_units(&self) {
-        use pb::UnitKind::*;
-        self.create_unit("city", "示范市", City, None).await;
-        self.create_unit("jinshi", "金石镇", Township, Some("city"))
-            .await;
-        self.create_unit("jinshi-v1", "金石一村", Village, Some("jinshi"))
-            .await;
-        self.create_unit("jinshi-v2", "金石二村", Village, Some("jinshi"))
-            .await;
-        self.create_unit("dongshan", "东山办事处", Subdistrict, Some("city"))
-            .await;
-        self.create_unit("dongshan-c1", "东山一社区", Community, Some("dongshan"))
-            .await;
-        self.create_unit("dongshan-c2", "东山二社区", Community, Some("dongshan"))
-            .await;
-        self.create_unit("xinfang", "市信访局", Department, Some("city"))
-            .await;
+        for (id, name, kind, parent) in SEEDED_UNITS {
+            self.create_unit(id, name, kind, parent).await;
+        }
     }
 
     pub async fn create_questionnaire(&self, q: pb::Questionnaire) {
@@ -247,6 +254,71 @@ impl TestApp {
         self.create_questionnaire(standard_questionnaire()).await;
         self.create_campaign(campaign("c1", None, 1)).await;
     }
+}
+
+/// A city with two townships, each with two villages, and a department, parents first:
+/// (id, name, kind, parent).
+///
+/// ```text
+/// city (市)
+/// ├── jinshi (金石镇)      ── jinshi-v1, jinshi-v2
+/// ├── dongshan (东山办事处) ── dongshan-c1, dongshan-c2 (communities)
+/// └── xinfang (市信访局, department)
+/// ```
+pub const SEEDED_UNITS: [(&str, &str, pb::UnitKind, Option<&str>); 8] = [
+    ("city", "示范市", pb::UnitKind::City, None),
+    ("jinshi", "金石镇", pb::UnitKind::Township, Some("city")),
+    (
+        "jinshi-v1",
+        "金石一村",
+        pb::UnitKind::Village,
+        Some("jinshi"),
+    ),
+    (
+        "jinshi-v2",
+        "金石二村",
+        pb::UnitKind::Village,
+        Some("jinshi"),
+    ),
+    (
+        "dongshan",
+        "东山办事处",
+        pb::UnitKind::Subdistrict,
+        Some("city"),
+    ),
+    (
+        "dongshan-c1",
+        "东山一社区",
+        pb::UnitKind::Community,
+        Some("dongshan"),
+    ),
+    (
+        "dongshan-c2",
+        "东山二社区",
+        pb::UnitKind::Community,
+        Some("dongshan"),
+    ),
+    (
+        "xinfang",
+        "市信访局",
+        pb::UnitKind::Department,
+        Some("city"),
+    ),
+];
+
+/// `unit` and every seeded unit below it.
+pub fn seeded_subtree(unit: &str) -> Vec<&'static str> {
+    let parent_of = |id: &str| {
+        SEEDED_UNITS
+            .iter()
+            .find(|(u, ..)| *u == id)
+            .and_then(|(.., parent)| *parent)
+    };
+    SEEDED_UNITS
+        .iter()
+        .map(|(id, ..)| *id)
+        .filter(|id| std::iter::successors(Some(*id), |u| parent_of(u)).any(|a| a == unit))
+        .collect()
 }
 
 impl Drop for TestApp {
@@ -340,7 +412,7 @@ pub fn campaign(id: &str, compared: Option<&str>, min_sample: u32) -> pb::Campai
         compared_campaign_id: compared.unwrap_or_default().into(),
         min_sample,
         create_time: None,
-        weighting: None,
+        ..Default::default()
     }
 }
 
@@ -368,6 +440,7 @@ pub fn visit(campaign: &str, unit: &str, answers: Vec<pb::Answer>) -> pb::Submit
         }),
         answers,
         respondent_attributes: Default::default(),
+        grievances: Vec::new(),
     }
 }
 
@@ -389,6 +462,128 @@ pub fn phone_poll(
         end_time: Some(ts(end)),
         answers,
         respondent_attributes: Default::default(),
+    }
+}
+
+pub async fn unit_score(app: &TestApp, campaign: &str, unit: &str) -> pb::UnitScore {
+    app.analyst()
+        .get_unit_score(pb::GetUnitScoreRequest {
+            campaign_id: campaign.into(),
+            unit_id: unit.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+/// The test's own model of the questionnaire: option -> points (None = not scored), weights.
+/// (indicator, option) -> points, `None` for options that are not scored.
+pub type PointsTable = HashMap<(String, String), Option<u32>>;
+
+pub fn points_table() -> (PointsTable, HashMap<String, f64>) {
+    let q = standard_questionnaire();
+    let mut points = HashMap::new();
+    let mut weights = HashMap::new();
+    for i in &q.indicators {
+        weights.insert(i.code.clone(), i.weight);
+        for o in &i.options {
+            let scored = (o.kind() == pb::OptionKind::Scored).then_some(o.points);
+            points.insert((i.code.clone(), o.code.clone()), scored);
+        }
+    }
+    (points, weights)
+}
+
+/// Expected figures of one unit, recomputed from raw stored submissions.
+#[derive(Debug)]
+pub struct Expected {
+    pub submissions: i64,
+    /// indicator -> (valid answers, mean points); only indicators with a valid answer.
+    pub means: BTreeMap<String, (i64, f64)>,
+    /// indicator -> "don't know" and "refused" answers.
+    pub excluded: BTreeMap<String, i64>,
+    pub composite: Option<f64>,
+}
+
+/// Recomputes a unit's figures from the raw rows: pool the answers of every submission whose
+/// unit lies in `members`, average the points of scored answers, weight the means.
+pub fn recompute(stored: &[canvass::store::StoredSubmission], members: &[&str]) -> Expected {
+    let (points, weights) = points_table();
+    let mut sums: BTreeMap<String, (i64, f64)> = BTreeMap::new();
+    let mut excluded: BTreeMap<String, i64> = BTreeMap::new();
+    let mut submissions = 0;
+    for s in stored
+        .iter()
+        .filter(|s| members.contains(&s.unit_id.as_str()))
+    {
+        submissions += 1;
+        for (indicator, option) in &s.answers {
+            if let Some(p) = points[&(indicator.clone(), option.clone())] {
+                let e = sums.entry(indicator.clone()).or_default();
+                e.0 += 1;
+                e.1 += f64::from(p);
+            } else {
+                *excluded.entry(indicator.clone()).or_default() += 1;
+            }
+        }
+    }
+    let means: BTreeMap<String, (i64, f64)> = sums
+        .into_iter()
+        .map(|(k, (n, sum))| (k, (n, sum / n as f64)))
+        .collect();
+    let total_weight: f64 = means.keys().map(|k| weights[k]).sum();
+    let composite = (!means.is_empty())
+        .then(|| means.iter().map(|(k, (_, m))| weights[k] * m).sum::<f64>() / total_weight);
+    Expected {
+        submissions,
+        means,
+        excluded,
+        composite,
+    }
+}
+
+/// Checks GetUnitScore of every seeded unit against a recomputation from the campaign's stored
+/// rows that count (received or approved): submission counts, every indicator's valid and
+/// excluded counts and mean, and the composite.
+pub async fn assert_scores_match_stored(app: &TestApp, campaign: &str) {
+    let stored: Vec<_> = app
+        .store
+        .campaign_submissions(&CampaignId::parse(campaign).unwrap())
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|s| s.review_state.counts())
+        .collect();
+    for (unit, ..) in SEEDED_UNITS {
+        let expected = recompute(&stored, &seeded_subtree(unit));
+        let actual = unit_score(app, campaign, unit).await;
+        let at = format!("{campaign}/{unit}");
+        assert_eq!(actual.submission_count, expected.submissions, "{at}");
+        match (actual.composite_score, expected.composite) {
+            (Some(a), Some(e)) => assert!((a - e).abs() < 1e-9, "{at}: {a} vs {e}"),
+            (a, e) => assert_eq!(a, e, "{at}"),
+        }
+        for indicator in standard_questionnaire().indicators {
+            let code = indicator.code;
+            let score = actual
+                .indicators
+                .iter()
+                .find(|i| i.indicator_code == code)
+                .unwrap_or_else(|| panic!("{at}: no score for {code}"));
+            let excluded = expected.excluded.get(&code).copied().unwrap_or(0);
+            assert_eq!(score.excluded_count, excluded, "{at}/{code}");
+            match expected.means.get(&code) {
+                Some((n, mean)) => {
+                    assert_eq!(score.valid_count, *n, "{at}/{code}");
+                    let actual_mean = score.mean.expect("a mean with valid answers");
+                    assert!(
+                        (actual_mean - mean).abs() < 1e-9,
+                        "{at}/{code}: {actual_mean} vs {mean}"
+                    );
+                }
+                None => assert_eq!((score.valid_count, score.mean), (0, None), "{at}/{code}"),
+            }
+        }
     }
 }
 

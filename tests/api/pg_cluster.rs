@@ -4,6 +4,9 @@
 //! call starts a throwaway cluster for this test process (initdb into a temporary directory,
 //! `postgres` on a free loopback port) that dies with the process. Without PostgreSQL binaries
 //! the tests are skipped, except on CI (`CI=true`), where that is an error.
+//!
+//! A test that needs to stop and restart its database takes an [`OwnedCluster`] instead: the
+//! same mechanics, but the cluster belongs to the returned handle.
 
 use std::fs;
 use std::io;
@@ -11,11 +14,10 @@ use std::net::{Ipv4Addr, TcpListener};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
-use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use sqlx::{AssertSqlSafe, Connection, PgConnection};
-use tokio::sync::OnceCell;
+use tokio::sync::{OnceCell, watch};
 use uuid::Uuid;
 
 /// The cluster of this test process, or `None` when there are no binaries to start one.
@@ -39,8 +41,13 @@ pub async fn fresh_database_url() -> Option<String> {
             .admin_url
             .clone(),
     };
+    Some(create_database(&admin_url).await)
+}
+
+/// Creates a new, empty database on the server of `admin_url` and returns its URL.
+async fn create_database(admin_url: &str) -> String {
     let name = format!("canvass_test_{}", Uuid::new_v4().simple());
-    let mut conn = PgConnection::connect(&admin_url)
+    let mut conn = PgConnection::connect(admin_url)
         .await
         .unwrap_or_else(|e| panic!("connecting to the test PostgreSQL server: {e}"));
     // template0 is never connected to, so concurrent creates do not contend for the template.
@@ -52,7 +59,7 @@ pub async fn fresh_database_url() -> Option<String> {
     .await
     .unwrap_or_else(|e| panic!("creating test database {name}: {e}"));
     conn.close().await.ok();
-    Some(with_database(&admin_url, &name))
+    with_database(admin_url, &name)
 }
 
 /// A running throwaway cluster. Never dropped: the server lives as long as the process.
@@ -74,22 +81,116 @@ async fn start_cluster() -> Option<Cluster> {
         );
         return None;
     };
+    let (_dir, port, _server) = init_and_start(&bin, ServerUser::for_current_process()).await;
+    Some(Cluster {
+        admin_url: admin_url(port),
+    })
+}
+
+/// Runs initdb into a new directory and starts the server on a free port.
+async fn init_and_start(bin: &Path, owner: ServerUser) -> (PathBuf, u16, Server) {
     remove_stale_clusters();
-    let owner = ServerUser::for_current_process();
-    let initdb_bin = bin.clone();
+    let initdb_bin = bin.to_owned();
     let dir = tokio::task::spawn_blocking(move || init_cluster(&initdb_bin, owner))
         .await
         .expect("initdb task panicked");
     for _ in 0..START_ATTEMPTS {
         let port = free_port();
-        let server = spawn_postgres(&bin, &dir, port, owner);
-        let admin_url = format!("postgres://postgres@127.0.0.1:{port}/postgres");
-        match wait_until_ready(&admin_url, &server).await {
-            Ready::Yes => return Some(Cluster { admin_url }),
+        let server = spawn_postgres(bin, &dir, port, owner);
+        match wait_until_ready(&admin_url(port), &server).await {
+            Ready::Yes => return (dir, port, server),
             Ready::PortTaken => continue,
         }
     }
     panic!("PostgreSQL could not bind a free port in {START_ATTEMPTS} attempts");
+}
+
+fn admin_url(port: u16) -> String {
+    format!("postgres://postgres@127.0.0.1:{port}/postgres")
+}
+
+/// A cluster that belongs to one test, which may stop it and start it again (same data
+/// directory, same port, so URLs stay valid). Dropping the handle kills the server.
+pub struct OwnedCluster {
+    bin: PathBuf,
+    dir: PathBuf,
+    port: u16,
+    owner: ServerUser,
+    /// `None` while stopped.
+    server: Option<Server>,
+}
+
+/// Starts a cluster for the calling test alone, or `None` (with the reason printed) when there
+/// are no PostgreSQL binaries; on CI that is an error. `CANVASS_TEST_PG_URL` does not help
+/// here: a test cannot stop a server it does not own.
+pub async fn owned_cluster() -> Option<OwnedCluster> {
+    let Some(bin) = find_binaries() else {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!(
+                "PostgreSQL binaries (initdb, postgres) not found on PATH or in \
+                 /usr/lib/postgresql/*/bin; this test needs a cluster it can stop and start"
+            );
+        }
+        eprintln!(
+            "skipping: this test stops and starts its own PostgreSQL cluster, and there is no \
+             initdb/postgres on PATH or in /usr/lib/postgresql/*/bin"
+        );
+        return None;
+    };
+    let owner = ServerUser::for_current_process();
+    let (dir, port, server) = init_and_start(&bin, owner).await;
+    Some(OwnedCluster {
+        bin,
+        dir,
+        port,
+        owner,
+        server: Some(server),
+    })
+}
+
+impl OwnedCluster {
+    /// A URL of a new, empty database on this cluster.
+    pub async fn fresh_database_url(&self) -> String {
+        create_database(&admin_url(self.port)).await
+    }
+
+    /// Fast shutdown (SIGINT): open sessions are terminated, the server checkpoints and exits.
+    /// Returns once the postmaster has exited.
+    pub async fn stop(&mut self) {
+        let mut server = self.server.take().expect("the cluster is running");
+        server.signal(libc::SIGINT);
+        let exited = tokio::time::timeout(START_TIMEOUT, server.exited())
+            .await
+            .unwrap_or_else(|_| panic!("PostgreSQL did not stop within {START_TIMEOUT:?}"));
+        assert!(
+            exited.is_none_or(|status| status.success()),
+            "PostgreSQL failed to shut down ({exited:?}); log: {}",
+            server.log.display()
+        );
+    }
+
+    /// Starts the stopped cluster again on the same port.
+    pub async fn start(&mut self) {
+        assert!(self.server.is_none(), "the cluster is already running");
+        let server = spawn_postgres(&self.bin, &self.dir, self.port, self.owner);
+        match wait_until_ready(&admin_url(self.port), &server).await {
+            Ready::Yes => self.server = Some(server),
+            Ready::PortTaken => panic!(
+                "port {} was taken while PostgreSQL was stopped; the test cannot go on",
+                self.port
+            ),
+        }
+    }
+}
+
+impl Drop for OwnedCluster {
+    fn drop(&mut self) {
+        // Immediate shutdown: nothing in a throwaway cluster is worth a checkpoint. The
+        // directory goes with the next run's stale-cluster sweep, as the shared cluster's does.
+        if let Some(server) = &self.server {
+            server.signal(libc::SIGQUIT);
+        }
+    }
 }
 
 /// Where the cluster's binaries are: PATH first, then Debian's versioned directories (newest
@@ -251,11 +352,35 @@ fn free_port() -> u16 {
         .expect("binding an ephemeral loopback port")
 }
 
-/// A started postmaster; `exited` is set once it stops.
+/// A started postmaster.
 struct Server {
-    exited: Arc<OnceLock<ExitStatus>>,
+    pid: libc::pid_t,
+    /// Becomes `Some` once the postmaster has exited (and stays `None` if its parent thread
+    /// could not wait for it, in which case the sender is dropped).
+    exit_status: watch::Receiver<Option<ExitStatus>>,
     data: PathBuf,
     log: PathBuf,
+}
+
+impl Server {
+    fn has_exited(&self) -> bool {
+        self.exit_status.borrow().is_some() || self.exit_status.has_changed().is_err()
+    }
+
+    /// Waits until the postmaster has exited; its status, when known.
+    async fn exited(&mut self) -> Option<ExitStatus> {
+        // An error means the parent thread is gone, so there is nothing left to wait for.
+        let status = self.exit_status.wait_for(Option::is_some).await.ok()?;
+        *status
+    }
+
+    fn signal(&self, signal: libc::c_int) {
+        // Only while it runs: once reaped, the pid may belong to another process.
+        if !self.has_exited() {
+            // SAFETY: kill has no memory-safety preconditions.
+            unsafe { libc::kill(self.pid, signal) };
+        }
+    }
 }
 
 /// Starts the postmaster from a thread that lives as long as the process: the parent-death
@@ -288,16 +413,15 @@ fn spawn_postgres(bin: &Path, dir: &Path, port: u16, owner: ServerUser) -> Serve
         .stderr(log_file);
     owner.configure(&mut postgres);
 
-    let exited = Arc::new(OnceLock::new());
+    let (exit_tx, exit_status) = watch::channel(None);
     let (spawned_tx, spawned_rx) = std::sync::mpsc::channel();
-    let exit_slot = Arc::clone(&exited);
     std::thread::Builder::new()
         .name(format!("postgres-{port}"))
         .spawn(move || match postgres.spawn() {
             Ok(mut child) => {
-                spawned_tx.send(Ok(())).ok();
+                spawned_tx.send(Ok(child.id())).ok();
                 if let Ok(status) = child.wait() {
-                    exit_slot.set(status).ok();
+                    exit_tx.send_replace(Some(status));
                 }
             }
             Err(e) => {
@@ -305,12 +429,13 @@ fn spawn_postgres(bin: &Path, dir: &Path, port: u16, owner: ServerUser) -> Serve
             }
         })
         .expect("spawning the postgres parent thread");
-    spawned_rx
+    let pid = spawned_rx
         .recv()
         .expect("the postgres parent thread reports the spawn")
         .unwrap_or_else(|e| panic!("starting {}: {e}", bin.join("postgres").display()));
     Server {
-        exited,
+        pid: libc::pid_t::try_from(pid).expect("process ids fit pid_t"),
+        exit_status,
         data: dir.join("data"),
         log,
     }
@@ -325,12 +450,13 @@ enum Ready {
 async fn wait_until_ready(admin_url: &str, server: &Server) -> Ready {
     let deadline = Instant::now() + START_TIMEOUT;
     loop {
-        if let Some(status) = server.exited.get() {
+        if server.has_exited() {
+            let status = *server.exit_status.borrow();
             let log = fs::read_to_string(&server.log).unwrap_or_default();
             if log.contains("could not bind") || log.contains("already in use") {
                 return Ready::PortTaken;
             }
-            panic!("PostgreSQL exited during start-up ({status}):\n{log}");
+            panic!("PostgreSQL exited during start-up ({status:?}):\n{log}");
         }
         if let Ok(mut conn) = PgConnection::connect(admin_url).await {
             // Another process's server may hold the port while ours fails to bind it.
@@ -343,10 +469,11 @@ async fn wait_until_ready(admin_url: &str, server: &Server) -> Ready {
                 Some(dir) if Path::new(&dir) == server.data => return Ready::Yes,
                 Some(_) => {
                     // Ours stops on its own; the next attempt reuses its data directory.
-                    while server.exited.get().is_none() {
-                        assert!(Instant::now() < deadline, "PostgreSQL did not stop");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                    }
+                    let mut exit_status = server.exit_status.clone();
+                    tokio::time::timeout_at(deadline.into(), exit_status.wait_for(Option::is_some))
+                        .await
+                        .expect("PostgreSQL did not stop")
+                        .ok();
                     return Ready::PortTaken;
                 }
                 None => {}

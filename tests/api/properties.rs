@@ -29,8 +29,9 @@ struct Workload {
     /// Per indicator: weight and scored options' points; every indicator also has dk/refused.
     indicators: Vec<(f64, Vec<u8>)>,
     min_sample: u32,
-    /// (unit pick, phone carrier or visit, id pick, answers as (indicator pick, option pick)).
-    submissions: Vec<(usize, Option<usize>, usize, Vec<(usize, usize)>)>,
+    /// (unit pick, phone carrier or visit, id pick, answers as (indicator pick, option pick),
+    /// interview seconds: short ones are flagged and wait for review, so they do not count).
+    submissions: Vec<(usize, Option<usize>, usize, Vec<(usize, usize)>, i64)>,
     max_batch: usize,
 }
 
@@ -51,6 +52,7 @@ fn workload() -> impl Strategy<Value = Workload> {
                 prop::option::of(0usize..5),
                 0usize..60,
                 prop::collection::vec((0usize..4, 0usize..6), 0..5),
+                0i64..40,
             ),
             0..70,
         ),
@@ -81,6 +83,7 @@ fn build(case: usize, w: &Workload) -> Built {
         name: format!("单位{uid}"),
         kind,
         parent_id: parent,
+        area: None,
         created_at: Timestamp::now(),
     };
     let root = format!("p{case}");
@@ -149,13 +152,16 @@ fn build(case: usize, w: &Workload) -> Built {
         compared_campaign_id: None,
         min_sample: w.min_sample,
         weighting: None,
+        quality_rules: Default::default(),
+        eligibility_rate: None,
         created_at: Timestamp::now(),
     };
     let ids: Vec<uuid::Uuid> = (0..60).map(|_| uuid::Uuid::now_v7()).collect();
+    let an_hour_ago = Timestamp::now().plus_seconds(-3600);
     let submissions = w
         .submissions
         .iter()
-        .map(|(unit_pick, carrier, id_pick, answers)| {
+        .map(|(unit_pick, carrier, id_pick, answers, seconds)| {
             let mut scored: BTreeMap<Code, ScoredAnswer> = BTreeMap::new();
             for (i, o) in answers {
                 let indicator = &questionnaire.indicators[i % questionnaire.indicators.len()];
@@ -169,9 +175,11 @@ fn build(case: usize, w: &Workload) -> Built {
                     },
                 );
             }
+            let answered = scored.len();
             let source = match carrier {
                 Some(c) => Source::Phone {
-                    respondent: canvass::domain::phone::RespondentHash([*c as u8; 32]),
+                    // One respondent per id, so only retries share a phone number.
+                    respondent: canvass::domain::phone::RespondentHash([*id_pick as u8; 32]),
                     carrier: Carrier::ALL[*c],
                 },
                 None => Source::Visit {
@@ -184,11 +192,23 @@ fn build(case: usize, w: &Workload) -> Built {
                 campaign_id: campaign.id.clone(),
                 unit_id: units[unit_pick % units.len()].id.clone(),
                 source,
-                started_at: Timestamp::from_micros(1_000),
-                ended_at: Timestamp::from_micros(2_000),
+                started_at: an_hour_ago,
+                ended_at: an_hour_ago.plus_seconds(*seconds),
                 answers: scored.into_values().collect(),
                 attributes: BTreeMap::new(),
                 stratum: Stratum::default(),
+                grievances: Vec::new(),
+                flags: canvass::domain::quality::check(
+                    &campaign.quality_rules,
+                    &canvass::domain::quality::Interview {
+                        started_at: an_hour_ago,
+                        ended_at: an_hour_ago.plus_seconds(*seconds),
+                        answers: answered,
+                        location: None,
+                        area: None,
+                    },
+                    Timestamp::now(),
+                ),
                 submitted_by: "prop".into(),
             }
         })
@@ -245,6 +265,11 @@ async fn check(store: Store, case: usize, w: Workload) {
         .unwrap();
     let distinct: std::collections::HashSet<_> = built.submissions.iter().map(|s| s.id).collect();
     assert_eq!(stored.len(), distinct.len(), "one row per distinct id");
+    // Only accepted rows count; flagged ones wait for review.
+    let stored: Vec<_> = stored
+        .into_iter()
+        .filter(|s| s.review_state.counts())
+        .collect();
     let points = |indicator: &str, option: &str| {
         built
             .questionnaire

@@ -1,0 +1,56 @@
+//! `canvass bench`: throughput and latency of submissions (unary and streamed) next to the
+//! ceiling of the stack, aggregate read latency as data grows, and the cost of token checks.
+//!
+//! The server under test runs as a child process of this binary, so the memory reported is
+//! the server's alone; the load client runs in this process, and both share the machine.
+
+mod aggregates;
+mod load;
+mod noop;
+mod server;
+mod setup;
+mod submit;
+mod tokens;
+mod workload;
+
+use std::net::SocketAddr;
+
+use clap::Subcommand;
+
+use crate::error::Result;
+
+#[derive(clap::Args)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    mode: Mode,
+}
+
+#[derive(Subcommand)]
+enum Mode {
+    /// SubmitVisit from N concurrent clients for T seconds, then the same load against a no-op
+    /// service (the ceiling).
+    Unary(submit::UnaryArgs),
+    /// Phones streaming their queues through UploadSubmissions, with idle streams open, then the
+    /// same load against a no-op service.
+    Stream(submit::StreamArgs),
+    /// GetUnitScore and ListRankings latency at 10,000 and 1,000,000 stored submissions.
+    Aggregates(aggregates::AggregatesArgs),
+    /// Cost of a token check: signature verification against a cache hit.
+    Tokens(tokens::TokensArgs),
+    /// The no-op SubmissionService the other modes measure as the ceiling.
+    #[command(hide = true)]
+    NoopServer {
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: SocketAddr,
+    },
+}
+
+pub async fn run(args: BenchArgs) -> Result<()> {
+    match args.mode {
+        Mode::Unary(args) => submit::unary(&args).await,
+        Mode::Stream(args) => submit::stream(&args).await,
+        Mode::Aggregates(args) => aggregates::run(&args).await,
+        Mode::Tokens(args) => tokens::run(&args),
+        Mode::NoopServer { listen } => noop::serve(listen).await,
+    }
+}

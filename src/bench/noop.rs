@@ -1,0 +1,69 @@
+//! The ceiling: SubmissionService answering at once, with no auth and no storage, on the same
+//! transport as Canvass. Its throughput is what the stack (tonic, HTTP/2, TCP, the load
+//! client) allows on this machine; Canvass is reported as a fraction of it.
+
+use std::net::SocketAddr;
+
+use futures::StreamExt;
+use tokio::net::TcpListener;
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::error::{Error, Result};
+use crate::proto::v1 as pb;
+use crate::proto::v1::submission_service_server::{SubmissionService, SubmissionServiceServer};
+use crate::startup::{MAX_MESSAGE_BYTES, incoming, shutdown_signal, transport};
+
+struct Noop;
+
+#[tonic::async_trait]
+impl SubmissionService for Noop {
+    async fn submit_visit(
+        &self,
+        _request: Request<pb::SubmitVisitRequest>,
+    ) -> Result<Response<pb::SubmitVisitResponse>, Status> {
+        Ok(Response::new(pb::SubmitVisitResponse::default()))
+    }
+
+    async fn submit_phone_poll(
+        &self,
+        _request: Request<pb::SubmitPhonePollRequest>,
+    ) -> Result<Response<pb::SubmitPhonePollResponse>, Status> {
+        Ok(Response::new(pb::SubmitPhonePollResponse::default()))
+    }
+
+    type UploadSubmissionsStream = crate::api::UploadResultStream;
+
+    /// An empty result per item, as soon as it is read.
+    async fn upload_submissions(
+        &self,
+        request: Request<Streaming<pb::UploadSubmissionsRequest>>,
+    ) -> Result<Response<Self::UploadSubmissionsStream>, Status> {
+        let results = request
+            .into_inner()
+            .enumerate()
+            .map(|(index, item)| {
+                item.map(|_| pb::UploadSubmissionsResponse {
+                    index: index as i64,
+                    ..Default::default()
+                })
+            });
+        Ok(Response::new(Box::pin(results)))
+    }
+}
+
+/// Serves the no-op service on `listen` until SIGTERM or Ctrl-C, logging its address the way
+/// `canvass serve` does.
+pub async fn serve(listen: SocketAddr) -> Result<()> {
+    let listener = TcpListener::bind(listen)
+        .await
+        .map_err(|e| Error::internal(format!("binding {listen}: {e}")))?;
+    let address = listener
+        .local_addr()
+        .map_err(|e| Error::internal(format!("reading bound address: {e}")))?;
+    tracing::info!(%address, "no-op submission service is serving");
+    transport()
+        .add_service(SubmissionServiceServer::new(Noop).max_decoding_message_size(MAX_MESSAGE_BYTES))
+        .serve_with_incoming_shutdown(incoming(listener), shutdown_signal())
+        .await
+        .map_err(|e| Error::internal(format!("no-op server: {e}")))
+}

@@ -1,0 +1,280 @@
+//! The server under test as a child process of this binary, so its memory is measured alone
+//! (the load client runs in the parent), plus the scratch data directory and database it uses.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use sqlx::{AssertSqlSafe, Connection, PgConnection};
+
+use crate::error::{Error, Result};
+
+/// How long a starting server may take to report its address (PostgreSQL migrations included).
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a stopping server may take to drain before it is killed.
+const STOP_TIMEOUT: Duration = Duration::from_secs(20);
+/// Warnings and errors of the child shown on the bench's stderr; the rest are dropped.
+const MAX_FORWARDED_LINES: usize = 20;
+
+/// Resident memory of a process, from /proc/<pid>/status.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Memory {
+    /// VmRSS, KiB.
+    pub rss_kib: u64,
+    /// VmHWM (peak RSS since start), KiB.
+    pub peak_kib: u64,
+}
+
+pub fn memory_of(pid: u32) -> Option<Memory> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(name))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|kib| kib.parse().ok())
+    };
+    Some(Memory {
+        rss_kib: field("VmRSS:")?,
+        peak_kib: field("VmHWM:")?,
+    })
+}
+
+/// CPU time (user + system, all threads) a process has used so far, from /proc/<pid>/stat.
+pub fn cpu_time_of(pid: u32) -> Option<Duration> {
+    /// Linux reports utime and stime in USER_HZ ticks, 100 on every mainstream architecture.
+    const TICKS_PER_SECOND: u64 = 100;
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may contain spaces) start with the state, field 3.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(Duration::from_millis((utime + stime) * 1000 / TICKS_PER_SECOND))
+}
+
+/// A server this process started; stopped (SIGTERM, then SIGKILL) by [`ServerProcess::stop`]
+/// or killed on drop.
+pub struct ServerProcess {
+    child: Child,
+    pub address: SocketAddr,
+}
+
+impl ServerProcess {
+    /// `canvass serve` on 127.0.0.1:0 with its data (keys, SQLite) in `data_dir`.
+    pub fn canvass(data_dir: &Path, database_url: Option<&str>, extra: &[String]) -> Result<Self> {
+        let mut command = Command::new(current_exe()?);
+        command.arg("serve").arg("--listen").arg("127.0.0.1:0");
+        command.arg("--data-dir").arg(data_dir);
+        command.env_remove("DATABASE_URL");
+        if let Some(url) = database_url {
+            command.arg("--database-url").arg(url);
+        }
+        command.args(extra);
+        Self::spawn(command)
+    }
+
+    /// The no-op SubmissionService (`canvass bench noop-server`).
+    pub fn noop() -> Result<Self> {
+        let mut command = Command::new(current_exe()?);
+        command.args(["bench", "noop-server", "--listen", "127.0.0.1:0"]);
+        Self::spawn(command)
+    }
+
+    fn spawn(mut command: Command) -> Result<Self> {
+        let mut child = command
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| Error::internal(format!("starting the server: {e}")))?;
+        let stderr = child
+            .stderr
+            .take()
+            .ok_or_else(|| Error::internal("the server's stderr is not piped"))?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        // Reads the address the server logs once it serves, then keeps draining the pipe (a full
+        // pipe would block the server's logging), passing on its first warnings.
+        std::thread::spawn(move || {
+            let mut forwarded = 0;
+            for line in BufReader::new(stderr).lines().map_while(std::result::Result::ok) {
+                if let Some(rest) = line.split("address=").nth(1) {
+                    let address = rest.split_whitespace().next().unwrap_or_default();
+                    let _ = tx.send(address.to_owned());
+                } else if (line.contains(" WARN ") || line.contains("ERROR"))
+                    && forwarded < MAX_FORWARDED_LINES
+                {
+                    forwarded += 1;
+                    eprintln!("server: {line}");
+                }
+            }
+        });
+        let address = match rx.recv_timeout(START_TIMEOUT) {
+            Ok(address) => address,
+            Err(_) => {
+                let _ = child.kill();
+                let status = child.wait().ok();
+                return Err(Error::internal(format!(
+                    "the server did not report its address (exit: {status:?})"
+                )));
+            }
+        };
+        let address = address
+            .parse()
+            .map_err(|e| Error::internal(format!("server address {address:?}: {e}")))?;
+        Ok(Self { child, address })
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn memory(&self) -> Memory {
+        memory_of(self.pid()).unwrap_or_default()
+    }
+
+    pub fn cpu_time(&self) -> Duration {
+        cpu_time_of(self.pid()).unwrap_or_default()
+    }
+
+    /// Stops the server as an operator would (SIGTERM, which commits what is queued) and waits.
+    pub async fn stop(mut self) -> Result<()> {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status();
+        let deadline = tokio::time::Instant::now() + STOP_TIMEOUT;
+        while tokio::time::Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        Err(Error::internal("the server did not stop on SIGTERM; killed it"))
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn current_exe() -> Result<PathBuf> {
+    std::env::current_exe().map_err(|e| Error::internal(format!("locating this binary: {e}")))
+}
+
+/// A scratch directory, removed on drop.
+pub struct ScratchDir(PathBuf);
+
+impl ScratchDir {
+    pub fn new() -> Result<Self> {
+        let path = std::env::temp_dir().join(format!("canvass-bench-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&path)
+            .map_err(|e| Error::internal(format!("creating {}: {e}", path.display())))?;
+        Ok(Self(path))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A fresh PostgreSQL database for one run, created on the server `server_url` names and
+/// dropped by [`ScratchDatabase::drop_database`].
+pub struct ScratchDatabase {
+    server_url: String,
+    name: String,
+    pub url: String,
+}
+
+impl ScratchDatabase {
+    pub async fn create(server_url: &str) -> Result<Self> {
+        let name = format!("canvass_bench_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = PgConnection::connect(server_url).await?;
+        // The name is generated above, so the statement is safe to assemble.
+        sqlx::raw_sql(AssertSqlSafe(format!(
+            "CREATE DATABASE {name} TEMPLATE template0"
+        )))
+        .execute(&mut conn)
+        .await?;
+        conn.close().await?;
+        Ok(Self {
+            url: with_database(server_url, &name),
+            server_url: server_url.to_owned(),
+            name,
+        })
+    }
+
+    pub async fn drop_database(self) -> Result<()> {
+        let mut conn = PgConnection::connect(&self.server_url).await?;
+        sqlx::raw_sql(AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        )))
+        .execute(&mut conn)
+        .await?;
+        conn.close().await?;
+        Ok(())
+    }
+}
+
+/// `url` with its database name replaced by `name` (query parameters kept).
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = url.split_once('?').map_or((url, ""), |(b, q)| (b, q));
+    let authority_start = base.find("://").map_or(0, |i| i + 3);
+    let base = match base[authority_start..].find('/') {
+        Some(slash) => &base[..authority_start + slash],
+        None => base,
+    };
+    if query.is_empty() {
+        format!("{base}/{name}")
+    } else {
+        format!("{base}/{name}?{query}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replaces_the_database_of_a_url() {
+        assert_eq!(
+            with_database("postgres://u:p@127.0.0.1:5433/postgres", "b1"),
+            "postgres://u:p@127.0.0.1:5433/b1"
+        );
+        assert_eq!(
+            with_database("postgres://u@h:1?sslmode=disable", "b1"),
+            "postgres://u@h:1/b1?sslmode=disable"
+        );
+    }
+
+    #[test]
+    fn reads_this_process_cpu_time() {
+        let spin = std::time::Instant::now();
+        while spin.elapsed() < Duration::from_millis(30) {
+            std::hint::black_box(0);
+        }
+        assert!(cpu_time_of(std::process::id()).expect("/proc is mounted") > Duration::ZERO);
+    }
+
+    #[test]
+    fn reads_this_process_memory() {
+        let memory = memory_of(std::process::id()).expect("/proc is mounted");
+        assert!(memory.rss_kib > 0 && memory.peak_kib >= memory.rss_kib);
+    }
+}

@@ -1,0 +1,405 @@
+//! Call outcomes and AAPOR response rates (Standard Definitions, telephone surveys).
+
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::ids::{CampaignId, UnitId};
+use super::phone::RespondentHash;
+use super::submission::Carrier;
+use super::time::Timestamp;
+
+/// The outcome of one call attempt, final or interim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Disposition {
+    /// 1.1 complete interview.
+    Complete,
+    /// 1.2 partial interview.
+    Partial,
+    /// 2.11 refusal.
+    Refusal,
+    /// 2.12 break-off.
+    BreakOff,
+    /// 2.21 respondent never available.
+    NonContact,
+    /// 2.22 answering machine at a known household, message left.
+    AnsweringMachineHousehold,
+    /// Interim: appointment made; final as a non-contact if nothing follows.
+    Callback,
+    /// 2.33 language barrier.
+    LanguageBarrier,
+    /// 2.3x other non-interview (illness, incapacity).
+    OtherNonInterview,
+    /// 3.12 always busy.
+    Busy,
+    /// 3.13 no answer.
+    NoAnswer,
+    /// 3.14 answering machine, household unknown.
+    AnsweringMachine,
+    /// 3.9 other unknown eligibility.
+    UnknownEligibility,
+    /// 4.32 fax or data line.
+    FaxOrDataLine,
+    /// 4.31 non-working or disconnected number.
+    Disconnected,
+    /// 4.51 business or other non-residence.
+    NonResidential,
+    /// 4.7 no eligible respondent.
+    NoEligibleRespondent,
+    /// 4.8 quota filled.
+    QuotaFilled,
+}
+
+/// A validated call attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewCallAttempt {
+    pub id: Uuid,
+    pub campaign_id: CampaignId,
+    pub unit_id: UnitId,
+    pub respondent: RespondentHash,
+    pub carrier: Carrier,
+    pub disposition: Disposition,
+    pub attempted_at: Timestamp,
+    pub submitted_by: String,
+}
+
+impl NewCallAttempt {
+    /// SHA-256 over what the client sent, to tell a retry from a reused id.
+    pub fn content_hash(&self) -> [u8; 32] {
+        let mut h = Sha256::new();
+        h.update(self.id.as_bytes());
+        for part in [self.campaign_id.as_str(), self.unit_id.as_str()] {
+            h.update((part.len() as u64).to_le_bytes());
+            h.update(part.as_bytes());
+        }
+        h.update(self.respondent.0);
+        h.update(self.carrier.as_i16().to_le_bytes());
+        h.update(self.disposition.as_i16().to_le_bytes());
+        h.update(self.attempted_at.as_micros().to_le_bytes());
+        h.finalize().into()
+    }
+}
+
+/// What the store holds for an attempt id after recording it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttemptOutcome {
+    Inserted {
+        accepted_at: Timestamp,
+        case: Disposition,
+    },
+    Existing {
+        content_hash: [u8; 32],
+        accepted_at: Timestamp,
+        case: Disposition,
+    },
+}
+
+/// AAPOR's case groups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Group {
+    /// Complete interviews.
+    I,
+    /// Partial interviews.
+    P,
+    /// Refusals and break-offs.
+    R,
+    /// Non-contacts.
+    Nc,
+    /// Other eligible non-interviews.
+    O,
+    /// Unknown if household.
+    Uh,
+    /// Other unknown eligibility.
+    Uo,
+    /// Not eligible.
+    Ne,
+}
+
+impl Disposition {
+    pub const ALL: [Disposition; 18] = [
+        Self::Complete,
+        Self::Partial,
+        Self::Refusal,
+        Self::BreakOff,
+        Self::NonContact,
+        Self::AnsweringMachineHousehold,
+        Self::Callback,
+        Self::LanguageBarrier,
+        Self::OtherNonInterview,
+        Self::Busy,
+        Self::NoAnswer,
+        Self::AnsweringMachine,
+        Self::UnknownEligibility,
+        Self::FaxOrDataLine,
+        Self::Disconnected,
+        Self::NonResidential,
+        Self::NoEligibleRespondent,
+        Self::QuotaFilled,
+    ];
+
+    pub fn group(self) -> Group {
+        match self {
+            Self::Complete => Group::I,
+            Self::Partial => Group::P,
+            Self::Refusal | Self::BreakOff => Group::R,
+            Self::NonContact | Self::AnsweringMachineHousehold | Self::Callback => Group::Nc,
+            Self::LanguageBarrier | Self::OtherNonInterview => Group::O,
+            Self::Busy | Self::NoAnswer | Self::AnsweringMachine => Group::Uh,
+            Self::UnknownEligibility => Group::Uo,
+            Self::FaxOrDataLine
+            | Self::Disconnected
+            | Self::NonResidential
+            | Self::NoEligibleRespondent
+            | Self::QuotaFilled => Group::Ne,
+        }
+    }
+
+    /// The stable number stored in the database (matches the wire enum).
+    pub fn as_i16(self) -> i16 {
+        Self::ALL
+            .iter()
+            .position(|d| *d == self)
+            .map_or(0, |i| i as i16 + 1)
+    }
+
+    pub fn from_i16(value: i16) -> Option<Self> {
+        usize::try_from(value - 1)
+            .ok()
+            .and_then(|i| Self::ALL.get(i).copied())
+    }
+
+    /// Interviews outrank every other outcome of the same case, whenever they happened.
+    fn rank(self) -> u8 {
+        match self {
+            Self::Complete => 2,
+            Self::Partial => 1,
+            _ => 0,
+        }
+    }
+}
+
+/// A case's deciding attempt: its disposition and when it happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outcome {
+    pub disposition: Disposition,
+    pub at: Timestamp,
+}
+
+/// The case's final outcome after another attempt: the latest attempt's, except that a
+/// complete (or partial) interview outranks any later attempt. Attempts may arrive out of
+/// order (offline tools), so "latest" is by attempt time, not arrival.
+pub fn next_outcome(current: Option<Outcome>, attempt: Outcome) -> Outcome {
+    match current {
+        None => attempt,
+        Some(current) => {
+            let newer = (attempt.disposition.rank(), attempt.at)
+                >= (current.disposition.rank(), current.at);
+            if newer { attempt } else { current }
+        }
+    }
+}
+
+/// Cases per group.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GroupCounts {
+    pub i: u64,
+    pub p: u64,
+    pub r: u64,
+    pub nc: u64,
+    pub o: u64,
+    pub uh: u64,
+    pub uo: u64,
+    pub ne: u64,
+}
+
+impl GroupCounts {
+    pub fn add(&mut self, group: Group, cases: u64) {
+        let slot = match group {
+            Group::I => &mut self.i,
+            Group::P => &mut self.p,
+            Group::R => &mut self.r,
+            Group::Nc => &mut self.nc,
+            Group::O => &mut self.o,
+            Group::Uh => &mut self.uh,
+            Group::Uo => &mut self.uo,
+            Group::Ne => &mut self.ne,
+        };
+        *slot += cases;
+    }
+
+    pub fn total(&self) -> u64 {
+        self.i + self.p + self.r + self.nc + self.o + self.uh + self.uo + self.ne
+    }
+}
+
+/// AAPOR outcome rates; a rate whose denominator is 0 is absent, not 0.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Rates {
+    /// Estimated eligible share of unknown-eligibility cases.
+    pub e: Option<f64>,
+    pub response: [Option<f64>; 6],
+    pub cooperation: [Option<f64>; 4],
+    pub refusal: [Option<f64>; 3],
+    pub contact: [Option<f64>; 3],
+}
+
+fn ratio(numerator: f64, denominator: f64) -> Option<f64> {
+    (denominator > 0.0).then(|| numerator / denominator)
+}
+
+/// RR1-RR6, COOP1-COOP4, REF1-REF3 and CON1-CON3. `fixed_e` overrides the proportional
+/// estimate `e = D / (D + NE)`. Rates that need `e` are absent when it cannot be estimated.
+pub fn rates(c: &GroupCounts, fixed_e: Option<f64>) -> Rates {
+    let f = |x: u64| x as f64;
+    let (i, p, r, nc, o) = (f(c.i), f(c.p), f(c.r), f(c.nc), f(c.o));
+    let d = i + p + r + nc + o;
+    let u = f(c.uh) + f(c.uo);
+    let e = fixed_e.or_else(|| ratio(d, d + f(c.ne)));
+    let with_e = |numerator: f64| e.and_then(|e| ratio(numerator, d + e * u));
+    let contacted = i + p + r + o;
+    Rates {
+        e,
+        response: [
+            ratio(i, d + u),
+            ratio(i + p, d + u),
+            with_e(i),
+            with_e(i + p),
+            ratio(i, d),
+            ratio(i + p, d),
+        ],
+        cooperation: [
+            ratio(i, i + p + r + o),
+            ratio(i + p, i + p + r + o),
+            ratio(i, i + p + r),
+            ratio(i + p, i + p + r),
+        ],
+        refusal: [ratio(r, d + u), with_e(r), ratio(r, d)],
+        contact: [
+            ratio(contacted, d + u),
+            with_e(contacted),
+            ratio(contacted, d),
+        ],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn counts(v: [u64; 8]) -> GroupCounts {
+        GroupCounts {
+            i: v[0],
+            p: v[1],
+            r: v[2],
+            nc: v[3],
+            o: v[4],
+            uh: v[5],
+            uo: v[6],
+            ne: v[7],
+        }
+    }
+
+    fn assert_rates(actual: &[Option<f64>], expected: &[f64], precision: f64) {
+        assert_eq!(actual.len(), expected.len());
+        for (a, e) in actual.iter().zip(expected) {
+            let a = a.expect("rate present");
+            assert!((a - e).abs() < precision, "{actual:?} vs {expected:?}");
+        }
+    }
+
+    #[test]
+    fn worked_example_with_proportional_e() {
+        let r = rates(&counts([400, 50, 150, 200, 30, 120, 50, 100]), None);
+        assert!((r.e.unwrap() - 0.8925).abs() < 5e-5);
+        let p = 5e-5;
+        assert_rates(
+            &r.response,
+            &[0.4000, 0.4500, 0.4074, 0.4584, 0.4819, 0.5422],
+            p,
+        );
+        assert_rates(&r.cooperation, &[0.6349, 0.7143, 0.6667, 0.7500], p);
+        assert_rates(&r.refusal, &[0.1500, 0.1528, 0.1807], p);
+        assert_rates(&r.contact, &[0.6300, 0.6417, 0.7590], p);
+    }
+
+    #[test]
+    fn worked_example_with_fixed_e() {
+        let r = rates(&counts([400, 50, 150, 200, 30, 120, 50, 100]), Some(0.8));
+        let p = 5e-5;
+        assert_rates(
+            &[r.response[2], r.response[3], r.refusal[1], r.contact[1]],
+            &[0.4141, 0.4658, 0.1553, 0.6522],
+            p,
+        );
+    }
+
+    #[test]
+    fn small_cross_check_from_outcomerate() {
+        let r = rates(&counts([4, 2, 1, 1, 1, 1, 1, 1]), None);
+        let p = 5e-4;
+        assert!((r.e.unwrap() - 0.9).abs() < p);
+        assert_rates(&r.response, &[0.364, 0.545, 0.370, 0.556, 0.444, 0.667], p);
+        assert_rates(&r.cooperation, &[0.500, 0.750, 0.571, 0.857], p);
+        assert_rates(&r.refusal, &[0.091, 0.093, 0.111], p);
+        assert_rates(&r.contact, &[0.727, 0.741, 0.889], p);
+    }
+
+    #[test]
+    fn zero_denominators_give_absent_rates() {
+        let r = rates(&GroupCounts::default(), None);
+        assert_eq!(r.e, None);
+        assert!(r.response.iter().chain(&r.cooperation).all(Option::is_none));
+        let only_unknown = rates(&counts([0, 0, 0, 0, 0, 3, 0, 0]), None);
+        assert_eq!(only_unknown.response[0], Some(0.0));
+        assert_eq!(only_unknown.response[4], None);
+    }
+
+    #[test]
+    fn interviews_outrank_later_attempts_and_the_latest_attempt_decides_otherwise() {
+        let at = |s| Timestamp::from_micros(s);
+        let busy = Outcome {
+            disposition: Disposition::Busy,
+            at: at(1),
+        };
+        let refusal = Outcome {
+            disposition: Disposition::Refusal,
+            at: at(2),
+        };
+        let complete = Outcome {
+            disposition: Disposition::Complete,
+            at: at(3),
+        };
+        let later_no_answer = Outcome {
+            disposition: Disposition::NoAnswer,
+            at: at(4),
+        };
+        let mut case = next_outcome(None, busy);
+        case = next_outcome(Some(case), refusal);
+        assert_eq!(case, refusal);
+        case = next_outcome(Some(case), complete);
+        case = next_outcome(Some(case), later_no_answer);
+        assert_eq!(case, complete, "a complete outranks later attempts");
+        // An attempt reported late (earlier time) does not replace a later one.
+        let early = Outcome {
+            disposition: Disposition::NonContact,
+            at: at(0),
+        };
+        assert_eq!(next_outcome(Some(refusal), early), refusal);
+        let partial = Outcome {
+            disposition: Disposition::Partial,
+            at: at(9),
+        };
+        assert_eq!(
+            next_outcome(Some(partial), complete),
+            complete,
+            "complete outranks partial"
+        );
+    }
+
+    #[test]
+    fn stored_numbers_round_trip() {
+        for d in Disposition::ALL {
+            assert_eq!(Disposition::from_i16(d.as_i16()), Some(d));
+        }
+        assert_eq!(Disposition::from_i16(0), None);
+    }
+}

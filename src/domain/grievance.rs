@@ -1,0 +1,157 @@
+//! Problems households raise during visits, and their follow-up.
+
+use uuid::Uuid;
+
+use super::ids::{CampaignId, UnitId};
+use super::time::Timestamp;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Urgency {
+    Low,
+    Medium,
+    High,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum GrievanceStatus {
+    Open,
+    InProgress,
+    Resolved,
+}
+
+impl Urgency {
+    pub fn as_i16(self) -> i16 {
+        match self {
+            Self::Low => 1,
+            Self::Medium => 2,
+            Self::High => 3,
+        }
+    }
+
+    pub fn from_i16(value: i16) -> Option<Self> {
+        [Self::Low, Self::Medium, Self::High]
+            .into_iter()
+            .find(|u| u.as_i16() == value)
+    }
+}
+
+impl GrievanceStatus {
+    pub fn as_i16(self) -> i16 {
+        match self {
+            Self::Open => 1,
+            Self::InProgress => 2,
+            Self::Resolved => 3,
+        }
+    }
+
+    pub fn from_i16(value: i16) -> Option<Self> {
+        [Self::Open, Self::InProgress, Self::Resolved]
+            .into_iter()
+            .find(|s| s.as_i16() == value)
+    }
+}
+
+/// A grievance as raised in a visit, before it is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewGrievance {
+    /// A short code such as "road_safety" or "noise".
+    pub category: String,
+    pub description: String,
+    pub urgency: Urgency,
+}
+
+/// A stored grievance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grievance {
+    pub id: String,
+    pub campaign_id: CampaignId,
+    pub unit_id: UnitId,
+    pub submission_id: Uuid,
+    pub category: String,
+    pub description: String,
+    pub urgency: Urgency,
+    pub status: GrievanceStatus,
+    pub raised_at: Timestamp,
+    pub resolved_at: Option<Timestamp>,
+    pub updated_at: Timestamp,
+}
+
+/// The id of the `index`-th grievance of a visit: stable, so a retried visit cannot create
+/// the grievance twice.
+pub fn grievance_id(submission: Uuid, index: usize) -> String {
+    format!("{submission}-{index}")
+}
+
+/// Counts and resolution time of a set of grievances.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct GrievanceSummary {
+    pub raised: u64,
+    pub open: u64,
+    pub in_progress: u64,
+    pub resolved: u64,
+    /// Median days from raising to resolution, over resolved grievances.
+    pub median_days_to_resolve: Option<f64>,
+}
+
+/// Summarises (status, raised_at, resolved_at) triples.
+pub fn summarise(
+    grievances: &[(GrievanceStatus, Timestamp, Option<Timestamp>)],
+) -> GrievanceSummary {
+    let mut summary = GrievanceSummary {
+        raised: grievances.len() as u64,
+        ..Default::default()
+    };
+    let mut days = Vec::new();
+    for (status, raised, resolved) in grievances {
+        match status {
+            GrievanceStatus::Open => summary.open += 1,
+            GrievanceStatus::InProgress => summary.in_progress += 1,
+            GrievanceStatus::Resolved => {
+                summary.resolved += 1;
+                if let Some(resolved) = resolved {
+                    days.push((resolved.as_micros() - raised.as_micros()) as f64 / 86_400e6);
+                }
+            }
+        }
+    }
+    days.sort_by(f64::total_cmp);
+    summary.median_days_to_resolve = match days.len() {
+        0 => None,
+        n if n % 2 == 1 => Some(days[n / 2]),
+        n => Some((days[n / 2 - 1] + days[n / 2]) / 2.0),
+    };
+    summary
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_by_status_and_median_of_resolution_days() {
+        let day = |d: i64| Timestamp::from_micros(d * 86_400_000_000);
+        let summary = summarise(&[
+            (GrievanceStatus::Open, day(0), None),
+            (GrievanceStatus::InProgress, day(0), None),
+            (GrievanceStatus::Resolved, day(0), Some(day(2))),
+            (GrievanceStatus::Resolved, day(1), Some(day(5))),
+            (GrievanceStatus::Resolved, day(0), Some(day(10))),
+        ]);
+        assert_eq!(
+            (
+                summary.raised,
+                summary.open,
+                summary.in_progress,
+                summary.resolved
+            ),
+            (5, 1, 1, 3)
+        );
+        assert_eq!(summary.median_days_to_resolve, Some(4.0));
+        let even = summarise(&[
+            (GrievanceStatus::Resolved, day(0), Some(day(1))),
+            (GrievanceStatus::Resolved, day(0), Some(day(4))),
+        ]);
+        assert_eq!(even.median_days_to_resolve, Some(2.5));
+        assert_eq!(summarise(&[]).median_days_to_resolve, None);
+    }
+}

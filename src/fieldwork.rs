@@ -1,0 +1,396 @@
+//! Call-center and field-office workflows: call attempts and AAPOR rates, review of flagged
+//! submissions with its audit trail, and grievance follow-up.
+
+use std::sync::Arc;
+
+use uuid::Uuid;
+
+use crate::auth::{Principal, Role};
+use crate::catalog::{Catalog, Snapshot};
+use crate::domain::aapor::{
+    AttemptOutcome, Disposition, GroupCounts, NewCallAttempt, Rates, rates,
+};
+use crate::domain::grievance::{Grievance, GrievanceStatus, GrievanceSummary, summarise};
+use crate::domain::ids::{CampaignId, UnitId};
+use crate::domain::quality::Flag;
+use crate::domain::review::{Decision, ReviewAction, ReviewState, SubmissionSummary};
+use crate::domain::submission::Carrier;
+use crate::domain::time::Timestamp;
+use crate::error::{Error, Result};
+use crate::store::{ListQuery, ReviewRequest, Store};
+
+/// The recorded attempt and its case's disposition.
+pub struct AttemptReceipt {
+    pub id: Uuid,
+    pub accepted_at: Timestamp,
+    pub case: Disposition,
+}
+
+/// Rates of a unit, overall and per carrier.
+pub struct UnitRates {
+    pub overall: (GroupCounts, Rates),
+    pub by_carrier: Vec<(Carrier, GroupCounts, Rates)>,
+}
+
+/// Which part of a campaign a list covers, and where its page starts.
+pub struct Listing<'a> {
+    pub campaign_id: &'a CampaignId,
+    /// This unit and its descendants; `None` for the campaign's whole scope.
+    pub unit: Option<&'a UnitId>,
+    /// The sequence number the previous page ended at (0 for the first page).
+    pub after: i64,
+    pub limit: usize,
+}
+
+/// A page of rows from a keyset-paginated list: the rows and the last row's sequence.
+pub struct Page<T> {
+    pub rows: Vec<T>,
+    pub last: Option<i64>,
+}
+
+#[derive(Clone)]
+pub struct Fieldwork {
+    catalog: Arc<Catalog>,
+    store: Store,
+}
+
+impl Fieldwork {
+    pub fn new(catalog: Arc<Catalog>, store: Store) -> Self {
+        Self { catalog, store }
+    }
+
+    async fn snapshot(
+        &self,
+        campaign: &CampaignId,
+        unit: Option<&UnitId>,
+    ) -> Result<Arc<Snapshot>> {
+        let catalog = self
+            .catalog
+            .snapshot_with(|s| {
+                s.campaigns.contains_key(campaign) && unit.is_none_or(|u| s.units.get(u).is_some())
+            })
+            .await?;
+        Ok(catalog)
+    }
+
+    /// # Errors
+    /// PERMISSION_DENIED outside the caller's units; NOT_FOUND for an unknown campaign or unit;
+    /// FAILED_PRECONDITION outside the campaign's window or scope; ALREADY_EXISTS for a reused
+    /// attempt id with other content.
+    pub async fn log_attempt(
+        &self,
+        caller: &Principal,
+        attempt: NewCallAttempt,
+    ) -> Result<AttemptReceipt> {
+        let catalog = self
+            .snapshot(&attempt.campaign_id, Some(&attempt.unit_id))
+            .await?;
+        caller.require_unit(&catalog.units, &attempt.unit_id)?;
+        let campaign = catalog.campaign(&attempt.campaign_id)?;
+        catalog.unit(&attempt.unit_id)?;
+        if !campaign.is_open_at(attempt.attempted_at) {
+            return Err(Error::precondition(
+                "CAMPAIGN_NOT_OPEN",
+                format!("campaigns/{}", campaign.id),
+                format!(
+                    "campaign {} was not open at the attempt's time",
+                    campaign.id
+                ),
+            ));
+        }
+        if !catalog
+            .units
+            .is_within(&attempt.unit_id, &campaign.scope_unit_id)
+        {
+            return Err(Error::precondition(
+                "UNIT_OUT_OF_CAMPAIGN_SCOPE",
+                format!("units/{}", attempt.unit_id),
+                format!(
+                    "unit {} is not within campaign {}'s scope",
+                    attempt.unit_id, campaign.id
+                ),
+            ));
+        }
+        match self
+            .store
+            .commit_call_attempt(&attempt, Timestamp::now())
+            .await?
+        {
+            AttemptOutcome::Inserted { accepted_at, case } => Ok(AttemptReceipt {
+                id: attempt.id,
+                accepted_at,
+                case,
+            }),
+            AttemptOutcome::Existing {
+                content_hash,
+                accepted_at,
+                case,
+            } if content_hash == attempt.content_hash() => Ok(AttemptReceipt {
+                id: attempt.id,
+                accepted_at,
+                case,
+            }),
+            AttemptOutcome::Existing { .. } => Err(Error::AlreadyExists {
+                reason: "ATTEMPT_ID_REUSED",
+                message: format!(
+                    "call attempt {} was already recorded with different content",
+                    attempt.id
+                ),
+            }),
+        }
+    }
+
+    /// AAPOR rates of `unit` with its descendants, overall and per carrier.
+    ///
+    /// # Errors
+    /// NOT_FOUND for an unknown campaign or unit.
+    pub async fn response_rates(
+        &self,
+        campaign_id: &CampaignId,
+        unit_id: &UnitId,
+    ) -> Result<UnitRates> {
+        let catalog = self.snapshot(campaign_id, Some(unit_id)).await?;
+        let campaign = catalog.campaign(campaign_id)?;
+        catalog.unit(unit_id)?;
+        let members: std::collections::HashSet<&UnitId> = catalog
+            .units
+            .subtree(unit_id)
+            .into_iter()
+            .map(|u| &u.id)
+            .collect();
+        let mut overall = GroupCounts::default();
+        let mut by_carrier: std::collections::BTreeMap<Carrier, GroupCounts> = Default::default();
+        for (unit, carrier, disposition, cases) in
+            self.store.disposition_counts(campaign_id).await?
+        {
+            if !members.contains(&unit) || cases <= 0 {
+                continue;
+            }
+            let cases = cases as u64;
+            overall.add(disposition.group(), cases);
+            if let Some(carrier) = carrier {
+                by_carrier
+                    .entry(carrier)
+                    .or_default()
+                    .add(disposition.group(), cases);
+            }
+        }
+        let e = campaign.eligibility_rate;
+        Ok(UnitRates {
+            overall: (overall, rates(&overall, e)),
+            by_carrier: by_carrier
+                .into_iter()
+                .map(|(carrier, counts)| (carrier, counts, rates(&counts, e)))
+                .collect(),
+        })
+    }
+
+    /// The units a reviewer may see within `unit` (or the campaign's scope): `None` for all.
+    fn reviewable_units(
+        caller: &Principal,
+        catalog: &Snapshot,
+        scope: &UnitId,
+    ) -> Result<Option<Vec<UnitId>>> {
+        let within_scope = || {
+            catalog
+                .units
+                .subtree(scope)
+                .into_iter()
+                .map(|u| u.id.clone())
+        };
+        if caller.role == Role::Admin {
+            return Ok(Some(within_scope().collect()));
+        }
+        let allowed: Vec<UnitId> = within_scope()
+            .filter(|u| {
+                caller
+                    .units
+                    .iter()
+                    .any(|own| catalog.units.is_within(u, own))
+            })
+            .collect();
+        if allowed.is_empty() {
+            return Err(Error::PermissionDenied(format!(
+                "the token of {:?} covers no unit under {scope}",
+                caller.subject
+            )));
+        }
+        Ok(Some(allowed))
+    }
+
+    async fn list_query(&self, caller: &Principal, listing: &Listing<'_>) -> Result<ListQuery> {
+        let Listing {
+            campaign_id,
+            unit,
+            after,
+            limit,
+        } = *listing;
+        let catalog = self.snapshot(campaign_id, unit).await?;
+        let campaign = catalog.campaign(campaign_id)?;
+        let scope = match unit {
+            Some(u) => {
+                catalog.unit(u)?;
+                u.clone()
+            }
+            None => campaign.scope_unit_id.clone(),
+        };
+        let units = Self::reviewable_units(caller, &catalog, &scope)?;
+        // A whole-campaign listing by an admin needs no unit filter.
+        let units = if caller.role == Role::Admin && unit.is_none() {
+            None
+        } else {
+            units
+        };
+        // One row more than the page shows tells whether another page follows.
+        Ok(ListQuery {
+            campaign_id: campaign_id.clone(),
+            units,
+            after,
+            limit: limit + 1,
+        })
+    }
+
+    /// # Errors
+    /// PERMISSION_DENIED when the caller's token covers none of the units; NOT_FOUND for an
+    /// unknown campaign or unit.
+    pub async fn list_submissions(
+        &self,
+        caller: &Principal,
+        listing: &Listing<'_>,
+        state: ReviewState,
+        flag: Option<Flag>,
+    ) -> Result<Page<SubmissionSummary>> {
+        let query = self.list_query(caller, listing).await?;
+        let rows = self.store.list_submissions(&query, state, flag).await?;
+        Ok(page(rows, listing.limit))
+    }
+
+    /// # Errors
+    /// PERMISSION_DENIED outside the caller's units; NOT_FOUND for an unknown campaign or
+    /// submission; FAILED_PRECONDITION when the decision does not apply to its state.
+    pub async fn review(
+        &self,
+        caller: &Principal,
+        campaign_id: &CampaignId,
+        submission_id: Uuid,
+        decision: Decision,
+        reason: &str,
+    ) -> Result<SubmissionSummary> {
+        let catalog = self.snapshot(campaign_id, None).await?;
+        let (campaign, questionnaire) = catalog.campaign_with_questionnaire(campaign_id)?;
+        let allowed = match caller.role {
+            Role::Admin => None,
+            _ => Self::reviewable_units(caller, &catalog, &campaign.scope_unit_id)?,
+        };
+        self.store
+            .review_submission(&ReviewRequest {
+                campaign: &campaign,
+                questionnaire: &questionnaire,
+                submission_id,
+                decision,
+                reviewer: &caller.subject,
+                reason,
+                at: Timestamp::now(),
+                allowed_units: allowed.as_deref(),
+            })
+            .await
+    }
+
+    /// # Errors
+    /// PERMISSION_DENIED when the caller's token covers none of the campaign's units;
+    /// NOT_FOUND for an unknown campaign.
+    pub async fn review_actions(
+        &self,
+        caller: &Principal,
+        listing: &Listing<'_>,
+        submission: Option<Uuid>,
+    ) -> Result<Page<ReviewAction>> {
+        let query = self.list_query(caller, listing).await?;
+        let rows = self.store.list_review_actions(&query, submission).await?;
+        Ok(page(rows, listing.limit))
+    }
+
+    /// # Errors
+    /// As `list_submissions`.
+    pub async fn grievances(
+        &self,
+        caller: &Principal,
+        listing: &Listing<'_>,
+        status: Option<GrievanceStatus>,
+    ) -> Result<Page<Grievance>> {
+        let query = self.list_query(caller, listing).await?;
+        let rows = self.store.list_grievances(&query, status).await?;
+        Ok(page(rows, listing.limit))
+    }
+
+    /// # Errors
+    /// PERMISSION_DENIED outside the caller's units; NOT_FOUND for an unknown campaign or
+    /// grievance.
+    pub async fn update_grievance(
+        &self,
+        caller: &Principal,
+        campaign_id: &CampaignId,
+        grievance_id: &str,
+        status: GrievanceStatus,
+    ) -> Result<Grievance> {
+        let listing = Listing {
+            campaign_id,
+            unit: None,
+            after: 0,
+            limit: 0,
+        };
+        let query = self.list_query(caller, &listing).await?;
+        self.store
+            .update_grievance(
+                campaign_id,
+                grievance_id,
+                status,
+                Timestamp::now(),
+                query.units.as_deref(),
+            )
+            .await
+    }
+
+    /// # Errors
+    /// PERMISSION_DENIED outside the caller's units; NOT_FOUND for an unknown campaign or unit.
+    pub async fn grievance_summary(
+        &self,
+        caller: &Principal,
+        campaign_id: &CampaignId,
+        unit: &UnitId,
+    ) -> Result<GrievanceSummary> {
+        let listing = Listing {
+            campaign_id,
+            unit: Some(unit),
+            after: 0,
+            limit: 0,
+        };
+        let query = self.list_query(caller, &listing).await?;
+        let catalog = self.catalog.snapshot();
+        let units: Vec<UnitId> = query.units.unwrap_or_else(|| {
+            catalog
+                .units
+                .subtree(unit)
+                .into_iter()
+                .map(|u| u.id.clone())
+                .collect()
+        });
+        let facts = self.store.grievance_facts(campaign_id, &units).await?;
+        Ok(summarise(&facts))
+    }
+}
+
+/// Keyset page: `limit` rows asked one more than shown tells whether another page exists.
+fn page<T>(rows: Vec<(i64, T)>, limit: usize) -> Page<T> {
+    let more = rows.len() > limit;
+    let rows: Vec<(i64, T)> = rows.into_iter().take(limit).collect();
+    let last = if more {
+        rows.last().map(|(seq, _)| *seq)
+    } else {
+        None
+    };
+    Page {
+        rows: rows.into_iter().map(|(_, r)| r).collect(),
+        last,
+    }
+}
