@@ -1,11 +1,11 @@
 use tonic::{Request, Response, Status};
 
 use super::caller;
-use super::convert::{carrier, timestamp_to_proto};
+use super::convert::{carrier, carrier_to_proto, timestamp_to_proto};
 use crate::domain::aapor::{Disposition, GroupCounts, NewCallAttempt, Rates};
 use crate::domain::ids::{CampaignId, UnitId};
 use crate::domain::phone::{PhoneHasher, PhoneNumber};
-use crate::domain::submission::{Carrier, parse_submission_id};
+use crate::domain::submission::parse_submission_id;
 use crate::domain::time::Timestamp;
 use crate::error::Violations;
 use crate::fieldwork::Fieldwork;
@@ -66,16 +66,6 @@ fn rates_to_proto(counts: &GroupCounts, r: &Rates) -> pb::OutcomeRates {
         con1,
         con2,
         con3,
-    }
-}
-
-fn carrier_to_proto(c: Carrier) -> pb::Carrier {
-    match c {
-        Carrier::ChinaMobile => pb::Carrier::ChinaMobile,
-        Carrier::ChinaTelecom => pb::Carrier::ChinaTelecom,
-        Carrier::ChinaUnicom => pb::Carrier::ChinaUnicom,
-        Carrier::ChinaBroadnet => pb::Carrier::ChinaBroadnet,
-        Carrier::Other => pb::Carrier::Other,
     }
 }
 
@@ -149,7 +139,7 @@ impl CallCenterService for CallCenterApi {
                 .by_carrier
                 .iter()
                 .map(|(c, counts, r)| pb::CarrierRates {
-                    carrier: carrier_to_proto(*c).into(),
+                    carrier: carrier_to_proto(Some(*c)).into(),
                     rates: Some(rates_to_proto(counts, r)),
                 })
                 .collect(),

@@ -1,0 +1,327 @@
+//! Units, questionnaires and campaigns.
+
+use super::weighting::{weighting_from_proto, weighting_to_proto};
+use super::*;
+
+pub fn unit_from_proto(unit: Option<pb::Unit>, now: Timestamp) -> Result<Unit> {
+    let unit = unit.unwrap_or_default();
+    let mut v = Violations::new();
+    let id = v.check("unit.id", UnitId::parse(&unit.id));
+    let name = v.check("unit.name", parse_name(&unit.name));
+    let kind = v.check("unit.kind", unit_kind(unit.kind));
+    let parent_id = v.check(
+        "unit.parent_id",
+        optional_id(&unit.parent_id, UnitId::parse),
+    );
+    let area = unit.area.map(|a| {
+        let latitude = v.check("unit.area.latitude", parse_latitude(a.latitude));
+        let longitude = v.check("unit.area.longitude", parse_longitude(a.longitude));
+        if !(a.radius_meters.is_finite() && a.radius_meters > 0.0) {
+            v.add(
+                "unit.area.radius_meters",
+                "must be a finite number of metres above 0",
+            );
+        }
+        Some(Area {
+            latitude: latitude?,
+            longitude: longitude?,
+            radius_meters: a.radius_meters,
+        })
+    });
+    v.into_result(|| {
+        Some(Unit {
+            id: id?,
+            name: name?,
+            kind: kind?,
+            parent_id: parent_id?,
+            area: match area {
+                Some(parsed) => Some(parsed?),
+                None => None,
+            },
+            created_at: now,
+        })
+    })
+}
+
+pub fn unit_to_proto(unit: &Unit) -> pb::Unit {
+    pb::Unit {
+        area: unit.area.map(|a| pb::GeoArea {
+            latitude: a.latitude,
+            longitude: a.longitude,
+            radius_meters: a.radius_meters,
+        }),
+        id: unit.id.to_string(),
+        name: unit.name.clone(),
+        kind: unit_kind_to_proto(unit.kind).into(),
+        parent_id: unit
+            .parent_id
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+        create_time: Some(timestamp_to_proto(unit.created_at)),
+    }
+}
+
+fn option_from_proto(
+    v: &mut Violations,
+    field: &str,
+    option: &pb::AnswerOption,
+) -> Option<AnswerOption> {
+    let code = v.check(format!("{field}.code"), Code::parse(&option.code));
+    let label = v.check(format!("{field}.label"), parse_name(&option.label));
+    let value = match pb::OptionKind::try_from(option.kind) {
+        Ok(pb::OptionKind::Scored) => v
+            .check(format!("{field}.points"), parse_points(option.points))
+            .map(OptionValue::Points),
+        Ok(kind @ (pb::OptionKind::DontKnow | pb::OptionKind::Refused)) => {
+            if option.points != 0 {
+                v.add(
+                    format!("{field}.points"),
+                    "must be 0 for options that count in no score",
+                );
+            }
+            Some(if kind == pb::OptionKind::DontKnow {
+                OptionValue::DontKnow
+            } else {
+                OptionValue::Refused
+            })
+        }
+        Ok(pb::OptionKind::Unspecified) | Err(_) => {
+            v.add(
+                format!("{field}.kind"),
+                "must be SCORED, DONT_KNOW or REFUSED",
+            );
+            None
+        }
+    };
+    Some(AnswerOption {
+        code: code?,
+        label: label?,
+        value: value?,
+    })
+}
+
+fn indicator_from_proto(
+    v: &mut Violations,
+    field: &str,
+    indicator: &pb::Indicator,
+) -> Option<Indicator> {
+    let code = v.check(format!("{field}.code"), Code::parse(&indicator.code));
+    let text = v.check(format!("{field}.text"), parse_name(&indicator.text));
+    let weight = v.check(format!("{field}.weight"), parse_weight(indicator.weight));
+    if indicator.options.is_empty() {
+        v.add(format!("{field}.options"), "must list at least one option");
+    }
+    let mut codes = HashSet::new();
+    let mut options = Vec::with_capacity(indicator.options.len());
+    for (j, option) in indicator.options.iter().enumerate() {
+        let option_field = format!("{field}.options[{j}]");
+        if !codes.insert(option.code.as_str()) {
+            v.add(
+                format!("{option_field}.code"),
+                "duplicates another option's code",
+            );
+        }
+        options.extend(option_from_proto(v, &option_field, option));
+    }
+    if !indicator.options.is_empty()
+        && !options
+            .iter()
+            .any(|o| matches!(o.value, OptionValue::Points(_)))
+    {
+        v.add(
+            format!("{field}.options"),
+            "must include at least one SCORED option",
+        );
+    }
+    Some(Indicator {
+        code: code?,
+        text: text?,
+        weight: weight?,
+        options,
+    })
+}
+
+pub fn questionnaire_from_proto(
+    q: Option<pb::Questionnaire>,
+    now: Timestamp,
+) -> Result<Questionnaire> {
+    let q = q.unwrap_or_default();
+    let mut v = Violations::new();
+    let id = v.check("questionnaire.id", QuestionnaireId::parse(&q.id));
+    let name = v.check("questionnaire.name", parse_name(&q.name));
+    if q.indicators.is_empty() {
+        v.add(
+            "questionnaire.indicators",
+            "must list at least one indicator",
+        );
+    }
+    let mut codes = HashSet::new();
+    let mut indicators = Vec::with_capacity(q.indicators.len());
+    for (i, indicator) in q.indicators.iter().enumerate() {
+        let field = format!("questionnaire.indicators[{i}]");
+        if !codes.insert(indicator.code.as_str()) {
+            v.add(
+                format!("{field}.code"),
+                "duplicates another indicator's code",
+            );
+        }
+        indicators.extend(indicator_from_proto(&mut v, &field, indicator));
+    }
+    v.into_result(|| {
+        Some(Questionnaire {
+            id: id?,
+            name: name?,
+            indicators,
+            created_at: now,
+        })
+    })
+}
+
+pub fn questionnaire_to_proto(q: &Questionnaire) -> pb::Questionnaire {
+    pb::Questionnaire {
+        id: q.id.to_string(),
+        name: q.name.clone(),
+        indicators: q
+            .indicators
+            .iter()
+            .map(|i| pb::Indicator {
+                code: i.code.to_string(),
+                text: i.text.clone(),
+                weight: i.weight,
+                options: i
+                    .options
+                    .iter()
+                    .map(|o| {
+                        let (kind, points) = match o.value {
+                            OptionValue::Points(p) => (pb::OptionKind::Scored, u32::from(p)),
+                            OptionValue::DontKnow => (pb::OptionKind::DontKnow, 0),
+                            OptionValue::Refused => (pb::OptionKind::Refused, 0),
+                        };
+                        pb::AnswerOption {
+                            code: o.code.to_string(),
+                            label: o.label.clone(),
+                            kind: kind.into(),
+                            points,
+                        }
+                    })
+                    .collect(),
+            })
+            .collect(),
+        create_time: Some(timestamp_to_proto(q.created_at)),
+    }
+}
+
+pub fn campaign_from_proto(c: Option<pb::Campaign>, now: Timestamp) -> Result<Campaign> {
+    let c = c.unwrap_or_default();
+    let mut v = Violations::new();
+    let id = v.check("campaign.id", CampaignId::parse(&c.id));
+    let name = v.check("campaign.name", parse_name(&c.name));
+    let questionnaire_id = v.check(
+        "campaign.questionnaire_id",
+        QuestionnaireId::parse(&c.questionnaire_id),
+    );
+    let scope_unit_id = v.check("campaign.scope_unit_id", UnitId::parse(&c.scope_unit_id));
+    let opens_at = v.check("campaign.open_time", timestamp(c.open_time.as_ref()));
+    let closes_at = v.check("campaign.close_time", timestamp(c.close_time.as_ref()));
+    if let (Some(open), Some(close)) = (opens_at, closes_at)
+        && close <= open
+    {
+        v.add("campaign.close_time", "must be after open_time");
+    }
+    let compared = v.check(
+        "campaign.compared_campaign_id",
+        optional_id(&c.compared_campaign_id, CampaignId::parse),
+    );
+    if c.compared_campaign_id == c.id && !c.id.is_empty() {
+        v.add(
+            "campaign.compared_campaign_id",
+            "must name another campaign",
+        );
+    }
+    let weighting = c
+        .weighting
+        .as_ref()
+        .map(|w| weighting_from_proto(&mut v, w))
+        .unwrap_or(Some(None));
+    let quality_rules = quality_rules_from_proto(&mut v, c.quality_rules.as_ref());
+    if let Some(e) = c.eligibility_rate
+        && !(0.0..=1.0).contains(&e)
+    {
+        v.add("campaign.eligibility_rate", "must be between 0 and 1");
+    }
+    let min_sample = if c.min_sample == 0 {
+        DEFAULT_MIN_SAMPLE
+    } else {
+        c.min_sample
+    };
+    v.into_result(|| {
+        Some(Campaign {
+            id: id?,
+            name: name?,
+            questionnaire_id: questionnaire_id?,
+            scope_unit_id: scope_unit_id?,
+            opens_at: opens_at?,
+            closes_at: closes_at?,
+            compared_campaign_id: compared?,
+            min_sample,
+            weighting: weighting?,
+            quality_rules,
+            eligibility_rate: c.eligibility_rate,
+            created_at: now,
+        })
+    })
+}
+
+pub fn campaign_to_proto(c: &Campaign) -> pb::Campaign {
+    pb::Campaign {
+        id: c.id.to_string(),
+        name: c.name.clone(),
+        questionnaire_id: c.questionnaire_id.to_string(),
+        scope_unit_id: c.scope_unit_id.to_string(),
+        open_time: Some(timestamp_to_proto(c.opens_at)),
+        close_time: Some(timestamp_to_proto(c.closes_at)),
+        compared_campaign_id: c
+            .compared_campaign_id
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+        min_sample: c.min_sample,
+        create_time: Some(timestamp_to_proto(c.created_at)),
+        weighting: c.weighting.as_ref().map(weighting_to_proto),
+        quality_rules: Some(pb::QualityRules {
+            min_seconds_per_answer: c.quality_rules.min_seconds_per_answer,
+            max_gps_accuracy_meters: c.quality_rules.max_gps_accuracy_meters,
+            max_upload_delay_hours: c.quality_rules.max_upload_delay_hours,
+        }),
+        eligibility_rate: c.eligibility_rate,
+    }
+}
+
+/// Zero fields take the defaults.
+fn quality_rules_from_proto(v: &mut Violations, rules: Option<&pb::QualityRules>) -> QualityRules {
+    let defaults = QualityRules::default();
+    let Some(r) = rules else { return defaults };
+    if !r.max_gps_accuracy_meters.is_finite() || r.max_gps_accuracy_meters < 0.0 {
+        v.add(
+            "campaign.quality_rules.max_gps_accuracy_meters",
+            "must be a finite number of metres, at least 0",
+        );
+    }
+    let or_default = |value: u32, default: u32| if value == 0 { default } else { value };
+    QualityRules {
+        min_seconds_per_answer: or_default(
+            r.min_seconds_per_answer,
+            defaults.min_seconds_per_answer,
+        ),
+        max_gps_accuracy_meters: if r.max_gps_accuracy_meters > 0.0 {
+            r.max_gps_accuracy_meters
+        } else {
+            defaults.max_gps_accuracy_meters
+        },
+        max_upload_delay_hours: or_default(
+            r.max_upload_delay_hours,
+            defaults.max_upload_delay_hours,
+        ),
+    }
+}

@@ -1,0 +1,119 @@
+//! The boundary: wire messages become validated domain values here (naming every offending
+//! field), and domain values become wire messages.
+
+use std::collections::{BTreeMap, HashSet};
+
+use prost_types::Timestamp as PbTimestamp;
+
+use crate::domain::campaign::{Campaign, DEFAULT_MIN_SAMPLE};
+use crate::domain::grievance::{NewGrievance, Urgency};
+use crate::domain::ids::{CampaignId, Code, QuestionnaireId, UnitId, parse_name};
+use crate::domain::intake::SubmissionDraft;
+use crate::domain::phone::{PhoneHasher, PhoneNumber};
+use crate::domain::quality::{Area, Flag, QualityRules};
+use crate::domain::questionnaire::{
+    AnswerOption, Indicator, OptionValue, Questionnaire, parse_points, parse_weight,
+};
+use crate::domain::review::ReviewState;
+use crate::domain::scoring::{Breakdown, IndicatorScore, IndicatorStanding, RankingRow, UnitScore};
+use crate::domain::submission::{
+    Acknowledgement, Carrier, GeoLocation, Source, parse_accuracy, parse_latitude, parse_longitude,
+    parse_submission_id,
+};
+use crate::domain::time::Timestamp;
+use crate::domain::unit::{Unit, UnitKind};
+use crate::domain::weighting::{Margin, Method, WeightedEstimate, Weighting};
+use crate::error::{Result, Violations};
+use crate::proto::v1 as pb;
+
+/// Most answers one submission may carry.
+const MAX_ANSWERS: usize = 500;
+const MAX_HOUSEHOLD_REF_CHARS: usize = 128;
+const MAX_ATTRIBUTES: usize = 16;
+const MAX_GRIEVANCES: usize = 20;
+const MAX_GRIEVANCE_CHARS: usize = 2000;
+const MAX_ATTRIBUTE_VALUE_CHARS: usize = 64;
+/// How far a margin's shares may sum from 1 (rounding in published figures).
+const SHARE_SUM_TOLERANCE: f64 = 1e-6;
+
+pub fn timestamp_to_proto(t: Timestamp) -> PbTimestamp {
+    PbTimestamp {
+        seconds: t.seconds(),
+        nanos: t.subsec_nanos(),
+    }
+}
+
+fn timestamp(value: Option<&PbTimestamp>) -> Result<Timestamp, String> {
+    let t = value.ok_or("is required")?;
+    Timestamp::from_parts(t.seconds, t.nanos)
+}
+
+/// An optional reference: empty means none.
+fn optional_id<T>(
+    value: &str,
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> Result<Option<T>, String> {
+    if value.is_empty() {
+        Ok(None)
+    } else {
+        parse(value).map(Some)
+    }
+}
+
+pub fn unit_kind(value: i32) -> Result<UnitKind, String> {
+    match pb::UnitKind::try_from(value) {
+        Ok(pb::UnitKind::City) => Ok(UnitKind::City),
+        Ok(pb::UnitKind::Township) => Ok(UnitKind::Township),
+        Ok(pb::UnitKind::Subdistrict) => Ok(UnitKind::Subdistrict),
+        Ok(pb::UnitKind::Village) => Ok(UnitKind::Village),
+        Ok(pb::UnitKind::Community) => Ok(UnitKind::Community),
+        Ok(pb::UnitKind::Department) => Ok(UnitKind::Department),
+        Ok(pb::UnitKind::Unspecified) | Err(_) => {
+            Err("must be a unit kind other than UNSPECIFIED".into())
+        }
+    }
+}
+
+fn unit_kind_to_proto(kind: UnitKind) -> pb::UnitKind {
+    match kind {
+        UnitKind::City => pb::UnitKind::City,
+        UnitKind::Township => pb::UnitKind::Township,
+        UnitKind::Subdistrict => pb::UnitKind::Subdistrict,
+        UnitKind::Village => pb::UnitKind::Village,
+        UnitKind::Community => pb::UnitKind::Community,
+        UnitKind::Department => pb::UnitKind::Department,
+    }
+}
+
+pub fn carrier(value: i32) -> Result<Carrier, String> {
+    match pb::Carrier::try_from(value) {
+        Ok(pb::Carrier::ChinaMobile) => Ok(Carrier::ChinaMobile),
+        Ok(pb::Carrier::ChinaTelecom) => Ok(Carrier::ChinaTelecom),
+        Ok(pb::Carrier::ChinaUnicom) => Ok(Carrier::ChinaUnicom),
+        Ok(pb::Carrier::ChinaBroadnet) => Ok(Carrier::ChinaBroadnet),
+        Ok(pb::Carrier::Other) => Ok(Carrier::Other),
+        Ok(pb::Carrier::Unspecified) | Err(_) => {
+            Err("must be a carrier other than UNSPECIFIED".into())
+        }
+    }
+}
+
+pub fn carrier_to_proto(carrier: Option<Carrier>) -> pb::Carrier {
+    match carrier {
+        None => pb::Carrier::Unspecified,
+        Some(Carrier::ChinaMobile) => pb::Carrier::ChinaMobile,
+        Some(Carrier::ChinaTelecom) => pb::Carrier::ChinaTelecom,
+        Some(Carrier::ChinaUnicom) => pb::Carrier::ChinaUnicom,
+        Some(Carrier::ChinaBroadnet) => pb::Carrier::ChinaBroadnet,
+        Some(Carrier::Other) => pb::Carrier::Other,
+    }
+}
+
+mod catalog;
+mod scores;
+mod submission;
+mod weighting;
+
+pub use catalog::*;
+pub use scores::*;
+pub use submission::*;

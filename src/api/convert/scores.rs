@@ -1,0 +1,94 @@
+//! Scores, rankings and standings.
+
+use super::*;
+
+fn weighted_to_proto(w: &WeightedEstimate) -> pb::WeightedEstimate {
+    pb::WeightedEstimate {
+        mean: w.mean,
+        standard_error: w.standard_error,
+        confidence_interval: w
+            .confidence_interval
+            .map(|(lower, upper)| pb::ConfidenceInterval { lower, upper }),
+        effective_sample_size: w.effective_sample_size,
+        design_effect: w.design_effect,
+    }
+}
+
+fn indicator_score_to_proto(i: &IndicatorScore) -> pb::IndicatorScore {
+    pb::IndicatorScore {
+        indicator_code: i.code.to_string(),
+        valid_count: i.moments.valid,
+        excluded_count: i.moments.excluded,
+        mean: i.mean,
+        standard_error: i.standard_error,
+        confidence_interval: i
+            .confidence_interval
+            .map(|(lower, upper)| pb::ConfidenceInterval { lower, upper }),
+        weighted: i.weighted.as_ref().map(weighted_to_proto),
+    }
+}
+
+fn breakdown_to_proto(b: &Breakdown) -> pb::ScoreBreakdown {
+    pb::ScoreBreakdown {
+        channel: match b.channel {
+            crate::domain::submission::Channel::Visit => pb::Channel::Visit,
+            crate::domain::submission::Channel::Phone => pb::Channel::Phone,
+        }
+        .into(),
+        carrier: carrier_to_proto(b.carrier).into(),
+        submission_count: b.submissions,
+        composite_score: b.composite,
+        indicators: b.indicators.iter().map(indicator_score_to_proto).collect(),
+    }
+}
+
+pub fn unit_score_to_proto(campaign_id: &CampaignId, score: &UnitScore) -> pb::UnitScore {
+    pb::UnitScore {
+        campaign_id: campaign_id.to_string(),
+        unit_id: score.unit_id.to_string(),
+        unit_name: score.unit_name.clone(),
+        submission_count: score.submissions,
+        composite_score: score.composite,
+        indicators: score
+            .indicators
+            .iter()
+            .map(indicator_score_to_proto)
+            .collect(),
+        sufficient_sample: score.sufficient_sample,
+        breakdowns: score.breakdowns.iter().map(breakdown_to_proto).collect(),
+        weighted_composite_score: score.weighted_composite,
+        weighted_submission_count: score.weighted_submissions,
+        effective_sample_size: score.effective_sample_size,
+    }
+}
+
+fn to_i32(value: u32) -> i32 {
+    i32::try_from(value).unwrap_or(i32::MAX)
+}
+
+pub fn ranking_row_to_proto(row: &RankingRow) -> pb::RankingEntry {
+    pb::RankingEntry {
+        unit_id: row.score.unit_id.to_string(),
+        unit_name: row.score.unit_name.clone(),
+        submission_count: row.score.submissions,
+        score: row.value,
+        rank: row.rank.map(to_i32),
+        previous_rank: row.previous_rank.map(to_i32),
+        rank_change: row.rank_change.map(|c| c as i32),
+        previous_score: row.previous_value,
+        score_change: row.value_change,
+        sufficient_sample: row.score.sufficient_sample,
+    }
+}
+
+pub fn indicator_standing_to_proto(s: &IndicatorStanding) -> pb::IndicatorStanding {
+    pb::IndicatorStanding {
+        indicator_code: s.code.to_string(),
+        indicator_text: s.text.clone(),
+        score: s.value,
+        rank: s.rank.map(to_i32),
+        ranked_count: to_i32(s.ranked_count),
+        peer_mean: s.peer_mean,
+        gap: s.value.zip(s.peer_mean).map(|(v, m)| v - m),
+    }
+}
