@@ -20,6 +20,14 @@ pub struct AggregateApi {
     pub scores: Scores,
 }
 
+/// Parses the (campaign, unit) pair most score requests name.
+fn campaign_and_unit(campaign_id: &str, unit_id: &str) -> Result<(CampaignId, UnitId), Error> {
+    let mut v = Violations::new();
+    let campaign = v.check("campaign_id", CampaignId::parse(campaign_id));
+    let unit = v.check("unit_id", UnitId::parse(unit_id));
+    v.into_result(|| campaign.zip(unit))
+}
+
 /// Parses an optional indicator code: empty ranks on the composite score.
 fn basis(v: &mut Violations, indicator_code: &str) -> Option<RankBasis> {
     if indicator_code.is_empty() {
@@ -91,10 +99,7 @@ impl AggregateService for AggregateApi {
         request: Request<pb::GetUnitScoreRequest>,
     ) -> Result<Response<pb::UnitScore>, Status> {
         let r = request.into_inner();
-        let mut v = Violations::new();
-        let campaign = v.check("campaign_id", CampaignId::parse(&r.campaign_id));
-        let unit = v.check("unit_id", UnitId::parse(&r.unit_id));
-        let (campaign, unit) = v.into_result(|| campaign.zip(unit))?;
+        let (campaign, unit) = campaign_and_unit(&r.campaign_id, &r.unit_id)?;
         let score = self.scores.unit_score(&campaign, &unit).await?;
         Ok(Response::new(unit_score_to_proto(&campaign, &score)))
     }
@@ -208,10 +213,7 @@ impl AggregateService for AggregateApi {
         request: Request<pb::GetUnitWeaknessesRequest>,
     ) -> Result<Response<pb::UnitWeaknesses>, Status> {
         let r = request.into_inner();
-        let mut v = Violations::new();
-        let campaign = v.check("campaign_id", CampaignId::parse(&r.campaign_id));
-        let unit = v.check("unit_id", UnitId::parse(&r.unit_id));
-        let (campaign, unit) = v.into_result(|| campaign.zip(unit))?;
+        let (campaign, unit) = campaign_and_unit(&r.campaign_id, &r.unit_id)?;
         let (unit, standings) = self.scores.weaknesses(&campaign, &unit).await?;
         Ok(Response::new(pb::UnitWeaknesses {
             campaign_id: campaign.to_string(),
@@ -258,10 +260,7 @@ impl AggregateService for AggregateApi {
         request: Request<pb::WatchUnitScoreRequest>,
     ) -> Result<Response<Self::WatchUnitScoreStream>, Status> {
         let r = request.into_inner();
-        let mut v = Violations::new();
-        let campaign = v.check("campaign_id", CampaignId::parse(&r.campaign_id));
-        let unit = v.check("unit_id", UnitId::parse(&r.unit_id));
-        let (campaign, unit) = v.into_result(|| campaign.zip(unit))?;
+        let (campaign, unit) = campaign_and_unit(&r.campaign_id, &r.unit_id)?;
         let first =
             unit_score_to_proto(&campaign, &self.scores.unit_score(&campaign, &unit).await?);
         let watched = campaign.clone();

@@ -253,6 +253,35 @@ pub fn prepare<'a>(
         .collect()
 }
 
+/// What each prepared submission became: inserted now, present from before (by id), or left
+/// out because its phone respondent was already interviewed.
+pub fn outcomes(
+    prepared: Vec<Prepared<'_>>,
+    is_new: impl Fn(&NewSubmission) -> bool,
+    existing: &HashMap<(CampaignId, Uuid), crate::store::CommitOutcome>,
+    accepted_at: crate::domain::time::Timestamp,
+) -> Vec<crate::store::CommitOutcome> {
+    use crate::store::CommitOutcome;
+    prepared
+        .into_iter()
+        .map(|p| {
+            let s = p.submission;
+            if is_new(s) {
+                CommitOutcome::Inserted {
+                    accepted_at,
+                    state: p.state,
+                    flags: p.flags,
+                }
+            } else {
+                existing
+                    .get(&(s.campaign_id.clone(), s.id))
+                    .cloned()
+                    .unwrap_or(CommitOutcome::RespondentTaken)
+            }
+        })
+        .collect()
+}
+
 #[derive(Serialize, Deserialize)]
 struct QualityRulesJson {
     min_seconds_per_answer: u32,

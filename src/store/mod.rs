@@ -249,6 +249,59 @@ impl Store {
     }
 }
 
+impl ReviewRequest<'_> {
+    /// The state the decision moves `before` to, once the reviewer's units cover it.
+    fn transition(&self, before: &SubmissionSummary) -> Result<ReviewState> {
+        if self
+            .allowed_units
+            .is_some_and(|units| !units.contains(&before.unit_id))
+        {
+            return Err(Error::PermissionDenied(format!(
+                "the reviewer's token does not cover unit {}",
+                before.unit_id
+            )));
+        }
+        before.state.after(self.decision).map_err(|why| {
+            Error::precondition(
+                "REVIEW_NOT_APPLICABLE",
+                format!("submissions/{}", self.submission_id),
+                why,
+            )
+        })
+    }
+
+    /// The aggregate change of moving `before` to `to`, rebuilt from the stored row's carrier,
+    /// answers and attributes; `None` when the submission neither enters nor leaves the figures.
+    fn deltas(
+        &self,
+        before: &SubmissionSummary,
+        to: ReviewState,
+        carrier: i16,
+        answers: &str,
+        attributes: &str,
+    ) -> Result<Option<codec::Deltas>> {
+        if before.state.counts() == to.counts() {
+            return Ok(None);
+        }
+        let attributes: std::collections::BTreeMap<String, String> =
+            serde_json::from_str(attributes)
+                .map_err(|e| Error::internal(format!("stored attributes: {e}")))?;
+        let counted = codec::CountedRow {
+            campaign_id: before.campaign_id.clone(),
+            unit_id: before.unit_id.clone(),
+            channel: before.channel,
+            carrier: codec::carrier_from_column(carrier),
+            stratum: self.campaign.stratum(&attributes),
+            answers: codec::score_stored_answers(
+                self.questionnaire,
+                &codec::decode_answers(answers)?,
+            ),
+        };
+        let sign = if to.counts() { 1 } else { -1 };
+        Ok(Some(codec::Deltas::of_stored(&[counted], sign)))
+    }
+}
+
 /// The URL without its password, for messages and logs.
 pub fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {

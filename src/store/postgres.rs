@@ -15,7 +15,7 @@ use uuid::Uuid;
 use super::codec::{
     Deltas, Prepared, StoredSubmission, carrier_column, carrier_from_column, cell_key,
     decode_answers, decode_indicators, decode_quality_rules, decode_weighting, encode_answers,
-    encode_attributes, encode_indicators, encode_quality_rules, encode_weighting,
+    encode_attributes, encode_indicators, encode_quality_rules, encode_weighting, outcomes,
     poll_case_updates, prepare,
 };
 use super::{CommitOutcome, StoreOptions, insert_error};
@@ -205,24 +205,7 @@ impl PgStore {
         fieldwork::apply_case_updates(&mut tx, &updates).await?;
         tx.commit().await?;
 
-        Ok(prepared
-            .into_iter()
-            .map(|p| {
-                let s = p.submission;
-                if is_new(s) {
-                    CommitOutcome::Inserted {
-                        accepted_at,
-                        state: p.state,
-                        flags: p.flags,
-                    }
-                } else {
-                    existing
-                        .get(&(s.campaign_id.clone(), s.id))
-                        .cloned()
-                        .unwrap_or(CommitOutcome::RespondentTaken)
-                }
-            })
-            .collect())
+        Ok(outcomes(prepared, is_new, &existing, accepted_at))
     }
 
     pub async fn campaign_stats(&self, campaign: &CampaignId) -> Result<CampaignStats> {

@@ -1,15 +1,14 @@
 //! PostgreSQL: call cases, review, grievances and the household check of the ingest commit.
 //! Batch paths bind one array per column (`UNNEST`), so round trips do not grow with a batch.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 use sqlx::postgres::PgRow;
 use sqlx::{Postgres, Row, Transaction};
 use uuid::Uuid;
 
 use super::super::codec::{
-    CaseUpdate, CountedRow, Deltas, HouseholdKey, StoredCase, carrier_from_column, decode_answers,
-    fold_cases, household_key, score_stored_answers,
+    CaseUpdate, HouseholdKey, StoredCase, carrier_from_column, fold_cases, household_key,
 };
 use super::super::{ListQuery, ReviewRequest};
 use super::{PgStore, apply_deltas, channel_from_row, parse_stored, timestamp};
@@ -415,22 +414,7 @@ impl PgStore {
         .await?
         .ok_or_else(|| Error::not_found("submission", review.submission_id.to_string()))?;
         let before = summary(&row)?;
-        if review
-            .allowed_units
-            .is_some_and(|units| !units.contains(&before.unit_id))
-        {
-            return Err(Error::PermissionDenied(format!(
-                "the reviewer's token does not cover unit {}",
-                before.unit_id
-            )));
-        }
-        let to = before.state.after(review.decision).map_err(|why| {
-            Error::precondition(
-                "REVIEW_NOT_APPLICABLE",
-                format!("submissions/{}", review.submission_id),
-                why,
-            )
-        })?;
+        let to = review.transition(&before)?;
         sqlx::query(
             "UPDATE submissions SET review_state = $1 WHERE campaign_id = $2 AND submission_id = $3",
         )
@@ -439,23 +423,11 @@ impl PgStore {
         .bind(review.submission_id)
         .execute(&mut *tx)
         .await?;
-        if before.state.counts() != to.counts() {
-            let attributes: BTreeMap<String, String> =
-                serde_json::from_str(row.try_get("respondent_attributes")?)
-                    .map_err(|e| Error::internal(format!("stored attributes: {e}")))?;
-            let counted = CountedRow {
-                campaign_id: before.campaign_id.clone(),
-                unit_id: before.unit_id.clone(),
-                channel: before.channel,
-                carrier: carrier_from_column(row.try_get("carrier")?),
-                stratum: review.campaign.stratum(&attributes),
-                answers: score_stored_answers(
-                    review.questionnaire,
-                    &decode_answers(row.try_get("answers")?)?,
-                ),
-            };
-            let sign = if to.counts() { 1 } else { -1 };
-            apply_deltas(&mut tx, &Deltas::of_stored(&[counted], sign)).await?;
+        let carrier = row.try_get("carrier")?;
+        let answers = row.try_get("answers")?;
+        let attributes = row.try_get("respondent_attributes")?;
+        if let Some(deltas) = review.deltas(&before, to, carrier, answers, attributes)? {
+            apply_deltas(&mut tx, &deltas).await?;
         }
         sqlx::query(
             "INSERT INTO review_actions (campaign_id, submission_id, reviewer, decision, \

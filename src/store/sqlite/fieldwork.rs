@@ -7,8 +7,7 @@ use sqlx::{Row, Sqlite, Transaction};
 use uuid::Uuid;
 
 use super::super::codec::{
-    CaseUpdate, CountedRow, Deltas, HouseholdKey, StoredCase, carrier_from_column, decode_answers,
-    fold_cases, household_key, score_stored_answers,
+    CaseUpdate, HouseholdKey, StoredCase, carrier_from_column, fold_cases, household_key,
 };
 use super::super::{ListQuery, ReviewRequest};
 use super::{SqliteStore, apply_deltas, channel_from_row, parse_stored};
@@ -346,22 +345,7 @@ impl SqliteStore {
         .await?
         .ok_or_else(|| Error::not_found("submission", review.submission_id.to_string()))?;
         let before = summary(&row)?;
-        if review
-            .allowed_units
-            .is_some_and(|units| !units.contains(&before.unit_id))
-        {
-            return Err(Error::PermissionDenied(format!(
-                "the reviewer's token does not cover unit {}",
-                before.unit_id
-            )));
-        }
-        let to = before.state.after(review.decision).map_err(|why| {
-            Error::precondition(
-                "REVIEW_NOT_APPLICABLE",
-                format!("submissions/{}", review.submission_id),
-                why,
-            )
-        })?;
+        let to = review.transition(&before)?;
         sqlx::query(
             "UPDATE submissions SET review_state = ? WHERE campaign_id = ? AND submission_id = ?",
         )
@@ -370,23 +354,11 @@ impl SqliteStore {
         .bind(review.submission_id)
         .execute(&mut *tx)
         .await?;
-        if before.state.counts() != to.counts() {
-            let attributes: std::collections::BTreeMap<String, String> =
-                serde_json::from_str(row.get("respondent_attributes"))
-                    .map_err(|e| Error::internal(format!("stored attributes: {e}")))?;
-            let counted = CountedRow {
-                campaign_id: before.campaign_id.clone(),
-                unit_id: before.unit_id.clone(),
-                channel: before.channel,
-                carrier: carrier_from_column(row.get("carrier")),
-                stratum: review.campaign.stratum(&attributes),
-                answers: score_stored_answers(
-                    review.questionnaire,
-                    &decode_answers(row.get("answers"))?,
-                ),
-            };
-            let sign = if to.counts() { 1 } else { -1 };
-            apply_deltas(&mut tx, &Deltas::of_stored(&[counted], sign)).await?;
+        let carrier = row.get("carrier");
+        let answers = row.get("answers");
+        let attributes = row.get("respondent_attributes");
+        if let Some(deltas) = review.deltas(&before, to, carrier, answers, attributes)? {
+            apply_deltas(&mut tx, &deltas).await?;
         }
         sqlx::query(
             "INSERT INTO review_actions (campaign_id, submission_id, reviewer, decision, \
