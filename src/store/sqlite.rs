@@ -229,7 +229,9 @@ impl SqliteStore {
     }
 
     pub async fn campaign_stats(&self, campaign: &CampaignId) -> Result<CampaignStats> {
-        let mut conn = self.readers.acquire().await?;
+        // One read transaction: in WAL mode both tables are read from the same commit, so the
+        // counts match the sums even while the writer commits in between.
+        let mut conn = self.readers.begin().await?;
         let indicator_rows = sqlx::query(
             "SELECT unit_id, indicator_code, channel, carrier, stratum, n_valid, n_excluded, \
              sum_points, sum_points_sq FROM indicator_stats WHERE campaign_id = ?",
@@ -244,6 +246,7 @@ impl SqliteStore {
         .bind(campaign.as_str())
         .fetch_all(&mut *conn)
         .await?;
+        conn.commit().await?;
         let indicators = indicator_rows
             .iter()
             .map(|row| {

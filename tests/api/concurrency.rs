@@ -169,14 +169,16 @@ fn plan() -> Vec<Vec<Planned>> {
         serial += 1;
         random_call(rng, index, serial)
     };
-    let mut plans = vec![Vec::with_capacity(PER_CLIENT); CLIENTS];
+    let mut plans: Vec<Vec<Planned>> = (0..CLIENTS)
+        .map(|_| Vec::with_capacity(PER_CLIENT))
+        .collect();
     for pair in 0..CLIENTS / 2 {
         let (a, b) = (2 * pair, 2 * pair + 1);
         for index in 0..PER_CLIENT {
             if index % SHARE_EVERY == 0 {
                 let call = next_call(&mut rng, index);
                 let shared = index / SHARE_EVERY;
-                let (sharing, other) = if shared % 2 == 0 {
+                let (sharing, other) = if shared.is_multiple_of(2) {
                     (Sharing::Identical, call.clone())
                 } else {
                     (Sharing::Conflicting, conflicting(&call, shared % 4 == 1))
@@ -274,7 +276,8 @@ per_backend! {
                 sent.entry(planned.call.id().to_owned()).or_default().push((planned, outcome));
             }
         }
-        eprintln!("{} submissions from {CLIENTS} clients in {:?}", CLIENTS * PER_CLIENT, started.elapsed());
+        let backend = app.database_url.split(':').next().unwrap_or_default();
+        eprintln!("{backend}: {} submissions from {CLIENTS} clients in {:?}", CLIENTS * PER_CLIENT, started.elapsed());
 
         // Every client heard the answer that fits; the acknowledged content is what must be stored.
         let mut expected: HashMap<String, Call> = HashMap::new();

@@ -23,15 +23,18 @@ use proptest::test_runner::{Config, TestRunner};
 /// Each case gets its own ids in the shared database.
 static CASE: AtomicUsize = AtomicUsize::new(0);
 
+/// One drawn submission: unit pick, phone carrier (or a visit), id pick (repeats make retries
+/// and conflicts), answers as (indicator pick, option pick), and interview seconds (short ones
+/// are flagged and wait for review, so they do not count).
+type Draw = (usize, Option<usize>, usize, Vec<(usize, usize)>, i64);
+
 #[derive(Debug, Clone)]
 struct Workload {
     villages_per_township: Vec<usize>,
     /// Per indicator: weight and scored options' points; every indicator also has dk/refused.
     indicators: Vec<(f64, Vec<u8>)>,
     min_sample: u32,
-    /// (unit pick, phone carrier or visit, id pick, answers as (indicator pick, option pick),
-    /// interview seconds: short ones are flagged and wait for review, so they do not count).
-    submissions: Vec<(usize, Option<usize>, usize, Vec<(usize, usize)>, i64)>,
+    submissions: Vec<Draw>,
     max_batch: usize,
 }
 
