@@ -51,6 +51,7 @@ impl PgStore {
             .test_before_acquire(false)
             .connect_with(connect)
             .await?;
+        warn_if_commits_are_not_durable(&pool).await?;
         Ok(Self { pool })
     }
 
@@ -540,6 +541,21 @@ async fn apply_deltas(tx: &mut Transaction<'_, Postgres>, deltas: &Deltas) -> Re
         .bind(counts)
         .execute(&mut **tx)
         .await?;
+    }
+    Ok(())
+}
+
+/// An acknowledgement promises the submission is durable; with `synchronous_commit = off` a
+/// crash can lose acknowledged commits. The server does not override the setting (a replicated
+/// deployment may want something stronger), but says so loudly.
+async fn warn_if_commits_are_not_durable(pool: &PgPool) -> Result<()> {
+    let setting: String = sqlx::query_scalar("SHOW synchronous_commit")
+        .fetch_one(pool)
+        .await?;
+    if setting == "off" {
+        tracing::warn!(
+            "PostgreSQL synchronous_commit is off: acknowledged submissions may be lost in a crash"
+        );
     }
     Ok(())
 }
