@@ -97,3 +97,32 @@ fn token_subcommand_rejects_unknown_roles() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("unknown role"));
 }
+
+#[tokio::test]
+async fn migrate_subcommand_prepares_a_database_for_operators() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let output = canvass(data_dir.path()).arg("migrate").output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let url = format!("sqlite://{}", data_dir.path().join("canvass.db").display());
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations WHERE success")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let expected = std::fs::read_dir("migrations/sqlite").unwrap().count() as i64;
+    assert_eq!(applied, expected);
+    for table in ["submissions", "indicator_stats", "call_cases", "grievances"] {
+        let found: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?",
+        )
+        .bind(table)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert_eq!(found, 1, "table {table}");
+    }
+}

@@ -256,6 +256,28 @@ per_backend! {
         // Flagged submissions are stored but do not count.
         assert_eq!(app.stored_count("c1").await, 7);
         assert_eq!(unit_score(&app, "harbour").await.submission_count, 2);
+        // The review queue pages through all five flagged submissions, oldest first.
+        let mut reviewer = review_client(&app, Role::Reviewer, &["jinshi"]);
+        let mut seen = Vec::new();
+        let mut page_token = String::new();
+        loop {
+            let page = reviewer
+                .list_submissions(pb::ListSubmissionsRequest { campaign_id: "c1".into(), page_size: 2, page_token, ..Default::default() })
+                .await.unwrap().into_inner();
+            assert!(page.submissions.len() <= 2);
+            seen.extend(page.submissions.into_iter().map(|s| s.quality_flags));
+            if page.next_page_token.is_empty() {
+                break;
+            }
+            page_token = page.next_page_token;
+        }
+        let expected: Vec<Vec<i32>> = [pb::QualityFlag::TooFast, pb::QualityFlag::OutsideUnitArea, pb::QualityFlag::PoorGpsAccuracy, pb::QualityFlag::LateUpload, pb::QualityFlag::DuplicateHousehold]
+            .into_iter().map(|f| vec![i32::from(f)]).collect();
+        assert_eq!(seen, expected);
+        let only_late = reviewer
+            .list_submissions(pb::ListSubmissionsRequest { campaign_id: "c1".into(), quality_flag: pb::QualityFlag::LateUpload.into(), ..Default::default() })
+            .await.unwrap().into_inner();
+        assert_eq!(only_late.submissions.len(), 1);
         // A village without an area uses its township's (none here): no area flag.
         let ack = worker.submit_visit(visit("c1", "jinshi-v1", answers())).await.unwrap().into_inner().acknowledgement.unwrap();
         assert_eq!(ack.review_state(), pb::ReviewState::Received);
