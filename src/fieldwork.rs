@@ -52,11 +52,21 @@ pub struct Page<T> {
 pub struct Fieldwork {
     catalog: Arc<Catalog>,
     store: Store,
+    /// Reviews change aggregates too; live score streams listen here.
+    changes: tokio::sync::broadcast::Sender<CampaignId>,
 }
 
 impl Fieldwork {
-    pub fn new(catalog: Arc<Catalog>, store: Store) -> Self {
-        Self { catalog, store }
+    pub fn new(
+        catalog: Arc<Catalog>,
+        store: Store,
+        changes: tokio::sync::broadcast::Sender<CampaignId>,
+    ) -> Self {
+        Self {
+            catalog,
+            store,
+            changes,
+        }
     }
 
     async fn snapshot(
@@ -282,7 +292,8 @@ impl Fieldwork {
             Role::Admin => None,
             _ => Self::reviewable_units(caller, &catalog, &campaign.scope_unit_id)?,
         };
-        self.store
+        let summary = self
+            .store
             .review_submission(&ReviewRequest {
                 campaign: &campaign,
                 questionnaire: &questionnaire,
@@ -293,7 +304,10 @@ impl Fieldwork {
                 at: Timestamp::now(),
                 allowed_units: allowed.as_deref(),
             })
-            .await
+            .await?;
+        // Nobody listening is fine: no live stream is open.
+        let _ = self.changes.send(campaign_id.clone());
+        Ok(summary)
     }
 
     /// # Errors

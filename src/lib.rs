@@ -6,6 +6,7 @@ pub mod auth;
 pub mod bench;
 pub mod catalog;
 pub mod cli;
+pub mod codec;
 pub mod configuration;
 pub mod domain;
 pub mod error;

@@ -30,10 +30,21 @@ use crate::store::Store;
 /// Largest request accepted; a submission is a few hundred bytes.
 pub const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
 
+/// Request bytes a client may send on one stream before the server has read them: with the
+/// upload's in-flight bound, this caps what one stream can make the server hold. A quarter of
+/// hyper's default, still ample for a phone on a slow link (a few thousand submissions/s at
+/// 100 ms round trips).
+const STREAM_WINDOW_BYTES: u32 = 256 * 1024;
+/// Unread request bytes of all streams of one connection together.
+const CONNECTION_WINDOW_BYTES: u32 = 1024 * 1024;
+
 /// The HTTP/2 transport of every Canvass listener. The benchmark's no-op ceiling uses it too,
 /// so the two differ only in the services behind it.
 pub fn transport() -> Server {
-    Server::builder().http2_keepalive_interval(Some(Duration::from_secs(30)))
+    Server::builder()
+        .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .initial_stream_window_size(STREAM_WINDOW_BYTES)
+        .initial_connection_window_size(CONNECTION_WINDOW_BYTES)
 }
 
 /// Accepts connections on `listener` with Nagle's algorithm off: small replies go out at once
@@ -120,16 +131,20 @@ impl Application {
             .await;
         health.set_serving::<ReviewServiceServer<ReviewApi>>().await;
 
-        let fieldwork = Fieldwork::new(self.catalog.clone(), self.store.clone());
+        let fieldwork = Fieldwork::new(self.catalog.clone(), self.store.clone(), changes.clone());
         let call_center = CallCenterApi {
             fieldwork: fieldwork.clone(),
             phone_hasher: phone_hasher.clone(),
         };
         let review = ReviewApi { fieldwork };
+        // Tells open uploads to stop reading at shutdown, so they end once their items in
+        // flight are answered instead of holding the shutdown for the whole grace period.
+        let (stopping, stopping_rx) = tokio::sync::watch::channel(false);
         let submissions = SubmissionApi {
             ingest: Ingest::new(self.catalog.clone(), writer),
             phone_hasher,
             upload_max_in_flight: self.settings.upload_max_in_flight.max(1),
+            stopping: stopping_rx,
         };
         let catalog = CatalogApi {
             catalog: self.catalog.clone(),
@@ -178,6 +193,7 @@ impl Application {
         health
             .set_not_serving::<SubmissionServiceServer<SubmissionApi>>()
             .await;
+        let _ = stopping.send(true);
         let _ = stop_tx.send(());
         match tokio::time::timeout(grace, &mut server).await {
             Ok(finished) => server_result(finished)?,

@@ -13,6 +13,8 @@ pub struct SubmissionApi {
     pub phone_hasher: PhoneHasher,
     /// Items of one upload stream processed at once (its memory bound).
     pub upload_max_in_flight: usize,
+    /// Turns true when the server begins to shut down.
+    pub stopping: tokio::sync::watch::Receiver<bool>,
 }
 
 #[tonic::async_trait]
@@ -60,6 +62,7 @@ impl SubmissionService for SubmissionApi {
             caller: caller(&request)?,
             ingest: self.ingest.clone(),
             phone_hasher: self.phone_hasher.clone(),
+            stopping: self.stopping.clone(),
         };
         let items = request.into_inner();
         Ok(Response::new(

@@ -36,18 +36,27 @@ pub struct Uploader {
     pub caller: Principal,
     pub ingest: Ingest,
     pub phone_hasher: PhoneHasher,
+    /// Turns true at shutdown: read no further, answer what is in flight, end the stream.
+    pub stopping: tokio::sync::watch::Receiver<bool>,
 }
 
 impl Uploader {
     /// Answers `items`, at most `max_in_flight` at a time, in the order they complete. Ends
-    /// after the last answer once the client has finished sending, or with the stream's error
-    /// (a malformed frame, a reset) as soon as one arrives.
+    /// after the last answer once the client has finished sending or the server is shutting
+    /// down (items not read by then get no result: the client sends them again), or with the
+    /// stream's error (a malformed frame, a reset) as soon as one arrives.
     pub fn results<S>(self, items: S, max_in_flight: usize) -> ResultStream
     where
         S: Stream<Item = Result<pb::UploadSubmissionsRequest, Status>> + Send + 'static,
     {
+        let mut stopping = self.stopping.clone();
+        let shutdown = async move {
+            // An error means the server is gone altogether: stop as well.
+            let _ = stopping.wait_for(|stopping| *stopping).await;
+        };
         let uploader = Arc::new(self);
         let results = items
+            .take_until(Box::pin(shutdown))
             .enumerate()
             .map(move |(index, item)| {
                 let uploader = uploader.clone();

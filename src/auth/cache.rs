@@ -188,8 +188,8 @@ mod tests {
             nbf: issued,
             iat: issued,
         };
-        let expired = jsonwebtoken::encode(&Header::new(Algorithm::EdDSA), &claims, &key)
-            .expect("encode");
+        let expired =
+            jsonwebtoken::encode(&Header::new(Algorithm::EdDSA), &claims, &key).expect("encode");
         for _ in 0..2 {
             let error = tokens.verify(&expired).unwrap_err();
             assert!(matches!(error, Error::Unauthenticated(_)), "{error:?}");
@@ -225,7 +225,12 @@ mod tests {
             .expect("issuer");
         for i in 0..200 {
             let t = issuer
-                .mint(&format!("device-{i}"), Role::FieldWorker, &[], Duration::from_secs(3600))
+                .mint(
+                    &format!("device-{i}"),
+                    Role::FieldWorker,
+                    &[],
+                    Duration::from_secs(3600),
+                )
                 .expect("token");
             tokens.verify(&t).expect("valid");
             assert!(tokens.cached() <= capacity, "{} cached", tokens.cached());

@@ -141,7 +141,8 @@ impl TokenVerifier {
     /// # Errors
     /// UNAUTHENTICATED naming what is wrong with the token (never echoing it).
     pub fn verify(&self, token: &str) -> Result<Principal> {
-        self.verify_with_expiry(token).map(|(principal, _)| principal)
+        self.verify_with_expiry(token)
+            .map(|(principal, _)| principal)
     }
 
     /// As [`TokenVerifier::verify`], also returning the token's `exp` (seconds since the Unix

@@ -47,7 +47,10 @@ struct Query {
 
 pub async fn run(args: &AggregatesArgs) -> Result<()> {
     let setup = Setup::start(&args.server).await?;
-    let catalog = Catalog::new(&format!("b{}", &uuid::Uuid::new_v4().simple().to_string()[..6]));
+    let catalog = Catalog::new(&format!(
+        "b{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..6]
+    ));
     let channel = connect(setup.address, 1).await?.remove(0);
     catalog.create(channel.clone(), setup.admin()).await?;
     let url = setup
@@ -88,11 +91,15 @@ pub async fn run(args: &AggregatesArgs) -> Result<()> {
     setup.finish().await?;
 
     println!(
-        "canvass bench aggregates: {} , 1,000 units (city, 30 townships, 969 villages), 12 indicators; {} sequential calls per query and size; server in a child process",
+        "canvass bench aggregates: {}; 1,000 units (city, 30 townships, 969 villages), 12 indicators; {} sequential calls per query and size; server in a child process",
         loader.store_label, args.calls
     );
     println!();
-    let header: Vec<String> = args.sizes.iter().map(|s| format!("{s} p50 / p99 ms")).collect();
+    let header: Vec<String> = args
+        .sizes
+        .iter()
+        .map(|s| format!("{s} p50 / p99 ms"))
+        .collect();
     println!("| query | {} |", header.join(" | "));
     println!("|---|{}", "---|".repeat(args.sizes.len()));
     for q in &queries {
@@ -114,7 +121,10 @@ pub async fn run(args: &AggregatesArgs) -> Result<()> {
     }
     if let Some(memory) = memory {
         println!();
-        println!("server peak RSS: {:.1} MiB", memory.peak_kib as f64 / 1024.0);
+        println!(
+            "server peak RSS: {:.1} MiB",
+            memory.peak_kib as f64 / 1024.0
+        );
     }
     Ok(())
 }
@@ -136,7 +146,9 @@ impl Loader {
             Store::Sqlite(_) => "SQLite",
             Store::Postgres(_) => "PostgreSQL",
         };
-        let snapshot = crate::catalog::Catalog::load(store.clone()).await?.snapshot();
+        let snapshot = crate::catalog::Catalog::load(store.clone())
+            .await?
+            .snapshot();
         let campaign_id = CampaignId::parse(&catalog.campaign_id)
             .map_err(|e| Error::internal(format!("campaign id: {e}")))?;
         let devices = (0..catalog.townships.len())
@@ -157,7 +169,9 @@ impl Loader {
     }
 
     async fn fill_to(&mut self, catalog: &Catalog, size: u64) -> Result<u64> {
-        let (campaign, questionnaire) = self.snapshot.campaign_with_questionnaire(&self.campaign_id)?;
+        let (campaign, questionnaire) = self
+            .snapshot
+            .campaign_with_questionnaire(&self.campaign_id)?;
         let start = self.stored;
         while self.stored < size {
             let now = Timestamp::now();
@@ -166,7 +180,14 @@ impl Loader {
                 .map(|i| {
                     let device = &self.devices[(self.stored as usize + i) % self.devices.len()];
                     let draft = visit_draft(device.visit(catalog, &mut self.rng))?;
-                    resolve(draft, &campaign, &questionnaire, &self.snapshot.units, now, "bench")
+                    resolve(
+                        draft,
+                        &campaign,
+                        &questionnaire,
+                        &self.snapshot.units,
+                        now,
+                        "bench",
+                    )
                 })
                 .collect::<Result<Vec<NewSubmission>>>()?;
             let refs: Vec<&NewSubmission> = batch.iter().collect();

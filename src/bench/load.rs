@@ -12,7 +12,7 @@ use rand::rngs::StdRng;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::transport::{Channel, Endpoint};
 
-use super::server::cpu_time_of;
+use super::server::{cpu_time_of, machine_busy_time};
 use super::workload::{Catalog, Device, authed};
 use crate::error::{Error, Result};
 use crate::proto::v1 as pb;
@@ -42,6 +42,8 @@ pub struct Outcome {
     pub server_cpu: Option<Duration>,
     /// CPU time this process (the load client) used while measured.
     pub client_cpu: Option<Duration>,
+    /// CPU time every other process on the machine used meanwhile: another load skews the run.
+    pub other_cpu: Option<Duration>,
 }
 
 /// CPU time of the server and of this process at one moment.
@@ -49,6 +51,7 @@ pub struct Outcome {
 pub struct CpuSample {
     server: Option<Duration>,
     client: Option<Duration>,
+    machine: Option<Duration>,
 }
 
 impl CpuSample {
@@ -56,6 +59,7 @@ impl CpuSample {
         Self {
             server: server_pid.and_then(cpu_time_of),
             client: cpu_time_of(std::process::id()),
+            machine: machine_busy_time(),
         }
     }
 }
@@ -74,6 +78,18 @@ impl Outcome {
         let delta = |a: Option<Duration>, b: Option<Duration>| Some(b?.saturating_sub(a?));
         self.server_cpu = delta(from.server, to.server);
         self.client_cpu = delta(from.client, to.client);
+        let machine = delta(from.machine, to.machine);
+        self.other_cpu = machine.map(|m| {
+            m.saturating_sub(
+                self.server_cpu.unwrap_or_default() + self.client_cpu.unwrap_or_default(),
+            )
+        });
+    }
+
+    /// Cores other processes kept busy on average while measured.
+    pub fn other_cores(&self) -> Option<f64> {
+        self.other_cpu
+            .map(|c| c.as_secs_f64() / self.elapsed.as_secs_f64().max(f64::EPSILON))
     }
 
     pub fn per_second(&self) -> f64 {
@@ -85,7 +101,8 @@ impl Outcome {
         if self.latencies.is_empty() {
             return f64::NAN;
         }
-        let rank = ((self.latencies.len() as f64 * q).ceil() as usize).clamp(1, self.latencies.len());
+        let rank =
+            ((self.latencies.len() as f64 * q).ceil() as usize).clamp(1, self.latencies.len());
         f64::from(self.latencies[rank - 1]) / 1000.0
     }
 
@@ -297,15 +314,31 @@ async fn upload_queue(
         }
     }
     if answered < expected {
-        outcome.fail(format!("{} of {expected} items unanswered", expected - answered));
+        outcome.fail(format!(
+            "{} of {expected} items unanswered",
+            expected - answered
+        ));
     }
     outcome
 }
 
 /// Open UploadSubmissions streams that send nothing: phones that connected and wait.
 pub struct IdleStreams {
-    _streams: Vec<tonic::Streaming<pb::UploadSubmissionsResponse>>,
+    streams: Vec<tonic::Streaming<pb::UploadSubmissionsResponse>>,
+    close: tokio::sync::watch::Sender<bool>,
     _channels: Vec<Channel>,
+}
+
+impl IdleStreams {
+    /// Ends every stream (the phones finish sending) and waits until the server has ended them.
+    pub async fn close(mut self) {
+        let _ = self.close.send(true);
+        futures::stream::iter(self.streams.iter_mut())
+            .for_each_concurrent(CONNECT_CONCURRENCY, |stream| async move {
+                while let Ok(Some(_)) = stream.message().await {}
+            })
+            .await;
+    }
 }
 
 /// Opens `bearers.len()` idle streams spread over `channels`.
@@ -313,11 +346,17 @@ pub async fn idle_streams(
     channels: Vec<Channel>,
     bearers: Vec<MetadataValue<Ascii>>,
 ) -> Result<IdleStreams> {
+    let (close, closed) = tokio::sync::watch::channel(false);
     let streams = futures::stream::iter(bearers.into_iter().enumerate())
         .map(|(i, bearer)| {
             let mut client = SubmissionServiceClient::new(channels[i % channels.len()].clone());
+            let mut closed = closed.clone();
             async move {
-                let nothing = futures::stream::pending::<pb::UploadSubmissionsRequest>();
+                let until_closed = Box::pin(async move {
+                    let _ = closed.wait_for(|closed| *closed).await;
+                });
+                let nothing = futures::stream::pending::<pb::UploadSubmissionsRequest>()
+                    .take_until(until_closed);
                 client
                     .upload_submissions(authed(nothing, &bearer))
                     .await
@@ -331,7 +370,8 @@ pub async fn idle_streams(
         .into_iter()
         .collect::<Result<Vec<_>>>()?;
     Ok(IdleStreams {
-        _streams: streams,
+        streams,
+        close,
         _channels: channels,
     })
 }

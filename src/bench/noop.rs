@@ -38,15 +38,12 @@ impl SubmissionService for Noop {
         &self,
         request: Request<Streaming<pb::UploadSubmissionsRequest>>,
     ) -> Result<Response<Self::UploadSubmissionsStream>, Status> {
-        let results = request
-            .into_inner()
-            .enumerate()
-            .map(|(index, item)| {
-                item.map(|_| pb::UploadSubmissionsResponse {
-                    index: index as i64,
-                    ..Default::default()
-                })
-            });
+        let results = request.into_inner().enumerate().map(|(index, item)| {
+            item.map(|_| pb::UploadSubmissionsResponse {
+                index: index as i64,
+                ..Default::default()
+            })
+        });
         Ok(Response::new(Box::pin(results)))
     }
 }
@@ -62,7 +59,9 @@ pub async fn serve(listen: SocketAddr) -> Result<()> {
         .map_err(|e| Error::internal(format!("reading bound address: {e}")))?;
     tracing::info!(%address, "no-op submission service is serving");
     transport()
-        .add_service(SubmissionServiceServer::new(Noop).max_decoding_message_size(MAX_MESSAGE_BYTES))
+        .add_service(
+            SubmissionServiceServer::new(Noop).max_decoding_message_size(MAX_MESSAGE_BYTES),
+        )
         .serve_with_incoming_shutdown(incoming(listener), shutdown_signal())
         .await
         .map_err(|e| Error::internal(format!("no-op server: {e}")))

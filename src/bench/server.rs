@@ -43,15 +43,39 @@ pub fn memory_of(pid: u32) -> Option<Memory> {
 }
 
 /// CPU time (user + system, all threads) a process has used so far, from /proc/<pid>/stat.
+/// Linux reports CPU time in USER_HZ ticks, 100 on every mainstream architecture.
+const TICKS_PER_SECOND: u64 = 100;
+
+/// CPU time all processes on the machine have used so far (every state but idle and iowait),
+/// from /proc/stat.
+pub fn machine_busy_time() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = stat.lines().find(|l| l.starts_with("cpu "))?;
+    let ticks: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .map(|t| t.parse().ok())
+        .collect::<Option<_>>()?;
+    // user nice system idle iowait irq softirq steal (guest time is already in user).
+    let busy: u64 = ticks
+        .iter()
+        .take(8)
+        .enumerate()
+        .filter(|(i, _)| *i != 3 && *i != 4)
+        .map(|(_, t)| t)
+        .sum();
+    Some(Duration::from_millis(busy * 1000 / TICKS_PER_SECOND))
+}
+
 pub fn cpu_time_of(pid: u32) -> Option<Duration> {
-    /// Linux reports utime and stime in USER_HZ ticks, 100 on every mainstream architecture.
-    const TICKS_PER_SECOND: u64 = 100;
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // Fields after the command name (which may contain spaces) start with the state, field 3.
     let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
     let utime: u64 = fields.get(11)?.parse().ok()?;
     let stime: u64 = fields.get(12)?.parse().ok()?;
-    Some(Duration::from_millis((utime + stime) * 1000 / TICKS_PER_SECOND))
+    Some(Duration::from_millis(
+        (utime + stime) * 1000 / TICKS_PER_SECOND,
+    ))
 }
 
 /// A server this process started; stopped (SIGTERM, then SIGKILL) by [`ServerProcess::stop`]
@@ -100,7 +124,10 @@ impl ServerProcess {
         // pipe would block the server's logging), passing on its first warnings.
         std::thread::spawn(move || {
             let mut forwarded = 0;
-            for line in BufReader::new(stderr).lines().map_while(std::result::Result::ok) {
+            for line in BufReader::new(stderr)
+                .lines()
+                .map_while(std::result::Result::ok)
+            {
                 if let Some(rest) = line.split("address=").nth(1) {
                     let address = rest.split_whitespace().next().unwrap_or_default();
                     let _ = tx.send(address.to_owned());
@@ -136,10 +163,6 @@ impl ServerProcess {
         memory_of(self.pid()).unwrap_or_default()
     }
 
-    pub fn cpu_time(&self) -> Duration {
-        cpu_time_of(self.pid()).unwrap_or_default()
-    }
-
     /// Stops the server as an operator would (SIGTERM, which commits what is queued) and waits.
     pub async fn stop(mut self) -> Result<()> {
         let _ = Command::new("kill")
@@ -154,7 +177,9 @@ impl ServerProcess {
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
-        Err(Error::internal("the server did not stop on SIGTERM; killed it"))
+        Err(Error::internal(
+            "the server did not stop on SIGTERM; killed it",
+        ))
     }
 }
 
@@ -261,6 +286,11 @@ mod tests {
             with_database("postgres://u@h:1?sslmode=disable", "b1"),
             "postgres://u@h:1/b1?sslmode=disable"
         );
+    }
+
+    #[test]
+    fn reads_the_machines_cpu_time() {
+        assert!(machine_busy_time().expect("/proc is mounted") > Duration::ZERO);
     }
 
     #[test]

@@ -51,7 +51,12 @@ pub struct StreamArgs {
 }
 
 /// `count` field workers' phones, spread over the townships, each with its own token.
-fn device_callers(setup: &Setup, catalog: &Catalog, count: usize, prefix: &str) -> Result<Vec<Caller>> {
+fn device_callers(
+    setup: &Setup,
+    catalog: &Catalog,
+    count: usize,
+    prefix: &str,
+) -> Result<Vec<Caller>> {
     (0..count)
         .map(|serial| {
             let device = Device {
@@ -181,7 +186,9 @@ pub async fn stream(args: &StreamArgs) -> Result<()> {
     let canvass = load::stream(&channels, callers, &catalog, &per_phone, server_pid).await;
     drop(channels);
     let memory = setup.server_memory();
-    drop(idle);
+    if let Some(idle) = idle {
+        idle.close().await;
+    }
     let stored = stored(&setup, &catalog).await?;
     let (store, mints) = (setup.store, setup.mints_tokens());
     setup.finish().await?;
@@ -221,7 +228,11 @@ pub async fn stream(args: &StreamArgs) -> Result<()> {
     println!();
     table(&[
         ("canvass (JWT, durable group commit)", &canvass, memory),
-        ("ceiling (no-op UploadSubmissions)", &ceiling, Some(noop_memory)),
+        (
+            "ceiling (no-op UploadSubmissions)",
+            &ceiling,
+            Some(noop_memory),
+        ),
     ]);
     ratio(&canvass, &ceiling);
     Ok(())
@@ -251,9 +262,9 @@ fn describe_processes(mints: bool) {
 
 fn table(rows: &[(&str, &Outcome, Option<Memory>)]) {
     println!(
-        "| service | submissions/s | p50 ms | p99 ms | p99.9 ms | failed | peak RSS MiB | server CPU µs/sub | client CPU µs/sub |"
+        "| service | submissions/s | p50 ms | p99 ms | p99.9 ms | failed | peak RSS MiB | server CPU µs/sub | client CPU µs/sub | other load (cores) |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     for (name, o, memory) in rows {
         let rss = memory.map_or_else(
             || "n/a".to_owned(),
@@ -262,7 +273,7 @@ fn table(rows: &[(&str, &Outcome, Option<Memory>)]) {
         let (server_cpu, client_cpu) = o.cpu_per_submission();
         let micros = |v: Option<f64>| v.map_or_else(|| "n/a".to_owned(), |v| format!("{v:.0}"));
         println!(
-            "| {name} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {rss} | {} | {} |",
+            "| {name} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {rss} | {} | {} | {} |",
             o.per_second(),
             o.latency_ms(0.5),
             o.latency_ms(0.99),
@@ -270,6 +281,8 @@ fn table(rows: &[(&str, &Outcome, Option<Memory>)]) {
             o.failed,
             micros(server_cpu),
             micros(client_cpu),
+            o.other_cores()
+                .map_or_else(|| "n/a".to_owned(), |c| format!("{c:.2}")),
         );
         if let Some(error) = &o.first_error {
             println!("  first failure ({name}): {error}");

@@ -39,9 +39,14 @@ pub fn run(args: &TokensArgs) -> Result<()> {
     cached.verify(&token)?;
     let hit = time(args.hits, || black_box(cached.verify(black_box(&token))))?;
     if cached.verifications() != 1 {
-        return Err(Error::internal("the cache did not serve the repeated token"));
+        return Err(Error::internal(
+            "the cache did not serve the repeated token",
+        ));
     }
-    println!("canvass bench tokens: one EdDSA token ({} bytes), one thread", token.len());
+    println!(
+        "canvass bench tokens: one EdDSA token ({} bytes), one thread",
+        token.len()
+    );
     println!();
     println!("| path | per check | checks/s on one core |");
     println!("|---|---|---|");

@@ -54,7 +54,8 @@ impl Catalog {
             .enumerate()
             .map(|(t, township)| {
                 // 969 villages: 32 per township, the first nine get one more.
-                let count = villages_total / TOWNSHIPS + usize::from(t < villages_total % TOWNSHIPS);
+                let count =
+                    villages_total / TOWNSHIPS + usize::from(t < villages_total % TOWNSHIPS);
                 (1..=count).map(|v| format!("{township}-v{v:02}")).collect()
             })
             .collect();
@@ -88,14 +89,23 @@ impl Catalog {
         )
         .await?;
         let townships = self.townships.iter().enumerate().map(|(i, t)| {
-            unit(t, format!("第{}镇", i + 1), pb::UnitKind::Township, &self.city)
+            unit(
+                t,
+                format!("第{}镇", i + 1),
+                pb::UnitKind::Township,
+                &self.city,
+            )
         });
         create_units(&client, admin, townships.collect()).await?;
-        let villages = self.townships.iter().zip(&self.villages).flat_map(|(t, vs)| {
-            vs.iter().enumerate().map(move |(i, v)| {
-                unit(v, format!("{t} 第{}村", i + 1), pb::UnitKind::Village, t)
-            })
-        });
+        let villages = self
+            .townships
+            .iter()
+            .zip(&self.villages)
+            .flat_map(|(t, vs)| {
+                vs.iter().enumerate().map(move |(i, v)| {
+                    unit(v, format!("{t} 第{}村", i + 1), pb::UnitKind::Village, t)
+                })
+            });
         create_units(&client, admin, villages.collect()).await?;
 
         let indicators = INDICATORS
@@ -235,7 +245,12 @@ impl Device {
             submission_id: uuid::Uuid::now_v7().to_string(),
             campaign_id: catalog.campaign_id.clone(),
             unit_id: villages[village].clone(),
-            household_ref: format!("{}-{}-{}", villages[village], self.serial, uuid::Uuid::new_v4().simple()),
+            household_ref: format!(
+                "{}-{}-{}",
+                villages[village],
+                self.serial,
+                uuid::Uuid::new_v4().simple()
+            ),
             start_time: Some(timestamp(end - rng.random_range(420..1500))),
             end_time: Some(timestamp(end)),
             location: Some(pb::GeoLocation {

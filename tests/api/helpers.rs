@@ -51,6 +51,8 @@ pub type Authed = InterceptedService<Channel, Bearer>;
 
 pub struct TestApp {
     pub channel: Channel,
+    /// Where the server listens, for clients that need their own connection settings.
+    pub address: std::net::SocketAddr,
     /// A second connection to the server's database, to check what was (not) written.
     pub store: Store,
     pub issuer: TokenIssuer,
@@ -119,6 +121,7 @@ impl TestApp {
         let issuer = TokenIssuer::from_pem_file(&key_paths.private_key, ISSUER, AUDIENCE).unwrap();
         Self {
             channel,
+            address,
             store,
             issuer,
             data_dir,

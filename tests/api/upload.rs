@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use canvass::auth::Role;
 use canvass::domain::ids::CampaignId;
 use canvass::proto::v1 as pb;
+use canvass::proto::v1::submission_service_client::SubmissionServiceClient;
 use canvass::proto::v1::upload_submissions_request::Submission;
 use canvass::proto::v1::upload_submissions_response::Result as ItemResult;
 use futures::StreamExt;
@@ -41,7 +42,7 @@ fn of_poll(p: pb::SubmitPhonePollRequest) -> pb::UploadSubmissionsRequest {
 
 /// Uploads `items` in one stream and returns every result, ordered by index.
 async fn upload(
-    client: &mut canvass::proto::v1::submission_service_client::SubmissionServiceClient<Authed>,
+    client: &mut SubmissionServiceClient<Authed>,
     items: Vec<pb::UploadSubmissionsRequest>,
 ) -> Vec<pb::UploadSubmissionsResponse> {
     let mut results = client
@@ -98,7 +99,10 @@ async fn wait_until_stalled(counter: &AtomicUsize) -> usize {
         } else if still_since.elapsed() > Duration::from_millis(500) {
             return now;
         }
-        assert!(Instant::now() < deadline, "the producer never stalled ({now} taken)");
+        assert!(
+            Instant::now() < deadline,
+            "the producer never stalled ({now} taken)"
+        );
     }
 }
 
@@ -248,13 +252,26 @@ per_backend! {
                 }
             }
         });
-        let mut worker = app.field_worker(&["city"]);
+        // A phone's HTTP/2 client typically accepts 64 KiB of unread results per stream.
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", app.address))
+            .unwrap()
+            .initial_stream_window_size(65_535)
+            .connect()
+            .await
+            .unwrap();
+        let bearer: tonic::metadata::MetadataValue<_> =
+            format!("Bearer {}", app.token(Role::FieldWorker, &["city"])).parse().unwrap();
+        let mut worker = SubmissionServiceClient::with_interceptor(channel, move |mut r: tonic::Request<()>| {
+            r.metadata_mut().insert("authorization", bearer.clone());
+            Ok(r)
+        });
         let mut results = worker.upload_submissions(requests).await.unwrap().into_inner();
 
-        // Nothing is read: the server answers what fits the client's window, keeps its bounded
-        // number of items in flight, stops reading, and the producer blocks.
+        // Nothing is read: the server answers what fits the client's window (~700 results),
+        // keeps its 64 items in flight, stops reading, and once the stream's 256 KiB window
+        // (~1,000 items) is full the producer blocks.
         let stalled_at = wait_until_stalled(&taken).await;
-        assert!(stalled_at < QUEUED / 2, "the server kept reading: {stalled_at} items taken");
+        assert!(stalled_at < 5_000, "the server kept reading: {stalled_at} items taken");
         assert!(stalled_at > 64, "the server read no further than its first items: {stalled_at}");
         assert!(app.is_running(), "the server is still up");
         let other = app.field_worker(&["city"]).submit_visit(visit("c1", "jinshi-v2", answers())).await;
@@ -270,5 +287,27 @@ per_backend! {
         }
         assert_eq!(answered, taken.load(Ordering::SeqCst));
         assert_eq!(app.stored_count("c1").await, answered + 1);
+    }
+}
+
+per_backend! {
+    async fn open_uploads_end_cleanly_when_the_server_stops(app: TestApp) {
+        app.seed().await;
+        let mut app = app;
+        let (queue, requests) = tokio::sync::mpsc::channel(8);
+        let mut worker = app.field_worker(&["city"]);
+        let mut results = worker.upload_submissions(ReceiverStream::new(requests)).await.unwrap().into_inner();
+        let sent = visit("c1", "jinshi-v1", answers());
+        queue.send(of_visit(sent.clone())).await.unwrap();
+        let first = results.message().await.unwrap().expect("a result");
+        assert_eq!(ack(&first).submission_id, sent.submission_id);
+
+        // The phone keeps its stream open; stopping the server ends it at once, cleanly, rather
+        // than after the shutdown grace period.
+        let started = Instant::now();
+        app.stop().await;
+        assert!(started.elapsed() < Duration::from_secs(4), "shutdown waited for the open upload");
+        assert!(results.message().await.unwrap().is_none(), "the stream ends with OK");
+        drop(queue);
     }
 }
