@@ -219,7 +219,7 @@ pub async fn stream(args: &StreamArgs) -> Result<()> {
     );
     describe_processes(mints);
     println!("submissions the server holds after the run: {stored}");
-    if let Some(m) = idle_memory {
+    if let Some(m) = idle_memory.filter(|_| args.idle_streams > 0) {
         println!(
             "server RSS with the idle streams open, before the upload: {:.1} MiB",
             m.rss_kib as f64 / 1024.0

@@ -37,9 +37,12 @@ pub(super) async fn stored_households(
     )
     .expect("household keys always serialise");
     let rows = sqlx::query(
-        "SELECT DISTINCT campaign_id, unit_id, household_ref FROM submissions \
-         WHERE (campaign_id, unit_id, household_ref) IN (SELECT value ->> 0, value ->> 1, \
-         value ->> 2 FROM json_each(?))",
+        // A join driven by the batch's keys, so each is one lookup in submissions_by_household
+        // (a row-value IN over a subquery made SQLite scan the whole campaign).
+        "SELECT DISTINCT s.campaign_id, s.unit_id, s.household_ref \
+         FROM json_each(?) AS k CROSS JOIN submissions AS s \
+         ON s.campaign_id = k.value ->> 0 AND s.unit_id = k.value ->> 1 \
+         AND s.household_ref = k.value ->> 2",
     )
     .bind(json)
     .fetch_all(&mut **tx)
