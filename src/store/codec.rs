@@ -436,6 +436,21 @@ pub struct CaseUpdate {
     pub outcome: Outcome,
 }
 
+impl CaseUpdate {
+    pub fn of_attempt(attempt: &crate::domain::aapor::NewCallAttempt) -> Self {
+        Self {
+            campaign_id: attempt.campaign_id.clone(),
+            respondent: attempt.respondent.0,
+            unit_id: attempt.unit_id.clone(),
+            carrier: attempt.carrier.as_i16(),
+            outcome: Outcome {
+                disposition: attempt.disposition,
+                at: attempt.attempted_at,
+            },
+        }
+    }
+}
+
 /// A case as stored: the unit and carrier of its deciding attempt, and that attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredCase {

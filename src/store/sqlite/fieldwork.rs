@@ -243,17 +243,7 @@ impl SqliteStore {
         .rows_affected()
             == 1;
         if inserted {
-            let update = CaseUpdate {
-                campaign_id: attempt.campaign_id.clone(),
-                respondent: attempt.respondent.0,
-                unit_id: attempt.unit_id.clone(),
-                carrier: attempt.carrier.as_i16(),
-                outcome: Outcome {
-                    disposition: attempt.disposition,
-                    at: attempt.attempted_at,
-                },
-            };
-            let finals = apply_case_updates(&mut tx, &[update]).await?;
+            let finals = apply_case_updates(&mut tx, &[CaseUpdate::of_attempt(attempt)]).await?;
             tx.commit().await?;
             return Ok(AttemptOutcome::Inserted {
                 accepted_at,
