@@ -12,7 +12,7 @@ use crate::domain::ids::{CampaignId, UnitId};
 use crate::domain::questionnaire::Questionnaire;
 use crate::domain::scoring::{
     CampaignStats, IndicatorStanding, RankBasis, RankingRow, ScoringContext, UnitScore, bottom,
-    movers, peers, persistent_laggards, rank_peers, top, weaknesses,
+    movers, peers, peers_including, persistent_laggards, rank_peers, top, weaknesses,
 };
 use crate::domain::unit::{Unit, UnitKind};
 use crate::error::{Error, Result};
@@ -185,9 +185,7 @@ impl Scores {
         let mut rankings = Vec::with_capacity(chain.len());
         for id in &chain {
             let loaded = self.load(&catalog, id).await?;
-            if query.basis != RankBasis::Composite {
-                check_basis(&loaded.questionnaire, &query.basis)?;
-            }
+            check_basis(&loaded.questionnaire, &query.basis)?;
             rankings.push(rank_peers(
                 &catalog.units,
                 &peer_units,
@@ -266,10 +264,7 @@ impl Scores {
         let catalog = self.snapshot_with(campaign_id, unit_id).await?;
         let loaded = self.load(&catalog, campaign_id).await?;
         let unit = catalog.unit(unit_id)?.clone();
-        let mut peer_units = peers(&catalog.units, &loaded.campaign.scope_unit_id, unit.kind);
-        if !peer_units.iter().any(|u| u.id == unit.id) {
-            peer_units.push(catalog.unit(unit_id)?);
-        }
+        let peer_units = peers_including(&catalog.units, &loaded.campaign.scope_unit_id, &unit);
         let standings = weaknesses(&catalog.units, &peer_units, &loaded.context(), unit_id);
         Ok((unit, standings))
     }
@@ -293,10 +288,7 @@ impl Scores {
         let mut points = Vec::with_capacity(campaigns.len());
         for campaign in campaigns {
             let loaded = self.load(&catalog, &campaign.id).await?;
-            let mut peer_units = peers(&catalog.units, &campaign.scope_unit_id, unit.kind);
-            if !peer_units.iter().any(|u| u.id == unit.id) {
-                peer_units.push(catalog.unit(unit_id)?);
-            }
+            let peer_units = peers_including(&catalog.units, &campaign.scope_unit_id, &unit);
             let ranked = loaded
                 .context()
                 .rank(&catalog.units, &peer_units, &RankBasis::Composite);

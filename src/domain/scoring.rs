@@ -416,6 +416,16 @@ pub fn peers<'t>(tree: &'t UnitTree, scope: &UnitId, kind: UnitKind) -> Vec<&'t 
         .collect()
 }
 
+/// The peers of `unit` under `scope` (units of its kind), with `unit` itself even when it is
+/// the scope, so its own standing can be read off the ranking.
+pub fn peers_including<'t>(tree: &'t UnitTree, scope: &UnitId, unit: &'t Unit) -> Vec<&'t Unit> {
+    let mut found = peers(tree, scope, unit.kind);
+    if !found.iter().any(|u| u.id == unit.id) {
+        found.push(unit);
+    }
+    found
+}
+
 /// Ranks `peers` in the current campaign and, when given, in the compared one. Ranked rows come
 /// first (best first), then unranked rows; ties and unranked rows are ordered by unit id.
 pub fn rank_peers(
