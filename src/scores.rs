@@ -106,7 +106,8 @@ impl Scores {
 
     async fn load(&self, catalog: &Snapshot, id: &CampaignId) -> Result<Loaded> {
         let (campaign, questionnaire) = catalog.campaign_with_questionnaire(id)?;
-        let stats = self.store.campaign_stats(id).await?;
+        let stats = CampaignStats::from_cells(self.store.campaign_stats(id).await?, &questionnaire)
+            .map_err(Error::internal)?;
         Ok(Loaded {
             campaign,
             questionnaire,

@@ -115,7 +115,7 @@ async fn migrate_subcommand_prepares_a_database_for_operators() {
         .unwrap();
     let expected = std::fs::read_dir("migrations/sqlite").unwrap().count() as i64;
     assert_eq!(applied, expected);
-    for table in ["submissions", "indicator_stats", "call_cases", "grievances"] {
+    for table in ["submissions", "cell_stats", "call_cases", "grievances"] {
         let found: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?",
         )

@@ -47,7 +47,7 @@ pub fn resolve(
     let mut seen = HashSet::new();
     let mut answers = Vec::with_capacity(draft.answers.len());
     for (i, (indicator_code, option_code)) in draft.answers.iter().enumerate() {
-        let Some(indicator) = questionnaire.indicator(indicator_code.as_str()) else {
+        let Some((position, indicator)) = questionnaire.positioned(indicator_code.as_str()) else {
             violations.add(
                 format!("answers[{i}].indicator_code"),
                 format!(
@@ -67,6 +67,7 @@ pub fn resolve(
         match indicator.option(option_code.as_str()) {
             Some(option) => answers.push(ScoredAnswer {
                 indicator: indicator_code.clone(),
+                position,
                 option: option_code.clone(),
                 points: option.value.points(),
             }),

@@ -53,7 +53,15 @@ pub struct Questionnaire {
 
 impl Questionnaire {
     pub fn indicator(&self, code: &str) -> Option<&Indicator> {
-        self.indicators.iter().find(|i| i.code.as_str() == code)
+        self.positioned(code).map(|(_, indicator)| indicator)
+    }
+
+    /// The indicator with its place in the questionnaire.
+    pub fn positioned(&self, code: &str) -> Option<(usize, &Indicator)> {
+        self.indicators
+            .iter()
+            .enumerate()
+            .find(|(_, i)| i.code.as_str() == code)
     }
 }
 

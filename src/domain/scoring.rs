@@ -53,22 +53,15 @@ impl Stratum {
     }
 }
 
-/// One stored aggregate row: the moments of one indicator over a unit's own submissions in one
-/// cell.
+/// One stored aggregate row: a unit's own accepted submissions in one cell, with the moments
+/// of every indicator in questionnaire order (trailing indicators nobody answered may be
+/// missing).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IndicatorStatRow {
-    pub unit_id: UnitId,
-    pub indicator: Code,
-    pub cell: CellKey,
-    pub moments: Moments,
-}
-
-/// One stored count row: a unit's own accepted submissions in one cell.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SubmissionCountRow {
+pub struct CellStatRow {
     pub unit_id: UnitId,
     pub cell: CellKey,
     pub submissions: i64,
+    pub moments: Vec<Moments>,
 }
 
 /// Pooled figures of a set of submissions.
@@ -117,30 +110,44 @@ pub struct CampaignStats {
 }
 
 impl CampaignStats {
-    pub fn from_rows(
-        indicators: impl IntoIterator<Item = IndicatorStatRow>,
-        counts: impl IntoIterator<Item = SubmissionCountRow>,
-    ) -> Self {
+    /// Reads stored rows against the campaign's questionnaire, which gives each position its
+    /// indicator.
+    ///
+    /// # Errors
+    /// A row with more indicators than the questionnaire has: the rows are not this campaign's.
+    pub fn from_cells(
+        rows: impl IntoIterator<Item = CellStatRow>,
+        questionnaire: &Questionnaire,
+    ) -> Result<Self, String> {
         let mut own: HashMap<UnitId, Totals> = HashMap::new();
-        for row in indicators {
-            *own.entry(row.unit_id)
+        for row in rows {
+            if row.moments.len() > questionnaire.indicators.len() {
+                return Err(format!(
+                    "a stored row of unit {} holds {} indicators; questionnaire {} has {}",
+                    row.unit_id,
+                    row.moments.len(),
+                    questionnaire.id,
+                    questionnaire.indicators.len()
+                ));
+            }
+            let figures = own
+                .entry(row.unit_id)
                 .or_default()
                 .cells
                 .entry(row.cell)
-                .or_default()
-                .indicators
-                .entry(row.indicator)
-                .or_default() += row.moments;
+                .or_default();
+            figures.submissions += row.submissions;
+            for (indicator, moments) in questionnaire.indicators.iter().zip(row.moments) {
+                // An indicator nobody answered in the cell has no figures there.
+                if moments != Moments::default() {
+                    *figures
+                        .indicators
+                        .entry(indicator.code.clone())
+                        .or_default() += moments;
+                }
+            }
         }
-        for row in counts {
-            own.entry(row.unit_id)
-                .or_default()
-                .cells
-                .entry(row.cell)
-                .or_default()
-                .submissions += row.submissions;
-        }
-        Self { own }
+        Ok(Self { own })
     }
 
     /// Pools the figures of `root` and all its descendants (answers, not unit means).
@@ -608,4 +615,76 @@ pub fn weaknesses(
         (None, None) => a.code.cmp(&b.code),
     });
     standings
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::ids::QuestionnaireId;
+    use crate::domain::questionnaire::Indicator;
+    use crate::domain::time::Timestamp;
+
+    fn questionnaire(codes: &[&str]) -> Questionnaire {
+        Questionnaire {
+            id: QuestionnaireId::parse("q").unwrap(),
+            name: "q".into(),
+            indicators: codes
+                .iter()
+                .map(|code| Indicator {
+                    code: Code::parse(code).unwrap(),
+                    text: String::new(),
+                    weight: 1.0,
+                    options: Vec::new(),
+                })
+                .collect(),
+            created_at: Timestamp::from_micros(0),
+        }
+    }
+
+    fn row(unit: &str, submissions: i64, moments: Vec<Moments>) -> CellStatRow {
+        CellStatRow {
+            unit_id: UnitId::parse(unit).unwrap(),
+            cell: CellKey {
+                channel: Channel::Visit,
+                carrier: None,
+                stratum: Stratum::default(),
+            },
+            submissions,
+            moments,
+        }
+    }
+
+    #[test]
+    fn stored_positions_are_read_as_the_questionnaires_indicators() {
+        let q = questionnaire(&["security", "theft", "police"]);
+        let answered = Moments::of_answer(Some(80));
+        let stats =
+            CampaignStats::from_cells([row("u1", 1, vec![answered, Moments::default()])], &q)
+                .unwrap();
+        let units = [Unit {
+            id: UnitId::parse("u1").unwrap(),
+            name: "u1".into(),
+            kind: UnitKind::Village,
+            parent_id: None,
+            area: None,
+            created_at: Timestamp::from_micros(0),
+        }];
+        let tree = UnitTree::new(units.to_vec());
+        let pooled = stats
+            .rolled_up(&tree, &UnitId::parse("u1").unwrap())
+            .pooled(|_| true);
+        assert_eq!(pooled.submissions, 1);
+        // Unanswered positions (zero or absent) carry no figures.
+        assert_eq!(
+            pooled.indicators.into_iter().collect::<Vec<_>>(),
+            vec![(Code::parse("security").unwrap(), answered)]
+        );
+    }
+
+    #[test]
+    fn rows_longer_than_the_questionnaire_are_refused() {
+        let q = questionnaire(&["security"]);
+        let rows = [row("u1", 1, vec![Moments::default(); 2])];
+        assert!(CampaignStats::from_cells(rows, &q).is_err());
+    }
 }

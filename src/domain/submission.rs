@@ -165,6 +165,8 @@ impl Source {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScoredAnswer {
     pub indicator: Code,
+    /// The indicator's place in the questionnaire: stored aggregates are kept in that order.
+    pub position: usize,
     pub option: Code,
     pub points: Option<u8>,
 }
@@ -271,6 +273,7 @@ mod tests {
             ended_at: Timestamp::from_micros(2),
             answers: vec![ScoredAnswer {
                 indicator: Code::parse("security").unwrap(),
+                position: 0,
                 option: Code::parse("good").unwrap(),
                 points: Some(80),
             }],

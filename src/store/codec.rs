@@ -184,7 +184,8 @@ pub struct CountedRow {
     pub channel: Channel,
     pub carrier: Option<Carrier>,
     pub stratum: crate::domain::scoring::Stratum,
-    pub answers: Vec<(Code, Option<u8>)>,
+    /// (questionnaire position, points) of each answer.
+    pub answers: Vec<(usize, Option<u8>)>,
 }
 
 /// Scores a stored answers object against the questionnaire; unknown codes (impossible for
@@ -192,12 +193,12 @@ pub struct CountedRow {
 pub fn score_stored_answers(
     questionnaire: &Questionnaire,
     answers: &BTreeMap<String, String>,
-) -> Vec<(Code, Option<u8>)> {
+) -> Vec<(usize, Option<u8>)> {
     answers
         .iter()
         .filter_map(|(indicator, option)| {
-            let i = questionnaire.indicator(indicator)?;
-            Some((i.code.clone(), i.option(option)?.value.points()))
+            let (position, i) = questionnaire.positioned(indicator)?;
+            Some((position, i.option(option)?.value.points()))
         })
         .collect()
 }
@@ -334,8 +335,8 @@ pub fn carrier_from_column(value: i16) -> Option<Carrier> {
     Carrier::from_i16(value)
 }
 
-pub type StatKey = (CampaignId, UnitId, Code, Channel, i16, Stratum);
-pub type CountKey = (CampaignId, UnitId, Channel, i16, Stratum);
+/// A stored aggregate row's key: campaign, unit, channel, carrier column and stratum.
+pub type CellRowKey = (CampaignId, UnitId, Channel, i16, Stratum);
 
 /// The cell of a stored aggregate row.
 pub fn cell_key(channel: i16, carrier: i16, stratum: String) -> Result<CellKey> {
@@ -347,12 +348,80 @@ pub fn cell_key(channel: i16, carrier: i16, stratum: String) -> Result<CellKey> 
     })
 }
 
-/// The aggregate rows a set of newly accepted submissions adds, summed per key so that each
-/// touched row is updated once per batch.
+/// What one aggregate row holds, or what a batch adds to it: submissions, and the moments of
+/// each indicator by questionnaire position.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CellFigures {
+    pub submissions: i64,
+    pub moments: Vec<Moments>,
+}
+
+impl CellFigures {
+    fn add_answer(&mut self, position: usize, moments: Moments) {
+        if self.moments.len() <= position {
+            self.moments.resize(position + 1, Moments::default());
+        }
+        self.moments[position] += moments;
+    }
+
+    /// Adds `other` position by position; the shorter list counts as zeros beyond its end.
+    pub fn add(&mut self, other: &CellFigures) {
+        self.submissions += other.submissions;
+        for (position, moments) in other.moments.iter().enumerate() {
+            self.add_answer(position, *moments);
+        }
+    }
+
+    /// The moments flattened as stored: valid, excluded, sum, sum of squares per indicator.
+    pub fn flat_moments(&self) -> Vec<i64> {
+        self.moments
+            .iter()
+            .flat_map(|m| [m.valid, m.excluded, m.sum, m.sum_sq])
+            .collect()
+    }
+
+    /// # Errors
+    /// A stored list whose length is not a multiple of four.
+    pub fn from_flat(submissions: i64, flat: &[i64]) -> Result<Self> {
+        if !flat.len().is_multiple_of(4) {
+            return Err(Error::internal(format!(
+                "stored moments hold {} numbers, not four per indicator",
+                flat.len()
+            )));
+        }
+        Ok(Self {
+            submissions,
+            moments: flat
+                .chunks_exact(4)
+                .map(|m| Moments {
+                    valid: m[0],
+                    excluded: m[1],
+                    sum: m[2],
+                    sum_sq: m[3],
+                })
+                .collect(),
+        })
+    }
+
+    /// The flattened moments as a JSON array (SQLite has no arrays).
+    pub fn moments_json(&self) -> String {
+        serde_json::to_string(&self.flat_moments()).expect("numbers always serialise")
+    }
+
+    /// # Errors
+    /// Text that is not a JSON array of whole numbers, four per indicator.
+    pub fn from_json(submissions: i64, json: &str) -> Result<Self> {
+        let flat: Vec<i64> = serde_json::from_str(json)
+            .map_err(|e| Error::internal(format!("stored moments: {e}")))?;
+        Self::from_flat(submissions, &flat)
+    }
+}
+
+/// The aggregate rows a set of submissions changes, summed per row so that each touched row is
+/// written once per batch.
 #[derive(Debug, Default)]
 pub struct Deltas {
-    pub indicators: HashMap<StatKey, Moments>,
-    pub counts: HashMap<CountKey, i64>,
+    pub cells: HashMap<CellRowKey, CellFigures>,
 }
 
 impl Deltas {
@@ -361,33 +430,20 @@ impl Deltas {
     pub fn of_stored(rows: &[CountedRow], sign: i64) -> Self {
         let mut deltas = Self::default();
         for row in rows {
-            let carrier = carrier_column(row.carrier);
-            *deltas
-                .counts
+            let cell = deltas
+                .cells
                 .entry((
                     row.campaign_id.clone(),
                     row.unit_id.clone(),
                     row.channel,
-                    carrier,
+                    carrier_column(row.carrier),
                     row.stratum.clone(),
                 ))
-                .or_default() += sign;
-            for (indicator, points) in &row.answers {
-                let mut m = Moments::of_answer(*points);
-                if sign < 0 {
-                    m = m.negated();
-                }
-                *deltas
-                    .indicators
-                    .entry((
-                        row.campaign_id.clone(),
-                        row.unit_id.clone(),
-                        indicator.clone(),
-                        row.channel,
-                        carrier,
-                        row.stratum.clone(),
-                    ))
-                    .or_default() += m;
+                .or_default();
+            cell.submissions += sign;
+            for (position, points) in &row.answers {
+                let m = Moments::of_answer(*points);
+                cell.add_answer(*position, if sign < 0 { m.negated() } else { m });
             }
         }
         deltas
@@ -396,33 +452,29 @@ impl Deltas {
     pub fn of<'a>(submissions: impl IntoIterator<Item = &'a NewSubmission>) -> Self {
         let mut deltas = Self::default();
         for s in submissions {
-            let channel = s.source.channel();
-            let carrier = carrier_column(s.source.carrier());
-            *deltas
-                .counts
+            let cell = deltas
+                .cells
                 .entry((
                     s.campaign_id.clone(),
                     s.unit_id.clone(),
-                    channel,
-                    carrier,
+                    s.source.channel(),
+                    carrier_column(s.source.carrier()),
                     s.stratum.clone(),
                 ))
-                .or_default() += 1;
+                .or_default();
+            cell.submissions += 1;
             for answer in &s.answers {
-                *deltas
-                    .indicators
-                    .entry((
-                        s.campaign_id.clone(),
-                        s.unit_id.clone(),
-                        answer.indicator.clone(),
-                        channel,
-                        carrier,
-                        s.stratum.clone(),
-                    ))
-                    .or_default() += Moments::of_answer(answer.points);
+                cell.add_answer(answer.position, Moments::of_answer(answer.points));
             }
         }
         deltas
+    }
+
+    /// The touched rows in key order: writers that lock rows in one order cannot deadlock.
+    pub fn sorted(&self) -> Vec<(&CellRowKey, &CellFigures)> {
+        let mut rows: Vec<_> = self.cells.iter().collect();
+        rows.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        rows
     }
 }
 
@@ -541,4 +593,86 @@ pub fn poll_case_updates<'a>(
             Source::Visit { .. } => None,
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn moments(valid: i64, excluded: i64, sum: i64, sum_sq: i64) -> Moments {
+        Moments {
+            valid,
+            excluded,
+            sum,
+            sum_sq,
+        }
+    }
+
+    #[test]
+    fn cell_figures_add_position_by_position_and_pad_the_shorter() {
+        let mut stored = CellFigures {
+            submissions: 2,
+            moments: vec![moments(2, 0, 160, 12800)],
+        };
+        let delta = CellFigures {
+            submissions: 1,
+            moments: vec![moments(1, 0, 60, 3600), moments(0, 1, 0, 0)],
+        };
+        stored.add(&delta);
+        assert_eq!(stored.submissions, 3);
+        assert_eq!(
+            stored.moments,
+            vec![moments(3, 0, 220, 16400), moments(0, 1, 0, 0)]
+        );
+    }
+
+    #[test]
+    fn stored_forms_round_trip_and_reject_partial_indicators() {
+        let figures = CellFigures {
+            submissions: 5,
+            moments: vec![moments(4, 1, 300, 23000), moments(5, 0, 0, 0)],
+        };
+        assert_eq!(figures.flat_moments(), vec![4, 1, 300, 23000, 5, 0, 0, 0]);
+        assert_eq!(
+            CellFigures::from_flat(5, &figures.flat_moments()).unwrap(),
+            figures
+        );
+        assert_eq!(
+            CellFigures::from_json(5, &figures.moments_json()).unwrap(),
+            figures
+        );
+        assert!(CellFigures::from_flat(1, &[1, 2, 3]).is_err());
+        assert!(CellFigures::from_json(1, "[1,2,3,4,5]").is_err());
+        assert!(CellFigures::from_json(1, "not json").is_err());
+    }
+
+    #[test]
+    fn a_rejection_takes_back_exactly_what_the_acceptance_added() {
+        let row = CountedRow {
+            campaign_id: CampaignId::parse("c").unwrap(),
+            unit_id: UnitId::parse("u").unwrap(),
+            channel: Channel::Visit,
+            carrier: None,
+            stratum: Stratum::default(),
+            answers: vec![(0, Some(80)), (2, None)],
+        };
+        let added = Deltas::of_stored(std::slice::from_ref(&row), 1);
+        let removed = Deltas::of_stored(&[row], -1);
+        let mut total = CellFigures::default();
+        for deltas in [&added, &removed] {
+            let (_, figures) = deltas.sorted()[0];
+            total.add(figures);
+        }
+        assert_eq!(total.submissions, 0);
+        assert!(total.moments.iter().all(|m| *m == Moments::default()));
+        let (_, figures) = added.sorted()[0];
+        assert_eq!(
+            figures.moments,
+            vec![
+                moments(1, 0, 80, 6400),
+                Moments::default(),
+                moments(0, 1, 0, 0)
+            ]
+        );
+    }
 }

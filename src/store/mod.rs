@@ -16,7 +16,7 @@ use crate::domain::ids::{CampaignId, UnitId};
 use crate::domain::quality::Flag;
 use crate::domain::questionnaire::Questionnaire;
 use crate::domain::review::{Decision, ReviewAction, ReviewState, SubmissionSummary};
-use crate::domain::scoring::CampaignStats;
+use crate::domain::scoring::CellStatRow;
 use crate::domain::submission::{Carrier, NewSubmission};
 use crate::domain::time::Timestamp;
 use crate::domain::unit::Unit;
@@ -153,8 +153,8 @@ impl Store {
         dispatch!(self, commit_submissions(batch, accepted_at))
     }
 
-    /// The campaign's stored aggregates: rows per unit, never per submission.
-    pub async fn campaign_stats(&self, campaign: &CampaignId) -> Result<CampaignStats> {
+    /// The campaign's stored aggregates: rows per unit and cell, never per submission.
+    pub async fn campaign_stats(&self, campaign: &CampaignId) -> Result<Vec<CellStatRow>> {
         dispatch!(self, campaign_stats(campaign))
     }
 

@@ -13,19 +13,18 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::codec::{
-    Deltas, Prepared, StoredSubmission, carrier_column, carrier_from_column, cell_key,
+    CellFigures, Deltas, Prepared, StoredSubmission, carrier_column, carrier_from_column, cell_key,
     decode_answers, decode_indicators, decode_quality_rules, decode_weighting, encode_answers,
     encode_attributes, encode_indicators, encode_quality_rules, encode_weighting, outcomes,
     poll_case_updates, prepare,
 };
 use super::{CommitOutcome, StoreOptions, insert_error};
 use crate::domain::campaign::Campaign;
-use crate::domain::ids::{CampaignId, Code, QuestionnaireId, UnitId};
+use crate::domain::ids::{CampaignId, QuestionnaireId, UnitId};
 use crate::domain::quality::{Area, decode_flags, encode_flags};
 use crate::domain::questionnaire::Questionnaire;
 use crate::domain::review::ReviewState;
-use crate::domain::scoring::{CampaignStats, IndicatorStatRow, SubmissionCountRow};
-use crate::domain::stats::Moments;
+use crate::domain::scoring::CellStatRow;
 use crate::domain::submission::{Channel, NewSubmission, Source};
 use crate::domain::time::Timestamp;
 use crate::domain::unit::{Unit, UnitKind};
@@ -209,63 +208,30 @@ impl PgStore {
         Ok(outcomes(prepared, is_new, &existing, accepted_at))
     }
 
-    pub async fn campaign_stats(&self, campaign: &CampaignId) -> Result<CampaignStats> {
-        // One snapshot for both tables, so the counts match the indicator sums even while the
-        // writer commits between the two queries.
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            .await?;
-        let indicator_rows = sqlx::query(
-            "SELECT unit_id, indicator_code, channel, carrier, stratum, n_valid, n_excluded, \
-             sum_points, sum_points_sq FROM indicator_stats WHERE campaign_id = $1",
-        )
-        .bind(campaign.as_str())
-        .fetch_all(&mut *tx)
-        .await?;
-        let count_rows = sqlx::query(
-            "SELECT unit_id, channel, carrier, stratum, submissions FROM submission_counts \
+    pub async fn campaign_stats(&self, campaign: &CampaignId) -> Result<Vec<CellStatRow>> {
+        let rows = sqlx::query(
+            "SELECT unit_id, channel, carrier, stratum, submissions, moments FROM cell_stats \
              WHERE campaign_id = $1",
         )
         .bind(campaign.as_str())
-        .fetch_all(&mut *tx)
+        .fetch_all(&self.pool)
         .await?;
-        tx.commit().await?;
-        let indicators = indicator_rows
-            .iter()
+        rows.iter()
             .map(|row| {
-                Ok(IndicatorStatRow {
-                    unit_id: parse_stored(row.try_get("unit_id")?, UnitId::parse)?,
-                    indicator: parse_stored(row.try_get("indicator_code")?, Code::parse)?,
-                    cell: cell_key(
-                        row.try_get("channel")?,
-                        row.try_get("carrier")?,
-                        row.try_get("stratum")?,
-                    )?,
-                    moments: Moments {
-                        valid: row.try_get("n_valid")?,
-                        excluded: row.try_get("n_excluded")?,
-                        sum: row.try_get("sum_points")?,
-                        sum_sq: row.try_get("sum_points_sq")?,
-                    },
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let counts = count_rows
-            .iter()
-            .map(|row| {
-                Ok(SubmissionCountRow {
+                let flat: Vec<i64> = row.try_get("moments")?;
+                let figures = CellFigures::from_flat(row.try_get("submissions")?, &flat)?;
+                Ok(CellStatRow {
                     unit_id: parse_stored(row.try_get("unit_id")?, UnitId::parse)?,
                     cell: cell_key(
                         row.try_get("channel")?,
                         row.try_get("carrier")?,
                         row.try_get("stratum")?,
                     )?,
-                    submissions: row.try_get("submissions")?,
+                    submissions: figures.submissions,
+                    moments: figures.moments,
                 })
             })
-            .collect::<Result<Vec<_>>>()?;
-        Ok(CampaignStats::from_rows(indicators, counts))
+            .collect()
     }
 
     pub async fn campaign_submissions(
@@ -445,104 +411,70 @@ async fn existing_submissions<'a>(
         .collect()
 }
 
-/// Adds a batch's summed deltas: one upsert per aggregate table. Rows are sent in key order so
-/// that writers of several server processes lock shared rows in the same order and cannot
-/// deadlock each other.
+/// Adds a batch's summed deltas in one upsert; `add_moments` (see the migrations) sums the
+/// moment arrays in the database, so concurrent writers never lose each other's counts. Rows
+/// are sent in key order so that writers of several server processes lock shared rows in the
+/// same order and cannot deadlock each other.
 async fn apply_deltas(tx: &mut Transaction<'_, Postgres>, deltas: &Deltas) -> Result<()> {
-    if !deltas.indicators.is_empty() {
-        let mut rows: Vec<_> = deltas.indicators.iter().collect();
-        rows.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        let n = rows.len();
-        let (mut campaigns, mut units, mut codes) = (
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-        );
-        let (mut channels, mut carriers, mut strata) = (
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-        );
-        let (mut valid, mut excluded, mut sums, mut sums_sq) = (
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-        );
-        for ((campaign, unit, code, channel, carrier, stratum), m) in rows {
-            campaigns.push(campaign.as_str());
-            units.push(unit.as_str());
-            codes.push(code.as_str());
-            channels.push(channel.as_i16());
-            carriers.push(*carrier);
-            strata.push(stratum.as_str());
-            valid.push(m.valid);
-            excluded.push(m.excluded);
-            sums.push(m.sum);
-            sums_sq.push(m.sum_sq);
-        }
-        sqlx::query(
-            "INSERT INTO indicator_stats (campaign_id, unit_id, indicator_code, channel, carrier, \
-             stratum, n_valid, n_excluded, sum_points, sum_points_sq) \
-             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::int2[], $5::int2[], \
-             $6::text[], $7::int8[], $8::int8[], $9::int8[], $10::int8[]) \
-             ON CONFLICT (campaign_id, unit_id, indicator_code, channel, carrier, stratum) \
-             DO UPDATE SET \
-             n_valid = indicator_stats.n_valid + EXCLUDED.n_valid, \
-             n_excluded = indicator_stats.n_excluded + EXCLUDED.n_excluded, \
-             sum_points = indicator_stats.sum_points + EXCLUDED.sum_points, \
-             sum_points_sq = indicator_stats.sum_points_sq + EXCLUDED.sum_points_sq",
-        )
-        .bind(campaigns)
-        .bind(units)
-        .bind(codes)
-        .bind(channels)
-        .bind(carriers)
-        .bind(strata)
-        .bind(valid)
-        .bind(excluded)
-        .bind(sums)
-        .bind(sums_sq)
-        .execute(&mut **tx)
-        .await?;
+    if deltas.cells.is_empty() {
+        return Ok(());
     }
-    if !deltas.counts.is_empty() {
-        let mut rows: Vec<_> = deltas.counts.iter().collect();
-        rows.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        let n = rows.len();
-        let (mut campaigns, mut units) = (Vec::with_capacity(n), Vec::with_capacity(n));
-        let (mut channels, mut carriers, mut strata, mut counts) = (
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-        );
-        for ((campaign, unit, channel, carrier, stratum), count) in rows {
-            campaigns.push(campaign.as_str());
-            units.push(unit.as_str());
-            channels.push(channel.as_i16());
-            carriers.push(*carrier);
-            strata.push(stratum.as_str());
-            counts.push(*count);
-        }
-        sqlx::query(
-            "INSERT INTO submission_counts (campaign_id, unit_id, channel, carrier, stratum, \
-             submissions) \
-             SELECT * FROM UNNEST($1::text[], $2::text[], $3::int2[], $4::int2[], $5::text[], \
-             $6::int8[]) \
-             ON CONFLICT (campaign_id, unit_id, channel, carrier, stratum) DO UPDATE SET \
-             submissions = submission_counts.submissions + EXCLUDED.submissions",
-        )
-        .bind(campaigns)
-        .bind(units)
-        .bind(channels)
-        .bind(carriers)
-        .bind(strata)
-        .bind(counts)
-        .execute(&mut **tx)
-        .await?;
+    let rows = deltas.sorted();
+    let n = rows.len();
+    let (mut campaigns, mut units, mut channels) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    let (mut carriers, mut strata, mut submissions, mut moments) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    for ((campaign, unit, channel, carrier, stratum), figures) in rows {
+        campaigns.push(campaign.as_str());
+        units.push(unit.as_str());
+        channels.push(channel.as_i16());
+        carriers.push(*carrier);
+        strata.push(stratum.as_str());
+        submissions.push(figures.submissions);
+        // An array literal per row: UNNEST would flatten a two-dimensional array.
+        moments.push(array_literal(&figures.flat_moments()));
     }
+    sqlx::query(
+        "INSERT INTO cell_stats (campaign_id, unit_id, channel, carrier, stratum, submissions, \
+         moments) \
+         SELECT c, u, ch, ca, st, n, m::int8[] FROM UNNEST($1::text[], $2::text[], $3::int2[], \
+         $4::int2[], $5::text[], $6::int8[], $7::text[]) AS r(c, u, ch, ca, st, n, m) \
+         ON CONFLICT (campaign_id, unit_id, channel, carrier, stratum) DO UPDATE SET \
+         submissions = cell_stats.submissions + EXCLUDED.submissions, \
+         moments = add_moments(cell_stats.moments, EXCLUDED.moments)",
+    )
+    .bind(campaigns)
+    .bind(units)
+    .bind(channels)
+    .bind(carriers)
+    .bind(strata)
+    .bind(submissions)
+    .bind(moments)
+    .execute(&mut **tx)
+    .await?;
     Ok(())
+}
+
+/// `{1,2,3}`: PostgreSQL's text form of an integer array.
+fn array_literal(numbers: &[i64]) -> String {
+    let mut text = String::with_capacity(2 + numbers.len() * 4);
+    text.push('{');
+    for (i, n) in numbers.iter().enumerate() {
+        if i > 0 {
+            text.push(',');
+        }
+        text.push_str(&n.to_string());
+    }
+    text.push('}');
+    text
 }
 
 /// An acknowledgement promises the submission is durable; with `synchronous_commit = off` a
@@ -597,4 +529,15 @@ fn timestamp(row: &PgRow, column: &str) -> Result<Timestamp> {
 /// Re-validates an id read back from the database; failure means corrupted data.
 fn parse_stored<T>(value: &str, parse: impl FnOnce(&str) -> Result<T, String>) -> Result<T> {
     parse(value).map_err(|e| Error::internal(format!("stored id {value:?}: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn array_literals_are_postgres_text_arrays() {
+        assert_eq!(array_literal(&[]), "{}");
+        assert_eq!(array_literal(&[1, -2, 300]), "{1,-2,300}");
+    }
 }

@@ -11,7 +11,7 @@ use canvass::domain::campaign::Campaign;
 use canvass::domain::ids::{CampaignId, Code, QuestionnaireId, UnitId};
 use canvass::domain::questionnaire::{AnswerOption, Indicator, OptionValue, Questionnaire};
 use canvass::domain::ranking::competition_ranks;
-use canvass::domain::scoring::{RankBasis, ScoringContext, Stratum, peers};
+use canvass::domain::scoring::{CampaignStats, RankBasis, ScoringContext, Stratum, peers};
 use canvass::domain::submission::{Carrier, NewSubmission, ScoredAnswer, Source};
 use canvass::domain::time::Timestamp;
 use canvass::domain::unit::{Unit, UnitKind, UnitTree};
@@ -167,12 +167,14 @@ fn build(case: usize, w: &Workload) -> Built {
         .map(|(unit_pick, carrier, id_pick, answers, seconds)| {
             let mut scored: BTreeMap<Code, ScoredAnswer> = BTreeMap::new();
             for (i, o) in answers {
-                let indicator = &questionnaire.indicators[i % questionnaire.indicators.len()];
+                let position = i % questionnaire.indicators.len();
+                let indicator = &questionnaire.indicators[position];
                 let option = &indicator.options[o % indicator.options.len()];
                 scored.insert(
                     indicator.code.clone(),
                     ScoredAnswer {
                         indicator: indicator.code.clone(),
+                        position,
                         option: option.code.clone(),
                         points: option.value.points(),
                     },
@@ -283,7 +285,8 @@ async fn check(store: Store, case: usize, w: Workload) {
             .value
             .points()
     };
-    let stats = store.campaign_stats(&built.campaign.id).await.unwrap();
+    let rows = store.campaign_stats(&built.campaign.id).await.unwrap();
+    let stats = CampaignStats::from_cells(rows, &built.questionnaire).unwrap();
     let ctx = ScoringContext {
         campaign: &built.campaign,
         questionnaire: &built.questionnaire,
