@@ -95,6 +95,9 @@ pub struct ServeArgs {
     /// Microseconds the writer waits for more submissions before committing (0 = none).
     #[arg(long, env = "CANVASS_INGEST_LINGER_MICROS", default_value_t = 0)]
     pub ingest_linger_micros: u64,
+    /// Submission batches committing at once on PostgreSQL (SQLite commits one at a time).
+    #[arg(long, env = "CANVASS_INGEST_CONCURRENT_COMMITS", default_value_t = 2)]
+    pub ingest_concurrent_commits: usize,
     /// Items of one UploadSubmissions stream being processed at once; the server reads no
     /// further items from that stream until one is answered.
     #[arg(long, env = "CANVASS_UPLOAD_MAX_IN_FLIGHT", default_value_t = 64)]
@@ -120,6 +123,7 @@ impl fmt::Debug for ServeArgs {
             .field("phone_hash_key_file", &self.phone_hash_key_file)
             .field("ingest_max_batch", &self.ingest_max_batch)
             .field("ingest_linger_micros", &self.ingest_linger_micros)
+            .field("ingest_concurrent_commits", &self.ingest_concurrent_commits)
             .field("upload_max_in_flight", &self.upload_max_in_flight)
             .field("token_cache_capacity", &self.token_cache_capacity)
             .finish()
@@ -153,6 +157,7 @@ impl ServeArgs {
         WriterConfig {
             max_batch: self.ingest_max_batch.max(1),
             linger: Duration::from_micros(self.ingest_linger_micros),
+            concurrent_commits: self.ingest_concurrent_commits.max(1),
             ..WriterConfig::default()
         }
     }

@@ -49,3 +49,8 @@ FROM submission_counts AS c;
 
 DROP TABLE indicator_stats;
 DROP TABLE submission_counts;
+
+-- No query reads submissions by unit alone (review lists go through submissions_by_state, the
+-- duplicate-household check through submissions_by_household), and each batch's inserts land
+-- on random pages of this index, one per unit touched.
+DROP INDEX submissions_by_unit;

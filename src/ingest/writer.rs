@@ -26,6 +26,9 @@ pub struct WriterConfig {
     /// Optional pause after the first item of a batch to let more arrive (0 = take what is
     /// queued, which measured fastest).
     pub linger: Duration,
+    /// Batches committing at once. PostgreSQL works on one batch while it flushes another's
+    /// commit; SQLite has a single writer connection, so it gets 1 whatever is asked.
+    pub concurrent_commits: usize,
 }
 
 impl Default for WriterConfig {
@@ -34,6 +37,7 @@ impl Default for WriterConfig {
             max_batch: 1024,
             queue_capacity: 8192,
             linger: Duration::ZERO,
+            concurrent_commits: 1,
         }
     }
 }
@@ -82,8 +86,22 @@ async fn run(
     mut queue: mpsc::Receiver<Job>,
     changes: broadcast::Sender<CampaignId>,
 ) {
+    let concurrent = config
+        .concurrent_commits
+        .clamp(1, store.max_concurrent_commits());
+    let mut committing = tokio::task::JoinSet::new();
     let mut batch = Vec::with_capacity(config.max_batch);
-    while queue.recv_many(&mut batch, config.max_batch).await > 0 {
+    loop {
+        // A new batch is taken only when a commit slot is free, so what queues meanwhile goes
+        // into the next batch instead of waiting behind a database that is already busy.
+        while committing.len() >= concurrent {
+            if let Some(Err(error)) = committing.join_next().await {
+                tracing::error!(%error, "a batch commit task failed");
+            }
+        }
+        if queue.recv_many(&mut batch, config.max_batch).await == 0 {
+            break;
+        }
         if !config.linger.is_zero() && batch.len() < config.max_batch {
             tokio::time::sleep(config.linger).await;
             while batch.len() < config.max_batch {
@@ -93,11 +111,15 @@ async fn run(
                 }
             }
         }
-        for campaign in commit_batch(&store, std::mem::take(&mut batch)).await {
-            // Nobody listening is fine: there is simply no live stream open.
-            let _ = changes.send(campaign);
-        }
+        let (store, changes, jobs) = (store.clone(), changes.clone(), std::mem::take(&mut batch));
+        committing.spawn(async move {
+            for campaign in commit_batch(&store, jobs).await {
+                // Nobody listening is fine: there is simply no live stream open.
+                let _ = changes.send(campaign);
+            }
+        });
     }
+    committing.join_all().await;
     tracing::debug!("submission writer stopped");
 }
 
@@ -105,6 +127,13 @@ async fn run(
 async fn commit_batch(store: &Store, jobs: Vec<Job>) -> Vec<CampaignId> {
     // The first occurrence of each (campaign, id) goes to the database; later ones in the same
     // batch are judged against it, exactly as a later retry would be.
+    // In key order: concurrent batches then wait on each other's uncommitted ids in one order,
+    // never in a cycle.
+    let mut jobs = jobs;
+    jobs.sort_by(|a, b| {
+        (&a.submission.campaign_id, a.submission.id)
+            .cmp(&(&b.submission.campaign_id, b.submission.id))
+    });
     let mut first_of: HashMap<(&CampaignId, Uuid), usize> = HashMap::new();
     let mut unique: Vec<&NewSubmission> = Vec::with_capacity(jobs.len());
     let mut slot = Vec::with_capacity(jobs.len());

@@ -96,6 +96,15 @@ macro_rules! dispatch {
 }
 
 impl Store {
+    /// How many submission batches may usefully commit at once: SQLite has one writer
+    /// connection; PostgreSQL all but one of the pool's connections, which stays for reads.
+    pub fn max_concurrent_commits(&self) -> usize {
+        match self {
+            Self::Sqlite(_) => 1,
+            Self::Postgres(pg) => pg.pool_size().saturating_sub(1).max(1),
+        }
+    }
+
     /// Opens the database `options.url` names (SQLite for `sqlite:`, PostgreSQL for
     /// `postgres://` or `postgresql://`) and applies pending migrations.
     pub async fn open(options: &StoreOptions) -> Result<Self> {

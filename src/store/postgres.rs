@@ -39,6 +39,11 @@ pub struct PgStore {
 }
 
 impl PgStore {
+    /// Connections the pool opens at most.
+    pub fn pool_size(&self) -> usize {
+        self.pool.options().get_max_connections() as usize
+    }
+
     pub async fn connect(options: &StoreOptions) -> Result<Self> {
         let connect = PgConnectOptions::from_str(&options.url)
             .map_err(|e| Error::internal(format!("invalid PostgreSQL URL: {e}")))?;

@@ -60,6 +60,8 @@ impl SqliteStore {
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(options.acquire_timeout)
+            // A local file connection does not go stale: skip the ping before every batch.
+            .test_before_acquire(false)
             .connect_with(connect.clone())
             .await?;
         let readers = SqlitePoolOptions::new()
