@@ -31,6 +31,12 @@ use crate::proto::v1::upload_submissions_response::Result as ItemResult;
 pub type ResultStream =
     Pin<Box<dyn Stream<Item = Result<pb::UploadSubmissionsResponse, Status>> + Send>>;
 
+/// One item's answer in the making. Boxed so that each stream's `buffer_unordered` stays small
+/// while the stream is idle: `FuturesUnordered` allocates, up front, a stub task as large as its
+/// future type (this one, unboxed, is about 3 KiB).
+type ItemFuture =
+    Pin<Box<dyn Future<Output = Result<pb::UploadSubmissionsResponse, Status>> + Send>>;
+
 /// What every item of one upload is checked and submitted with.
 pub struct Uploader {
     pub caller: Principal,
@@ -58,12 +64,12 @@ impl Uploader {
         let results = items
             .take_until(Box::pin(shutdown))
             .enumerate()
-            .map(move |(index, item)| {
+            .map(move |(index, item)| -> ItemFuture {
                 let uploader = uploader.clone();
-                async move {
+                Box::pin(async move {
                     let item = item?;
                     Ok(uploader.answer(index as i64, item).await)
-                }
+                })
             })
             .buffer_unordered(max_in_flight.max(1))
             // Nothing is read after a stream error; end with it.
