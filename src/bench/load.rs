@@ -121,6 +121,27 @@ impl Outcome {
         self
     }
 
+    /// One outcome of several measured rounds: counts, time, CPU and latencies added up.
+    pub fn of_rounds(rounds: Vec<Outcome>) -> Self {
+        let mut total = Outcome::default();
+        let add = |a: Option<Duration>, b: Option<Duration>| Some(a? + b?);
+        for (i, round) in rounds.into_iter().enumerate() {
+            if i == 0 {
+                total.server_cpu = round.server_cpu;
+                total.client_cpu = round.client_cpu;
+                total.other_cpu = round.other_cpu;
+            } else {
+                total.server_cpu = add(total.server_cpu, round.server_cpu);
+                total.client_cpu = add(total.client_cpu, round.client_cpu);
+                total.other_cpu = add(total.other_cpu, round.other_cpu);
+            }
+            total.elapsed += round.elapsed;
+            total.merge(round);
+        }
+        total.latencies.sort_unstable();
+        total
+    }
+
     fn record(&mut self, latency: Duration) {
         self.latencies
             .push(u32::try_from(latency.as_micros()).unwrap_or(u32::MAX));
@@ -155,12 +176,14 @@ pub async fn connect(address: SocketAddr, count: usize) -> Result<Vec<Channel>> 
 
 /// Every caller calls SubmitVisit in a loop, one call at a time, for `warmup + duration`;
 /// calls that complete within `duration` after the warm-up count.
+/// `round` varies the simulated answers and households between rounds of one run.
 pub async fn unary(
     channels: &[Channel],
     callers: Vec<Caller>,
     catalog: Arc<Catalog>,
     (warmup, duration): (Duration, Duration),
     server_pid: Option<u32>,
+    round: u64,
 ) -> Outcome {
     let start = Instant::now();
     let measure_from = start + warmup;
@@ -178,7 +201,7 @@ pub async fn unary(
             let mut client = SubmissionServiceClient::new(channels[i % channels.len()].clone());
             let catalog = catalog.clone();
             tokio::spawn(async move {
-                let mut rng = StdRng::seed_from_u64(i as u64);
+                let mut rng = StdRng::seed_from_u64((round << 32) | i as u64);
                 let mut outcome = Outcome::default();
                 loop {
                     let visit = caller.device.visit(&catalog, &mut rng);

@@ -25,8 +25,11 @@ pub struct UnaryArgs {
     #[arg(long, default_value_t = 0)]
     connections: usize,
     /// Seconds measured, per service.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 12)]
     seconds: u64,
+    /// Rounds the measured seconds are split into, alternating Canvass and the ceiling.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
     /// Seconds of load before measuring starts.
     #[arg(long, default_value_t = 2)]
     warmup_seconds: u64,
@@ -104,42 +107,52 @@ pub async fn unary(args: &UnaryArgs) -> Result<()> {
         args.connections
     };
     let warmup = Duration::from_secs(args.warmup_seconds);
-    let duration = Duration::from_secs(args.seconds);
+    let rounds = args.rounds.max(1);
+    let round_length = Duration::from_secs(args.seconds) / rounds as u32;
     let callers = device_callers(&setup, &catalog, args.clients, "worker")?;
-    let ceiling_callers = clone_callers(&callers);
-
-    let channels = connect(setup.address, connections).await?;
     let server_pid = setup.server.as_ref().map(ServerProcess::pid);
-    let canvass = load::unary(
-        &channels,
-        callers,
-        catalog.clone(),
-        (warmup, duration),
-        server_pid,
-    )
-    .await;
-    drop(channels);
+    let noop = ServerProcess::noop()?;
+    let canvass_channels = connect(setup.address, connections).await?;
+    let ceiling_channels = connect(noop.address, connections).await?;
+
+    // Rounds alternate between the two services, so a slow spell of the machine (a shared
+    // virtual machine has them) weighs on both sides of the ratio alike.
+    let (mut canvass_rounds, mut ceiling_rounds) = (Vec::new(), Vec::new());
+    for round in 0..rounds as u64 {
+        let warmup = if round == 0 { warmup } else { Duration::ZERO };
+        for (channels, pid, outcomes) in [
+            (&canvass_channels, server_pid, &mut canvass_rounds),
+            (&ceiling_channels, Some(noop.pid()), &mut ceiling_rounds),
+        ] {
+            let outcome = load::unary(
+                channels,
+                clone_callers(&callers),
+                catalog.clone(),
+                (warmup, round_length),
+                pid,
+                round,
+            )
+            .await;
+            outcomes.push(outcome);
+        }
+    }
+    drop((canvass_channels, ceiling_channels));
+    let round_ratios: Vec<String> = canvass_rounds
+        .iter()
+        .zip(&ceiling_rounds)
+        .map(|(c, n)| format!("{:.2}", c.per_second() / n.per_second().max(f64::EPSILON)))
+        .collect();
+    let canvass = Outcome::of_rounds(canvass_rounds);
+    let ceiling = Outcome::of_rounds(ceiling_rounds);
     let stored = stored(&setup, &catalog).await?;
     let memory = setup.server_memory();
     let (store, mints) = (setup.store, setup.mints_tokens());
     setup.finish().await?;
-
-    let noop = ServerProcess::noop()?;
-    let channels = connect(noop.address, connections).await?;
-    let ceiling = load::unary(
-        &channels,
-        ceiling_callers,
-        catalog,
-        (warmup, duration),
-        Some(noop.pid()),
-    )
-    .await;
-    drop(channels);
     let noop_memory = noop.memory();
     noop.stop().await?;
 
     println!(
-        "canvass bench unary: SubmitVisit, {} clients over {connections} connections, {} s measured after {} s of warm-up; store: {store}",
+        "canvass bench unary: SubmitVisit, {} clients over {connections} connections, {} s measured per service in {rounds} alternating rounds, after {} s of warm-up each; store: {store}",
         args.clients, args.seconds, args.warmup_seconds
     );
     describe_processes(mints);
@@ -150,6 +163,7 @@ pub async fn unary(args: &UnaryArgs) -> Result<()> {
         ("ceiling (no-op SubmitVisit)", &ceiling, Some(noop_memory)),
     ]);
     ratio(&canvass, &ceiling);
+    println!("per round: {}", round_ratios.join(", "));
     Ok(())
 }
 
