@@ -95,21 +95,23 @@ async fn run(
         // A new batch is taken only when a commit slot is free, so what queues meanwhile goes
         // into the next batch instead of waiting behind a database that is already busy.
         while committing.len() >= concurrent {
-            if let Some(Err(error)) = committing.join_next().await {
-                tracing::error!(%error, "a batch commit task failed");
-            }
+            reap(committing.join_next().await);
         }
         if queue.recv_many(&mut batch, config.max_batch).await == 0 {
             break;
         }
         if !config.linger.is_zero() && batch.len() < config.max_batch {
             tokio::time::sleep(config.linger).await;
-            while batch.len() < config.max_batch {
-                match queue.try_recv() {
-                    Ok(job) => batch.push(job),
-                    Err(_) => break,
-                }
-            }
+            top_up(&mut batch, &mut queue, config.max_batch);
+        }
+        // A partial batch beside a running commit would only split the work: the database
+        // does more per item in two small transactions than in one larger one (unary calls
+        // measured 11.3k/s one at a time against 9.9k/s two at a time). So it waits for the
+        // running commit and takes what arrived meanwhile; only full batches (a backlog, as
+        // uploads make) commit side by side (streams: 21k/s one at a time, 33k/s two).
+        if !committing.is_empty() && batch.len() < config.max_batch {
+            reap(committing.join_next().await);
+            top_up(&mut batch, &mut queue, config.max_batch);
         }
         let (store, changes, jobs) = (store.clone(), changes.clone(), std::mem::take(&mut batch));
         committing.spawn(async move {
@@ -121,6 +123,23 @@ async fn run(
     }
     committing.join_all().await;
     tracing::debug!("submission writer stopped");
+}
+
+/// Logs a commit task that panicked (its callers hear UNAVAILABLE when their reply is dropped).
+fn reap(finished: Option<Result<(), tokio::task::JoinError>>) {
+    if let Some(Err(error)) = finished {
+        tracing::error!(%error, "a batch commit task failed");
+    }
+}
+
+/// Adds what is already queued to `batch`, up to `max`, without waiting.
+fn top_up(batch: &mut Vec<Job>, queue: &mut mpsc::Receiver<Job>, max: usize) {
+    while batch.len() < max {
+        match queue.try_recv() {
+            Ok(job) => batch.push(job),
+            Err(_) => break,
+        }
+    }
 }
 
 /// Commits one batch, answers every caller in it and returns the campaigns it changed.
