@@ -3,7 +3,7 @@
 use std::collections::{HashMap, HashSet};
 
 use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::{Connection, Row, Sqlite, Transaction};
 use uuid::Uuid;
 
 use super::super::codec::{
@@ -222,7 +222,8 @@ impl SqliteStore {
         attempt: &NewCallAttempt,
         accepted_at: Timestamp,
     ) -> Result<AttemptOutcome> {
-        let mut tx = self.writer.begin().await?;
+        let mut writer = self.writer().await;
+        let mut tx = writer.begin().await?;
         let inserted = sqlx::query(
             "INSERT INTO call_attempts (campaign_id, attempt_id, content_hash, respondent_hash, \
              unit_id, carrier, disposition, attempted_at, submitted_by, accepted_at) \
@@ -325,7 +326,8 @@ impl SqliteStore {
     }
 
     pub async fn review_submission(&self, review: &ReviewRequest<'_>) -> Result<SubmissionSummary> {
-        let mut tx = self.writer.begin().await?;
+        let mut writer = self.writer().await;
+        let mut tx = writer.begin().await?;
         let row = sqlx::query(concat!(
             "SELECT ",
             summary_columns!(),
@@ -463,7 +465,7 @@ impl SqliteStore {
         .bind(resolved_at)
         .bind(campaign.as_str())
         .bind(grievance_id)
-        .fetch_optional(&self.writer)
+        .fetch_optional(&mut *self.writer().await)
         .await?
         .ok_or_else(|| Error::not_found("grievance", grievance_id))?;
         grievance(&row)
