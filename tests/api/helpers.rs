@@ -94,6 +94,9 @@ impl TestApp {
         settings.db_max_connections = 4;
         settings.phone_hash_key = Some("test-key".into());
         settings.shutdown_grace_seconds = 5;
+        // Small batches, so that the suite's concurrent clients fill them and PostgreSQL commits
+        // batches side by side, as a backlog of uploads makes it do in production.
+        settings.ingest_max_batch = 16;
         configure(&mut settings);
         let app = Application::build(settings.clone())
             .await
