@@ -196,6 +196,36 @@ per_backend! {
         assert_eq!(status.code(), Code::PermissionDenied);
     }
 
+    async fn simultaneous_first_attempts_on_one_number_make_one_case(app: TestApp) {
+        app.seed().await;
+        use pb::CallDisposition as D;
+        // Several call-center seats reach the same new number at the same moment: the case does
+        // not exist yet, so there is no row to lock, and it must still be counted once.
+        let n = "+8613912345678";
+        let seats = 12;
+        let start = std::sync::Arc::new(tokio::sync::Barrier::new(seats));
+        let mut tasks = Vec::new();
+        for seat in 0..seats {
+            let mut client = call_center_client(&app, Role::CallCenter, &["jinshi"]);
+            let start = start.clone();
+            let disposition = [D::Busy, D::NoAnswer, D::Refusal][seat % 3];
+            tasks.push(tokio::spawn(async move {
+                let logged = attempt("jinshi-v1", n, disposition, 100 + seat as i64);
+                start.wait().await;
+                client.log_call_attempt(logged).await.expect("attempt logged")
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+        let c = rates(&app, "jinshi").await.overall.unwrap().counts.unwrap();
+        let cases = c.complete + c.partial + c.refusal_and_break_off + c.non_contact + c.other
+            + c.unknown_household + c.unknown_other + c.not_eligible;
+        assert_eq!(cases, 1, "{c:?}");
+        // The latest attempt decides: seat 0 called 100 seconds ago, a busy line.
+        assert_eq!(c.unknown_household + c.unknown_other, 1, "{c:?}");
+    }
+
     async fn a_respondent_is_interviewed_once_per_campaign(app: TestApp) {
         app.seed().await;
         let mut caller = app.call_center(&["city"]);

@@ -97,6 +97,24 @@ pub(super) async fn insert_grievances<'a>(
     Ok(())
 }
 
+/// The first key of Canvass's call-case advisory locks ("CASE"), apart from other users'.
+const CASE_LOCK_CLASS: i32 = 0x4341_5345;
+/// Advisory locks the call cases are spread over.
+const CASE_LOCK_STRIPES: u32 = 256;
+
+/// The advisory lock (second key) guarding one case.
+fn case_lock_stripe(campaign: &CampaignId, respondent: &[u8; 32]) -> i32 {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    hash.update(campaign.as_str().as_bytes());
+    hash.update([0]);
+    hash.update(respondent);
+    let digest = hash.finalize();
+    let stripe =
+        u32::from_le_bytes(digest[..4].try_into().expect("32-byte digest")) % CASE_LOCK_STRIPES;
+    i32::try_from(stripe).expect("fewer stripes than i32::MAX")
+}
+
 /// Folds call outcomes into their cases and the per-disposition counts; returns each update's
 /// resulting case disposition. Rows are locked and written in key order, so concurrent
 /// writers cannot deadlock on them.
@@ -107,6 +125,22 @@ pub(super) async fn apply_case_updates(
     if updates.is_empty() {
         return Ok(Vec::new());
     }
+    // A case that does not exist yet has no row to lock: without this, two transactions that
+    // both create it would both count it. Cases are spread over a fixed set of advisory locks,
+    // taken in order (so transactions cannot wait on each other in a cycle) and held until
+    // commit; a fixed set keeps a batch of a thousand polls from filling PostgreSQL's lock
+    // table.
+    let mut stripes: Vec<i32> = updates
+        .iter()
+        .map(|u| case_lock_stripe(&u.campaign_id, &u.respondent))
+        .collect();
+    stripes.sort_unstable();
+    stripes.dedup();
+    sqlx::query("SELECT pg_advisory_xact_lock($1, stripe) FROM UNNEST($2::int4[]) AS stripe")
+        .bind(CASE_LOCK_CLASS)
+        .bind(stripes)
+        .fetch_all(&mut **tx)
+        .await?;
     let campaigns: Vec<&str> = updates.iter().map(|u| u.campaign_id.as_str()).collect();
     let respondents: Vec<&[u8]> = updates.iter().map(|u| u.respondent.as_slice()).collect();
     let rows = sqlx::query(
