@@ -143,16 +143,15 @@ fn top_up(batch: &mut Vec<Job>, queue: &mut mpsc::Receiver<Job>, max: usize) {
 }
 
 /// Commits one batch, answers every caller in it and returns the campaigns it changed.
-async fn commit_batch(store: &Store, jobs: Vec<Job>) -> Vec<CampaignId> {
-    // The first occurrence of each (campaign, id) goes to the database; later ones in the same
-    // batch are judged against it, exactly as a later retry would be.
+async fn commit_batch(store: &Store, mut jobs: Vec<Job>) -> Vec<CampaignId> {
     // In key order: concurrent batches then wait on each other's uncommitted ids in one order,
-    // never in a cycle.
-    let mut jobs = jobs;
+    // never in a cycle. The sort is stable, so copies of one id keep their arrival order.
     jobs.sort_by(|a, b| {
         (&a.submission.campaign_id, a.submission.id)
             .cmp(&(&b.submission.campaign_id, b.submission.id))
     });
+    // The first occurrence of each (campaign, id) goes to the database; later ones in the same
+    // batch are judged against it, exactly as a later retry would be.
     let mut first_of: HashMap<(&CampaignId, Uuid), usize> = HashMap::new();
     let mut unique: Vec<&NewSubmission> = Vec::with_capacity(jobs.len());
     let mut slot = Vec::with_capacity(jobs.len());
