@@ -62,8 +62,9 @@ impl SqliteStore {
         }
         // Checkpoint every ~12 MiB of WAL instead of SQLite's ~4 MiB: aggregate and index pages
         // that every batch rewrites reach the database once per checkpoint, not every few
-        // batches. Measured under unary load: 1,000 pages ~8k/s, 3,000 ~8.5-8.9k/s with p99
-        // 47-50 ms, 10,000 ~9.1k/s but p99 52-57 ms (each checkpoint stalls the writer longer).
+        // batches. Measured under unary load: 1,000 pages ~8k/s; 3,000 ~8.4-8.9k/s, p99 47-54 ms
+        // (under 50 in four runs of five); 10,000 ~9.1k/s but p99 52-57 ms (each checkpoint
+        // stalls the writer longer).
         let writer =
             SqliteConnection::connect_with(&connect.clone().pragma("wal_autocheckpoint", "3000"))
                 .await?;
