@@ -430,21 +430,17 @@ impl Deltas {
     pub fn of_stored(rows: &[CountedRow], sign: i64) -> Self {
         let mut deltas = Self::default();
         for row in rows {
-            let cell = deltas
-                .cells
-                .entry((
+            deltas.count(
+                (
                     row.campaign_id.clone(),
                     row.unit_id.clone(),
                     row.channel,
                     carrier_column(row.carrier),
                     row.stratum.clone(),
-                ))
-                .or_default();
-            cell.submissions += sign;
-            for (position, points) in &row.answers {
-                let m = Moments::of_answer(*points);
-                cell.add_answer(*position, if sign < 0 { m.negated() } else { m });
-            }
+                ),
+                sign,
+                row.answers.iter().copied(),
+            );
         }
         deltas
     }
@@ -452,22 +448,35 @@ impl Deltas {
     pub fn of<'a>(submissions: impl IntoIterator<Item = &'a NewSubmission>) -> Self {
         let mut deltas = Self::default();
         for s in submissions {
-            let cell = deltas
-                .cells
-                .entry((
+            deltas.count(
+                (
                     s.campaign_id.clone(),
                     s.unit_id.clone(),
                     s.source.channel(),
                     carrier_column(s.source.carrier()),
                     s.stratum.clone(),
-                ))
-                .or_default();
-            cell.submissions += 1;
-            for answer in &s.answers {
-                cell.add_answer(answer.position, Moments::of_answer(answer.points));
-            }
+                ),
+                1,
+                s.answers.iter().map(|a| (a.position, a.points)),
+            );
         }
         deltas
+    }
+
+    /// Adds (`sign` = 1) or takes away (`sign` = -1) one submission with its (questionnaire
+    /// position, points) answers in the row `key`.
+    fn count(
+        &mut self,
+        key: CellRowKey,
+        sign: i64,
+        answers: impl Iterator<Item = (usize, Option<u8>)>,
+    ) {
+        let cell = self.cells.entry(key).or_default();
+        cell.submissions += sign;
+        for (position, points) in answers {
+            let m = Moments::of_answer(points);
+            cell.add_answer(position, if sign < 0 { m.negated() } else { m });
+        }
     }
 
     /// The touched rows in key order: writers that lock rows in one order cannot deadlock.
