@@ -123,18 +123,18 @@ impl Outcome {
 
     /// One outcome of several measured rounds: counts, time, CPU and latencies added up.
     pub fn of_rounds(rounds: Vec<Outcome>) -> Self {
-        let mut total = Outcome::default();
+        // CPU time is known for the whole run only if it is known for every round.
+        let mut total = Outcome {
+            server_cpu: Some(Duration::ZERO),
+            client_cpu: Some(Duration::ZERO),
+            other_cpu: Some(Duration::ZERO),
+            ..Outcome::default()
+        };
         let add = |a: Option<Duration>, b: Option<Duration>| Some(a? + b?);
-        for (i, round) in rounds.into_iter().enumerate() {
-            if i == 0 {
-                total.server_cpu = round.server_cpu;
-                total.client_cpu = round.client_cpu;
-                total.other_cpu = round.other_cpu;
-            } else {
-                total.server_cpu = add(total.server_cpu, round.server_cpu);
-                total.client_cpu = add(total.client_cpu, round.client_cpu);
-                total.other_cpu = add(total.other_cpu, round.other_cpu);
-            }
+        for round in rounds {
+            total.server_cpu = add(total.server_cpu, round.server_cpu);
+            total.client_cpu = add(total.client_cpu, round.client_cpu);
+            total.other_cpu = add(total.other_cpu, round.other_cpu);
             total.elapsed += round.elapsed;
             total.merge(round);
         }
