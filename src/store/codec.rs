@@ -254,6 +254,30 @@ pub fn prepare<'a>(
         .collect()
 }
 
+/// The ids of a batch that a lone writer inserts, knowing what the database already holds:
+/// ids it does not hold, except a second interview of a respondent (stored before, or earlier
+/// in the batch, which wins as a row-by-row insert would decide). Only valid while the writer
+/// holds the database's write lock from these reads to its insert.
+pub fn new_submissions(
+    batch: &[&NewSubmission],
+    existing: &HashMap<(CampaignId, Uuid), crate::store::CommitOutcome>,
+    interviewed: &HashSet<(CampaignId, [u8; 32])>,
+) -> HashSet<(CampaignId, Uuid)> {
+    let mut taken: HashSet<(&CampaignId, [u8; 32])> = HashSet::new();
+    batch
+        .iter()
+        .filter(|s| !existing.contains_key(&(s.campaign_id.clone(), s.id)))
+        .filter(|s| match &s.source {
+            Source::Phone { respondent, .. } => {
+                !interviewed.contains(&(s.campaign_id.clone(), respondent.0))
+                    && taken.insert((&s.campaign_id, respondent.0))
+            }
+            Source::Visit { .. } => true,
+        })
+        .map(|s| (s.campaign_id.clone(), s.id))
+        .collect()
+}
+
 /// What each prepared submission became: inserted now, present from before (by id), or left
 /// out because its phone respondent was already interviewed.
 pub fn outcomes(
@@ -337,6 +361,17 @@ pub fn carrier_from_column(value: i16) -> Option<Carrier> {
 
 /// A stored aggregate row's key: campaign, unit, channel, carrier column and stratum.
 pub type CellRowKey = (CampaignId, UnitId, Channel, i16, Stratum);
+
+/// The aggregate row a new submission counts in.
+pub fn cell_row_key(s: &NewSubmission) -> CellRowKey {
+    (
+        s.campaign_id.clone(),
+        s.unit_id.clone(),
+        s.source.channel(),
+        carrier_column(s.source.carrier()),
+        s.stratum.clone(),
+    )
+}
 
 /// The cell of a stored aggregate row.
 pub fn cell_key(channel: i16, carrier: i16, stratum: String) -> Result<CellKey> {
@@ -449,13 +484,7 @@ impl Deltas {
         let mut deltas = Self::default();
         for s in submissions {
             deltas.count(
-                (
-                    s.campaign_id.clone(),
-                    s.unit_id.clone(),
-                    s.source.channel(),
-                    carrier_column(s.source.carrier()),
-                    s.stratum.clone(),
-                ),
+                cell_row_key(s),
                 1,
                 s.answers.iter().map(|a| (a.position, a.points)),
             );
@@ -607,6 +636,50 @@ pub fn poll_case_updates<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::phone::RespondentHash;
+    use crate::domain::time::Timestamp;
+    use crate::store::CommitOutcome;
+
+    fn poll(id: u128, respondent: u8) -> NewSubmission {
+        NewSubmission {
+            id: Uuid::from_u128(id),
+            campaign_id: CampaignId::parse("c1").unwrap(),
+            unit_id: UnitId::parse("u1").unwrap(),
+            source: Source::Phone {
+                respondent: RespondentHash([respondent; 32]),
+                carrier: Carrier::ChinaMobile,
+            },
+            started_at: Timestamp::from_micros(1),
+            ended_at: Timestamp::from_micros(2),
+            answers: Vec::new(),
+            attributes: BTreeMap::new(),
+            stratum: Stratum::default(),
+            grievances: Vec::new(),
+            flags: Vec::new(),
+            submitted_by: "seat-1".into(),
+        }
+    }
+
+    #[test]
+    fn new_submissions_leave_out_stored_ids_and_second_interviews() {
+        let campaign = CampaignId::parse("c1").unwrap();
+        let polls = [poll(1, 1), poll(2, 2), poll(3, 3), poll(4, 3), poll(5, 4)];
+        let batch: Vec<&NewSubmission> = polls.iter().collect();
+        let stored = CommitOutcome::Inserted {
+            accepted_at: Timestamp::from_micros(9),
+            state: ReviewState::Received,
+            flags: Vec::new(),
+        };
+        // Id 1 is a retry; respondent 4 was interviewed under another id before.
+        let existing = HashMap::from([((campaign.clone(), Uuid::from_u128(1)), stored)]);
+        let interviewed = HashSet::from([(campaign.clone(), [4; 32])]);
+        let new = new_submissions(&batch, &existing, &interviewed);
+        // Respondent 3 twice in the batch: the first in batch order is the interview.
+        let expected: HashSet<_> = [2, 3]
+            .map(|id| (campaign.clone(), Uuid::from_u128(id)))
+            .into();
+        assert_eq!(new, expected);
+    }
 
     fn moments(valid: i64, excluded: i64, sum: i64, sum_sq: i64) -> Moments {
         Moments {

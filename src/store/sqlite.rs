@@ -18,13 +18,14 @@ use sqlx::{Connection, Row, Sqlite, SqliteConnection, Transaction};
 use uuid::Uuid;
 
 use super::codec::{
-    CellFigures, CellRowKey, Deltas, Prepared, StoredSubmission, carrier_column,
-    carrier_from_column, cell_key, decode_answers, decode_indicators, decode_quality_rules,
-    decode_weighting, encode_answers, encode_attributes, encode_indicators, encode_quality_rules,
-    encode_weighting, outcomes, poll_case_updates, prepare,
+    CellFigures, CellRowKey, Deltas, HouseholdKey, Prepared, StoredSubmission, carrier_column,
+    carrier_from_column, cell_key, cell_row_key, decode_answers, decode_indicators,
+    decode_quality_rules, decode_weighting, encode_answers, encode_attributes, encode_indicators,
+    encode_quality_rules, encode_weighting, new_submissions, outcomes, poll_case_updates, prepare,
 };
 use super::{CommitOutcome, StoreOptions, insert_error};
 use crate::domain::campaign::Campaign;
+use crate::domain::grievance::{GrievanceStatus, grievance_id};
 use crate::domain::ids::{CampaignId, QuestionnaireId, UnitId};
 use crate::domain::quality::{Area, decode_flags, encode_flags};
 use crate::domain::questionnaire::Questionnaire;
@@ -43,8 +44,16 @@ pub struct SqliteStore {
     /// connection avoids SQLITE_BUSY between our own writers, and a pool hands it back through
     /// a spawned task after every transaction (under unary load a batch's BEGIN took 1.7 ms
     /// through the pool, 1.1 ms held).
-    writer: Arc<Mutex<SqliteConnection>>,
+    writer: Arc<Mutex<Writer>>,
     readers: SqlitePool,
+}
+
+/// The writer connection, and whether an ingest batch may have been left open on it (its
+/// future dropped between BEGIN and COMMIT, or its ROLLBACK failed).
+#[derive(Debug)]
+struct Writer {
+    connection: SqliteConnection,
+    batch_open: bool,
 }
 
 impl SqliteStore {
@@ -73,7 +82,10 @@ impl SqliteStore {
             &connect
                 .clone()
                 .pragma("wal_autocheckpoint", "3000")
-                .pragma("temp_store", "memory"),
+                .pragma("temp_store", "memory")
+                // A batch's reads come back in one go (an aggregate row per unit it touches);
+                // sqlx's default of 50 rows made SQLite's thread wait for the caller mid-query.
+                .row_buffer_size(4096),
         )
         .await?;
         let readers = SqlitePoolOptions::new()
@@ -82,19 +94,30 @@ impl SqliteStore {
             .connect_with(connect.read_only(true))
             .await?;
         Ok(Self {
-            writer: Arc::new(Mutex::new(writer)),
+            writer: Arc::new(Mutex::new(Writer {
+                connection: writer,
+                batch_open: false,
+            })),
             readers,
         })
     }
 
     pub async fn migrate(&self) -> Result<()> {
-        MIGRATOR.run(&mut *self.writer().await).await?;
+        MIGRATOR.run(&mut self.writer().await?.connection).await?;
         Ok(())
     }
 
     /// The writer connection, once the previous write has finished with it.
-    async fn writer(&self) -> MutexGuard<'_, SqliteConnection> {
-        self.writer.lock().await
+    async fn writer(&self) -> Result<MutexGuard<'_, Writer>> {
+        let mut writer = self.writer.lock().await;
+        if writer.batch_open {
+            // Fails harmlessly when SQLite had already rolled the batch back itself.
+            let _ = sqlx::query("ROLLBACK")
+                .execute(&mut writer.connection)
+                .await;
+            writer.batch_open = false;
+        }
+        Ok(writer)
     }
 
     pub async fn insert_unit(&self, unit: &Unit) -> Result<()> {
@@ -110,7 +133,7 @@ impl SqliteStore {
         .bind(unit.area.map(|a| a.longitude))
         .bind(unit.area.map(|a| a.radius_meters))
         .bind(unit.created_at.as_micros())
-        .execute(&mut *self.writer().await)
+        .execute(&mut self.writer().await?.connection)
         .await
         .map_err(|e| insert_error(e, "unit", unit.id.as_str()))?;
         Ok(())
@@ -134,7 +157,7 @@ impl SqliteStore {
         .bind(&q.name)
         .bind(encode_indicators(&q.indicators))
         .bind(q.created_at.as_micros())
-        .execute(&mut *self.writer().await)
+        .execute(&mut self.writer().await?.connection)
         .await
         .map_err(|e| insert_error(e, "questionnaire", q.id.as_str()))?;
         Ok(())
@@ -174,7 +197,7 @@ impl SqliteStore {
         .bind(encode_quality_rules(&c.quality_rules))
         .bind(c.eligibility_rate)
         .bind(c.created_at.as_micros())
-        .execute(&mut *self.writer().await)
+        .execute(&mut self.writer().await?.connection)
         .await
         .map_err(|e| insert_error(e, "campaign", c.id.as_str()))?;
         Ok(())
@@ -216,38 +239,30 @@ impl SqliteStore {
             .collect()
     }
 
+    /// Commits an ingest batch in two round trips to SQLite's thread: BEGIN IMMEDIATE with every
+    /// read the batch needs, then every write with COMMIT. Under load each round trip waits for
+    /// that thread to be scheduled again, which cost more than the statements themselves: seven
+    /// round trips per batch kept the thread idle more than half the time.
     pub async fn commit_submissions(
         &self,
         batch: &[&NewSubmission],
         accepted_at: Timestamp,
     ) -> Result<Vec<CommitOutcome>> {
-        let mut writer = self.writer().await;
-        let mut tx = writer.begin().await?;
-        let households = fieldwork::stored_households(&mut tx, batch).await?;
-        let prepared = prepare(batch, &households);
-        let mut inserted: HashSet<(CampaignId, Uuid)> = HashSet::new();
-        for row in insert_submissions(&mut tx, &prepared, accepted_at).await? {
-            let campaign: String = row.get("campaign_id");
-            let id: Uuid = row.get("submission_id");
-            inserted.insert((parse_stored(&campaign, CampaignId::parse)?, id));
-        }
-        let is_new = |s: &NewSubmission| inserted.contains(&(s.campaign_id.clone(), s.id));
-        let existing = existing_submissions(&mut tx, batch.iter().filter(|s| !is_new(s))).await?;
-        let new: Vec<&Prepared<'_>> = prepared.iter().filter(|p| is_new(p.submission)).collect();
-        let counted = new
-            .iter()
-            .filter(|p| p.state.counts())
-            .map(|p| p.submission);
-        apply_deltas(&mut tx, &Deltas::of(counted)).await?;
-        fieldwork::insert_grievances(&mut tx, new.iter().map(|p| p.submission), accepted_at)
-            .await?;
-        let updates = poll_case_updates(new.iter().map(|p| p.submission));
-        fieldwork::apply_case_updates(&mut tx, &updates).await?;
-        tx.commit().await?;
-
-        Ok(outcomes(prepared, is_new, &existing, accepted_at))
+        let mut writer = self.writer().await?;
+        // Set before BEGIN: if this future is dropped midway, the next user rolls back.
+        writer.batch_open = true;
+        let committed = commit_batch(&mut writer.connection, batch, accepted_at).await;
+        let rolled_back = match committed {
+            Ok(_) => true,
+            // The failed statement stopped those after it, COMMIT included.
+            Err(_) => sqlx::query("ROLLBACK")
+                .execute(&mut writer.connection)
+                .await
+                .is_ok(),
+        };
+        writer.batch_open = !rolled_back;
+        committed
     }
-
     pub async fn campaign_stats(&self, campaign: &CampaignId) -> Result<Vec<CellStatRow>> {
         let rows = sqlx::query(
             "SELECT unit_id, channel, carrier, stratum, submissions, moments FROM cell_stats \
@@ -365,15 +380,161 @@ impl<'a> SubmissionRow<'a> {
     }
 }
 
-/// Inserts the batch; returns the (campaign, id) of the rows that were new.
-async fn insert_submissions(
-    tx: &mut Transaction<'_, Sqlite>,
-    prepared: &[Prepared<'_>],
+/// A grievance row, bound like submission rows.
+#[derive(Serialize)]
+struct GrievanceRow<'a> {
+    campaign_id: &'a str,
+    grievance_id: String,
+    submission_id: String,
+    unit_id: &'a str,
+    category: &'a str,
+    description: &'a str,
+    urgency: i16,
+}
+
+/// Reads a cell_stats row for each [campaign, unit, channel, carrier, stratum] key of the bound
+/// JSON array: a join driven by the keys, so each is one primary-key lookup.
+macro_rules! select_cells_sql {
+    () => {
+        "SELECT 'cell' AS fact, c.campaign_id, c.unit_id, c.channel, c.carrier, c.stratum, \
+         c.submissions, c.moments FROM json_each(?) AS k CROSS JOIN cell_stats AS c \
+         ON c.campaign_id = k.value ->> 0 AND c.unit_id = k.value ->> 1 \
+         AND c.channel = k.value ->> 2 AND c.carrier = k.value ->> 3 \
+         AND c.stratum = k.value ->> 4"
+    };
+}
+
+/// Writes the bound JSON array of whole cell_stats rows (their new totals).
+macro_rules! upsert_cells_sql {
+    () => {
+        // `WHERE true` lets SQLite tell the upsert's ON from a join's.
+        "INSERT INTO cell_stats (campaign_id, unit_id, channel, carrier, stratum, submissions, \
+         moments) \
+         SELECT r.value ->> 0, r.value ->> 1, r.value ->> 2, r.value ->> 3, r.value ->> 4, \
+         r.value ->> 5, r.value ->> 6 FROM json_each(?) AS r WHERE true \
+         ON CONFLICT (campaign_id, unit_id, channel, carrier, stratum) DO UPDATE SET \
+         submissions = excluded.submissions, moments = excluded.moments"
+    };
+}
+
+/// What the database holds that decides a batch: duplicate households, ids stored before,
+/// respondents already interviewed, and the aggregate rows the batch may add to.
+#[derive(Default)]
+struct BatchFacts {
+    households: HashSet<HouseholdKey>,
+    existing: HashMap<(CampaignId, Uuid), CommitOutcome>,
+    interviewed: HashSet<(CampaignId, [u8; 32])>,
+    cells: HashMap<CellRowKey, CellFigures>,
+}
+
+impl BatchFacts {
+    /// Opens the batch's transaction, holding the write lock from these reads to the commit,
+    /// and reads every fact in the same round trip. Rows are told apart by their `fact` column.
+    async fn read(conn: &mut SqliteConnection, batch: &[&NewSubmission]) -> Result<Self> {
+        let households: Vec<[&str; 3]> = batch
+            .iter()
+            .filter_map(|s| match &s.source {
+                Source::Visit { household_ref, .. } => Some([
+                    s.campaign_id.as_str(),
+                    s.unit_id.as_str(),
+                    household_ref.as_str(),
+                ]),
+                Source::Phone { .. } => None,
+            })
+            .collect();
+        let ids: Vec<(&str, String)> = batch
+            .iter()
+            .map(|s| (s.campaign_id.as_str(), hex::encode(s.id.as_bytes())))
+            .collect();
+        let respondents: Vec<(&str, String)> = batch
+            .iter()
+            .filter_map(|s| match &s.source {
+                Source::Phone { respondent, .. } => {
+                    Some((s.campaign_id.as_str(), hex::encode(respondent.0)))
+                }
+                Source::Visit { .. } => None,
+            })
+            .collect();
+        let cells: HashSet<CellRowKey> = batch.iter().map(|s| cell_row_key(s)).collect();
+        let rows = sqlx::query(concat!(
+            "BEGIN IMMEDIATE; ",
+            // Each key is one lookup in submissions_by_household (a row-value IN over a
+            // subquery made SQLite scan the whole campaign).
+            "SELECT DISTINCT 'household' AS fact, s.campaign_id, s.unit_id, s.household_ref \
+             FROM json_each(?) AS k CROSS JOIN submissions AS s \
+             ON s.campaign_id = k.value ->> 0 AND s.unit_id = k.value ->> 1 \
+             AND s.household_ref = k.value ->> 2; ",
+            "SELECT 'existing' AS fact, s.campaign_id, s.submission_id, s.content_hash, \
+             s.accepted_at, s.review_state, s.quality_flags \
+             FROM json_each(?) AS k CROSS JOIN submissions AS s \
+             ON s.campaign_id = k.value ->> 0 AND s.submission_id = unhex(k.value ->> 1); ",
+            "SELECT 'interviewed' AS fact, s.campaign_id, s.respondent_hash \
+             FROM json_each(?) AS k CROSS JOIN submissions AS s \
+             ON s.campaign_id = k.value ->> 0 AND s.respondent_hash = unhex(k.value ->> 1); ",
+            select_cells_sql!()
+        ))
+        .bind(to_json(&households))
+        .bind(to_json(&ids))
+        .bind(to_json(&respondents))
+        .bind(cell_keys_json(cells.iter()))
+        .fetch_all(&mut *conn)
+        .await?;
+        let mut facts = Self::default();
+        for row in &rows {
+            match row.get::<&str, _>("fact") {
+                "household" => {
+                    facts.households.insert((
+                        parse_stored(row.get("campaign_id"), CampaignId::parse)?,
+                        parse_stored(row.get("unit_id"), UnitId::parse)?,
+                        row.get("household_ref"),
+                    ));
+                }
+                "existing" => {
+                    let (key, outcome) = existing_outcome(row)?;
+                    facts.existing.insert(key, outcome);
+                }
+                "interviewed" => {
+                    let hash: Vec<u8> = row.get("respondent_hash");
+                    facts.interviewed.insert((
+                        parse_stored(row.get("campaign_id"), CampaignId::parse)?,
+                        hash.try_into().map_err(|_| {
+                            Error::internal("stored respondent hash is not 32 bytes")
+                        })?,
+                    ));
+                }
+                _ => {
+                    let (key, figures) = stored_cell(row)?;
+                    facts.cells.insert(key, figures);
+                }
+            }
+        }
+        Ok(facts)
+    }
+}
+
+/// The batch's reads, the Rust side of its checks, then its writes with COMMIT in one round
+/// trip. Grievances and call cases ride along only when the batch has them.
+async fn commit_batch(
+    conn: &mut SqliteConnection,
+    batch: &[&NewSubmission],
     accepted_at: Timestamp,
-) -> Result<Vec<SqliteRow>> {
-    let rows: Vec<SubmissionRow<'_>> = prepared.iter().map(SubmissionRow::of).collect();
-    let json = serde_json::to_string(&rows).expect("submission rows always serialise");
-    let inserted = sqlx::query(
+) -> Result<Vec<CommitOutcome>> {
+    let facts = BatchFacts::read(conn, batch).await?;
+    let prepared = prepare(batch, &facts.households);
+    let new_ids = new_submissions(batch, &facts.existing, &facts.interviewed);
+    let is_new = |s: &NewSubmission| new_ids.contains(&(s.campaign_id.clone(), s.id));
+    let new: Vec<&Prepared<'_>> = prepared.iter().filter(|p| is_new(p.submission)).collect();
+    let deltas = Deltas::of(
+        new.iter()
+            .filter(|p| p.state.counts())
+            .map(|p| p.submission),
+    );
+    let updates = poll_case_updates(new.iter().map(|p| p.submission));
+    fieldwork::apply_case_updates(conn, &updates).await?;
+    let submissions: Vec<SubmissionRow<'_>> = new.iter().map(|p| SubmissionRow::of(p)).collect();
+    sqlx::query(concat!(
+        // No conflict clause: the reads above decided what is new under the write lock, so a
+        // conflict here is a fault and fails the batch.
         "INSERT INTO submissions (campaign_id, submission_id, content_hash, unit_id, channel, \
          carrier, respondent_hash, household_ref, latitude, longitude, accuracy_m, started_at, \
          ended_at, answers, respondent_attributes, submitted_by, accepted_at, review_state, \
@@ -385,75 +546,53 @@ async fn insert_submissions(
          r.value ->> 'accuracy_m', r.value ->> 'started_at', r.value ->> 'ended_at', \
          r.value ->> 'answers', r.value ->> 'respondent_attributes', \
          r.value ->> 'submitted_by', ?, r.value ->> 'review_state', \
-         r.value ->> 'quality_flags' \
-         FROM json_each(?) AS r WHERE true \
-         ON CONFLICT DO NOTHING RETURNING campaign_id, submission_id",
-        // `WHERE true` lets SQLite tell the upsert's ON from a join's. No conflict target: a
-        // reused submission id and a second interview of the same respondent are both left
-        // out here and told apart afterwards.
-    )
+         r.value ->> 'quality_flags' FROM json_each(?) AS r; ",
+        "INSERT INTO grievances (campaign_id, grievance_id, submission_id, unit_id, category, \
+         description, urgency, status, raised_at, updated_at) \
+         SELECT r.value ->> 'campaign_id', r.value ->> 'grievance_id', \
+         unhex(r.value ->> 'submission_id'), r.value ->> 'unit_id', r.value ->> 'category', \
+         r.value ->> 'description', r.value ->> 'urgency', ?, ?, ? FROM json_each(?) AS r; ",
+        upsert_cells_sql!(),
+        "; COMMIT"
+    ))
+    // Plain `?` throughout: sqlx numbers them on across the statements.
     .bind(accepted_at.as_micros())
-    .bind(json)
-    .fetch_all(&mut **tx)
+    .bind(to_json(&submissions))
+    .bind(GrievanceStatus::Open.as_i16())
+    .bind(accepted_at.as_micros())
+    .bind(accepted_at.as_micros())
+    .bind(to_json(&grievance_rows(&new)))
+    .bind(cell_rows_json(facts.cells, &deltas))
+    .execute(&mut *conn)
     .await?;
-    Ok(inserted)
+    Ok(outcomes(prepared, is_new, &facts.existing, accepted_at))
 }
 
-/// Content hash and acceptance time of submissions already stored.
-async fn existing_submissions<'a>(
-    tx: &mut Transaction<'_, Sqlite>,
-    submissions: impl Iterator<Item = &'a &'a NewSubmission>,
-) -> Result<HashMap<(CampaignId, Uuid), CommitOutcome>> {
-    let keys: Vec<(&str, String)> = submissions
-        .map(|s| (s.campaign_id.as_str(), hex::encode(s.id.as_bytes())))
-        .collect();
-    if keys.is_empty() {
-        return Ok(HashMap::new());
-    }
-    // Rows absent here were refused for another reason (a respondent already interviewed).
-    let rows = sqlx::query(
-        "SELECT s.campaign_id, s.submission_id, s.content_hash, s.accepted_at, s.review_state, \
-         s.quality_flags FROM json_each(?) AS k CROSS JOIN submissions AS s \
-         ON s.campaign_id = k.value ->> 0 AND s.submission_id = unhex(k.value ->> 1)",
-    )
-    .bind(serde_json::to_string(&keys).expect("submission keys always serialise"))
-    .fetch_all(&mut **tx)
-    .await?;
-    let mut found = HashMap::with_capacity(rows.len());
-    for row in &rows {
-        let hash: Vec<u8> = row.get("content_hash");
-        let content_hash = hash
-            .try_into()
-            .map_err(|_| Error::internal("stored content hash is not 32 bytes"))?;
-        found.insert(
-            (
-                parse_stored(row.get("campaign_id"), CampaignId::parse)?,
-                row.get("submission_id"),
-            ),
-            CommitOutcome::Existing {
-                content_hash,
-                accepted_at: Timestamp::from_micros(row.get("accepted_at")),
-                state: ReviewState::from_i16(row.get("review_state"))
-                    .ok_or_else(|| Error::internal("stored review state unknown"))?,
-                flags: decode_flags(row.get("quality_flags")),
-            },
-        );
-    }
-    Ok(found)
+fn grievance_rows<'a>(new: &[&'a Prepared<'a>]) -> Vec<GrievanceRow<'a>> {
+    new.iter()
+        .flat_map(|p| {
+            let s = p.submission;
+            s.grievances.iter().enumerate().map(|(i, g)| GrievanceRow {
+                campaign_id: s.campaign_id.as_str(),
+                grievance_id: grievance_id(s.id, i),
+                submission_id: hex::encode(s.id.as_bytes()),
+                unit_id: s.unit_id.as_str(),
+                category: &g.category,
+                description: &g.description,
+                urgency: g.urgency.as_i16(),
+            })
+        })
+        .collect()
 }
 
-/// Adds a batch's summed deltas to the aggregate rows. SQLite cannot add arrays in SQL (a
-/// JSON merge there measured ~77 µs per row), so the touched rows are read, summed here and
-/// written back. Every caller has already written in this transaction, so it holds SQLite's
-/// write lock and no other writer can come between the read and the write.
-async fn apply_deltas(tx: &mut Transaction<'_, Sqlite>, deltas: &Deltas) -> Result<()> {
-    if deltas.cells.is_empty() {
-        return Ok(());
-    }
-    let keys = serde_json::to_string(
-        &deltas
-            .cells
-            .keys()
+fn to_json<T: Serialize>(rows: &T) -> String {
+    serde_json::to_string(rows).expect("rows of strings and numbers always serialise")
+}
+
+/// Aggregate row keys as the JSON array `select_cells_sql!` binds.
+fn cell_keys_json<'a>(keys: impl Iterator<Item = &'a CellRowKey>) -> String {
+    to_json(
+        &keys
             .map(|(campaign, unit, channel, carrier, stratum)| {
                 (
                     campaign.as_str(),
@@ -465,36 +604,18 @@ async fn apply_deltas(tx: &mut Transaction<'_, Sqlite>, deltas: &Deltas) -> Resu
             })
             .collect::<Vec<_>>(),
     )
-    .expect("aggregate keys always serialise");
-    let stored = sqlx::query(
-        // Driven by the batch's keys: one primary-key lookup each.
-        "SELECT c.campaign_id, c.unit_id, c.channel, c.carrier, c.stratum, c.submissions, \
-         c.moments FROM json_each(?) AS k CROSS JOIN cell_stats AS c \
-         ON c.campaign_id = k.value ->> 0 AND c.unit_id = k.value ->> 1 \
-         AND c.channel = k.value ->> 2 AND c.carrier = k.value ->> 3 \
-         AND c.stratum = k.value ->> 4",
-    )
-    .bind(keys)
-    .fetch_all(&mut **tx)
-    .await?;
-    let mut totals: HashMap<CellRowKey, CellFigures> = HashMap::with_capacity(stored.len());
-    for row in &stored {
-        let key = (
-            parse_stored(row.get("campaign_id"), CampaignId::parse)?,
-            parse_stored(row.get("unit_id"), UnitId::parse)?,
-            channel_from_row(row)?,
-            row.get("carrier"),
-            Stratum::from_stored(row.get("stratum")),
-        );
-        let figures = CellFigures::from_json(row.get("submissions"), row.get("moments"))?;
-        totals.insert(key, figures);
-    }
-    for (key, delta) in &deltas.cells {
-        totals.entry(key.clone()).or_default().add(delta);
-    }
-    let rows: Vec<_> = totals
+}
+
+/// The rows `deltas` touches with their new totals (stored figures plus deltas), as the JSON
+/// array `upsert_cells_sql!` binds.
+fn cell_rows_json(mut stored: HashMap<CellRowKey, CellFigures>, deltas: &Deltas) -> String {
+    let rows: Vec<_> = deltas
+        .cells
         .iter()
-        .map(|((campaign, unit, channel, carrier, stratum), figures)| {
+        .map(|(key, delta)| {
+            let mut figures = stored.remove(key).unwrap_or_default();
+            figures.add(delta);
+            let (campaign, unit, channel, carrier, stratum) = key;
             (
                 campaign.as_str(),
                 unit.as_str(),
@@ -506,18 +627,61 @@ async fn apply_deltas(tx: &mut Transaction<'_, Sqlite>, deltas: &Deltas) -> Resu
             )
         })
         .collect();
-    sqlx::query(
-        // One JSON array bound for the whole batch, as for submissions.
-        "INSERT INTO cell_stats (campaign_id, unit_id, channel, carrier, stratum, submissions, \
-         moments) \
-         SELECT r.value ->> 0, r.value ->> 1, r.value ->> 2, r.value ->> 3, r.value ->> 4, \
-         r.value ->> 5, r.value ->> 6 FROM json_each(?) AS r WHERE true \
-         ON CONFLICT (campaign_id, unit_id, channel, carrier, stratum) DO UPDATE SET \
-         submissions = excluded.submissions, moments = excluded.moments",
-    )
-    .bind(serde_json::to_string(&rows).expect("aggregate rows always serialise"))
-    .execute(&mut **tx)
-    .await?;
+    to_json(&rows)
+}
+
+fn stored_cell(row: &SqliteRow) -> Result<(CellRowKey, CellFigures)> {
+    let key = (
+        parse_stored(row.get("campaign_id"), CampaignId::parse)?,
+        parse_stored(row.get("unit_id"), UnitId::parse)?,
+        channel_from_row(row)?,
+        row.get("carrier"),
+        Stratum::from_stored(row.get("stratum")),
+    );
+    Ok((
+        key,
+        CellFigures::from_json(row.get("submissions"), row.get("moments"))?,
+    ))
+}
+
+/// A submission stored before, as a retry of it hears.
+fn existing_outcome(row: &SqliteRow) -> Result<((CampaignId, Uuid), CommitOutcome)> {
+    let hash: Vec<u8> = row.get("content_hash");
+    let content_hash = hash
+        .try_into()
+        .map_err(|_| Error::internal("stored content hash is not 32 bytes"))?;
+    Ok((
+        (
+            parse_stored(row.get("campaign_id"), CampaignId::parse)?,
+            row.get("submission_id"),
+        ),
+        CommitOutcome::Existing {
+            content_hash,
+            accepted_at: Timestamp::from_micros(row.get("accepted_at")),
+            state: ReviewState::from_i16(row.get("review_state"))
+                .ok_or_else(|| Error::internal("stored review state unknown"))?,
+            flags: decode_flags(row.get("quality_flags")),
+        },
+    ))
+}
+
+/// Adds summed deltas to the aggregate rows (a review moving submissions in or out). SQLite
+/// cannot add arrays in SQL (a JSON merge there measured ~77 µs per row), so the touched rows
+/// are read, summed here and written back. Every caller has already written in this
+/// transaction, so it holds SQLite's write lock and no other writer can come between.
+async fn apply_deltas(tx: &mut Transaction<'_, Sqlite>, deltas: &Deltas) -> Result<()> {
+    if deltas.cells.is_empty() {
+        return Ok(());
+    }
+    let rows = sqlx::query(select_cells_sql!())
+        .bind(cell_keys_json(deltas.cells.keys()))
+        .fetch_all(&mut **tx)
+        .await?;
+    let stored = rows.iter().map(stored_cell).collect::<Result<_>>()?;
+    sqlx::query(upsert_cells_sql!())
+        .bind(cell_rows_json(stored, deltas))
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
 

@@ -1,97 +1,27 @@
-//! SQLite: call cases, review, grievances and the household check of the ingest commit.
+//! SQLite: call cases, review and grievances.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use sqlx::sqlite::SqliteRow;
-use sqlx::{Connection, Row, Sqlite, Transaction};
+use sqlx::{Connection, Row, SqliteConnection};
 use uuid::Uuid;
 
-use super::super::codec::{
-    CaseUpdate, HouseholdKey, StoredCase, carrier_from_column, fold_cases, household_key,
-};
+use super::super::codec::{CaseUpdate, StoredCase, carrier_from_column, fold_cases};
 use super::super::{ListQuery, ReviewRequest};
 use super::{SqliteStore, apply_deltas, channel_from_row, parse_stored};
 use crate::domain::aapor::{AttemptOutcome, Disposition, NewCallAttempt, Outcome};
-use crate::domain::grievance::{Grievance, GrievanceStatus, Urgency, grievance_id};
+use crate::domain::grievance::{Grievance, GrievanceStatus, Urgency};
 use crate::domain::ids::{CampaignId, UnitId};
 use crate::domain::quality::{Flag, decode_flags};
 use crate::domain::review::{Decision, ReviewAction, ReviewState, SubmissionSummary};
-use crate::domain::submission::{Carrier, NewSubmission};
+use crate::domain::submission::Carrier;
 use crate::domain::time::Timestamp;
 use crate::error::{Error, Result};
-
-/// The batch's (campaign, unit, household) keys that earlier submissions already hold.
-pub(super) async fn stored_households(
-    tx: &mut Transaction<'_, Sqlite>,
-    batch: &[&NewSubmission],
-) -> Result<HashSet<HouseholdKey>> {
-    let keys: Vec<HouseholdKey> = batch.iter().filter_map(|s| household_key(s)).collect();
-    if keys.is_empty() {
-        return Ok(HashSet::new());
-    }
-    let json = serde_json::to_string(
-        &keys
-            .iter()
-            .map(|(c, u, h)| [c.as_str(), u.as_str(), h.as_str()])
-            .collect::<Vec<_>>(),
-    )
-    .expect("household keys always serialise");
-    let rows = sqlx::query(
-        // A join driven by the batch's keys, so each is one lookup in submissions_by_household
-        // (a row-value IN over a subquery made SQLite scan the whole campaign).
-        "SELECT DISTINCT s.campaign_id, s.unit_id, s.household_ref \
-         FROM json_each(?) AS k CROSS JOIN submissions AS s \
-         ON s.campaign_id = k.value ->> 0 AND s.unit_id = k.value ->> 1 \
-         AND s.household_ref = k.value ->> 2",
-    )
-    .bind(json)
-    .fetch_all(&mut **tx)
-    .await?;
-    rows.iter()
-        .map(|row| {
-            Ok((
-                parse_stored(row.get("campaign_id"), CampaignId::parse)?,
-                parse_stored(row.get("unit_id"), UnitId::parse)?,
-                row.get("household_ref"),
-            ))
-        })
-        .collect()
-}
-
-/// Stores the grievances of newly committed visits, all OPEN.
-pub(super) async fn insert_grievances<'a>(
-    tx: &mut Transaction<'_, Sqlite>,
-    submissions: impl Iterator<Item = &'a NewSubmission>,
-    at: Timestamp,
-) -> Result<()> {
-    for s in submissions {
-        for (i, g) in s.grievances.iter().enumerate() {
-            sqlx::query(
-                "INSERT INTO grievances (campaign_id, grievance_id, submission_id, unit_id, \
-                 category, description, urgency, status, raised_at, updated_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(s.campaign_id.as_str())
-            .bind(grievance_id(s.id, i))
-            .bind(s.id)
-            .bind(s.unit_id.as_str())
-            .bind(&g.category)
-            .bind(&g.description)
-            .bind(g.urgency.as_i16())
-            .bind(GrievanceStatus::Open.as_i16())
-            .bind(at.as_micros())
-            .bind(at.as_micros())
-            .execute(&mut **tx)
-            .await?;
-        }
-    }
-    Ok(())
-}
 
 /// Folds call outcomes into their cases and the per-disposition counts; returns each update's
 /// resulting case disposition.
 pub(super) async fn apply_case_updates(
-    tx: &mut Transaction<'_, Sqlite>,
+    conn: &mut SqliteConnection,
     updates: &[CaseUpdate],
 ) -> Result<Vec<Disposition>> {
     if updates.is_empty() {
@@ -105,7 +35,7 @@ pub(super) async fn apply_case_updates(
         )
         .bind(u.campaign_id.as_str())
         .bind(u.respondent.as_slice())
-        .fetch_optional(&mut **tx)
+        .fetch_optional(&mut *conn)
         .await?;
         if let Some(row) = row {
             current.insert((u.campaign_id.clone(), u.respondent), stored_case(&row)?);
@@ -126,7 +56,7 @@ pub(super) async fn apply_case_updates(
         .bind(case.carrier)
         .bind(case.outcome.disposition.as_i16())
         .bind(case.outcome.at.as_micros())
-        .execute(&mut **tx)
+        .execute(&mut *conn)
         .await?;
     }
     for ((campaign, unit, carrier, disposition), delta) in &changes.counts {
@@ -140,7 +70,7 @@ pub(super) async fn apply_case_updates(
         .bind(*carrier)
         .bind(disposition.as_i16())
         .bind(*delta)
-        .execute(&mut **tx)
+        .execute(&mut *conn)
         .await?;
     }
     Ok(changes.finals)
@@ -222,8 +152,8 @@ impl SqliteStore {
         attempt: &NewCallAttempt,
         accepted_at: Timestamp,
     ) -> Result<AttemptOutcome> {
-        let mut writer = self.writer().await;
-        let mut tx = writer.begin().await?;
+        let mut writer = self.writer().await?;
+        let mut tx = writer.connection.begin().await?;
         let inserted = sqlx::query(
             "INSERT INTO call_attempts (campaign_id, attempt_id, content_hash, respondent_hash, \
              unit_id, carrier, disposition, attempted_at, submitted_by, accepted_at) \
@@ -326,8 +256,8 @@ impl SqliteStore {
     }
 
     pub async fn review_submission(&self, review: &ReviewRequest<'_>) -> Result<SubmissionSummary> {
-        let mut writer = self.writer().await;
-        let mut tx = writer.begin().await?;
+        let mut writer = self.writer().await?;
+        let mut tx = writer.connection.begin().await?;
         let row = sqlx::query(concat!(
             "SELECT ",
             summary_columns!(),
@@ -465,7 +395,7 @@ impl SqliteStore {
         .bind(resolved_at)
         .bind(campaign.as_str())
         .bind(grievance_id)
-        .fetch_optional(&mut *self.writer().await)
+        .fetch_optional(&mut self.writer().await?.connection)
         .await?
         .ok_or_else(|| Error::not_found("grievance", grievance_id))?;
         grievance(&row)
