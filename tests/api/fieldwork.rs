@@ -1,6 +1,8 @@
 //! Call outcomes and AAPOR rates, quality flags, review with its audit trail, grievances, and
 //! who may do what.
 
+use std::collections::HashMap;
+
 use canvass::auth::Role;
 use canvass::proto::v1 as pb;
 use canvass::proto::v1::call_center_service_client::CallCenterServiceClient;
@@ -224,6 +226,47 @@ per_backend! {
         assert_eq!(cases, 1, "{c:?}");
         // The latest attempt decides: seat 0 called 100 seconds ago, a busy line.
         assert_eq!(c.unknown_household + c.unknown_other, 1, "{c:?}");
+    }
+
+    async fn simultaneous_first_visits_to_a_household_count_once(app: TestApp) {
+        app.seed().await;
+        // Phones upload at the same moment: first visits to 8 households, 8 each, among 192
+        // visits to other households. On PostgreSQL the backlog commits in batches side by
+        // side, and still only one visit per household counts.
+        let (households, per_household, others) = (8, 8, 192);
+        let workers: Vec<_> = (0..16).map(|_| app.field_worker(&["city"])).collect();
+        let calls = households * per_household + others;
+        let start = std::sync::Arc::new(tokio::sync::Barrier::new(calls));
+        let mut tasks = Vec::new();
+        for i in 0..calls {
+            let mut worker = workers[i % workers.len()].clone();
+            let start = start.clone();
+            let mut request = visit("c1", "jinshi-v1", vec![answer("security", "a")]);
+            let shared = (i % 4 == 0).then(|| format!("hh-shared-{}", (i / 4) % households));
+            if let Some(household) = &shared {
+                request.household_ref = household.clone();
+            }
+            tasks.push(tokio::spawn(async move {
+                start.wait().await;
+                let ack = worker.submit_visit(request).await.expect("visit stored").into_inner();
+                (shared, ack.acknowledgement.unwrap())
+            }));
+        }
+        let mut counted: HashMap<Option<String>, usize> = HashMap::new();
+        for task in tasks {
+            let (shared, ack) = task.await.unwrap();
+            if ack.review_state() == pb::ReviewState::Received {
+                *counted.entry(shared).or_default() += 1;
+            } else {
+                assert_eq!(ack.review_state(), pb::ReviewState::Flagged);
+                assert_eq!(ack.quality_flags, [i32::from(pb::QualityFlag::DuplicateHousehold)]);
+            }
+        }
+        assert_eq!(counted.remove(&None), Some(others));
+        assert_eq!(counted.len(), households, "{counted:?}");
+        assert!(counted.values().all(|&n| n == 1), "{counted:?}");
+        assert_eq!(app.stored_count("c1").await, calls);
+        assert_eq!(unit_score(&app, "jinshi-v1").await.submission_count, (others + households) as i64);
     }
 
     async fn a_respondent_is_interviewed_once_per_campaign(app: TestApp) {
