@@ -193,7 +193,7 @@ impl PgStore {
         accepted_at: Timestamp,
     ) -> Result<Vec<CommitOutcome>> {
         let mut tx = self.pool.begin().await?;
-        let households = fieldwork::stored_households(&mut tx, batch).await?;
+        let households = fieldwork::claim_households(&mut tx, batch).await?;
         let prepared = prepare(batch, &households);
         let inserted = insert_submissions(&mut tx, &prepared, accepted_at).await?;
         let is_new = |s: &NewSubmission| inserted.contains(&(s.campaign_id.clone(), s.id));

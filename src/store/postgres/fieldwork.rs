@@ -21,37 +21,41 @@ use crate::domain::submission::{Carrier, NewSubmission};
 use crate::domain::time::Timestamp;
 use crate::error::{Error, Result};
 
-/// The batch's (campaign, unit, household) keys that earlier submissions already hold.
-pub(super) async fn stored_households(
+/// Claims the batch's households for its visits; returns those another visit holds already,
+/// stored before or committed meanwhile by a batch beside this one (the claim waits for that
+/// batch to finish). Claimed in key order, so two batches never wait on each other in a cycle.
+pub(super) async fn claim_households(
     tx: &mut Transaction<'_, Postgres>,
     batch: &[&NewSubmission],
 ) -> Result<HashSet<HouseholdKey>> {
-    let keys: Vec<HouseholdKey> = batch.iter().filter_map(|s| household_key(s)).collect();
+    let mut keys: Vec<HouseholdKey> = batch.iter().filter_map(|s| household_key(s)).collect();
     if keys.is_empty() {
         return Ok(HashSet::new());
     }
+    keys.sort();
+    keys.dedup();
     let campaigns: Vec<&str> = keys.iter().map(|k| k.0.as_str()).collect();
     let units: Vec<&str> = keys.iter().map(|k| k.1.as_str()).collect();
     let households: Vec<&str> = keys.iter().map(|k| k.2.as_str()).collect();
     let rows = sqlx::query(
-        "SELECT DISTINCT campaign_id, unit_id, household_ref FROM submissions \
-         WHERE (campaign_id, unit_id, household_ref) IN \
-         (SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[]))",
+        "INSERT INTO households (campaign_id, unit_id, household_ref) \
+         SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[]) \
+         ON CONFLICT DO NOTHING RETURNING campaign_id, unit_id, household_ref",
     )
     .bind(campaigns)
     .bind(units)
     .bind(households)
     .fetch_all(&mut **tx)
     .await?;
-    rows.iter()
-        .map(|row| {
-            Ok((
-                parse_stored(row.try_get("campaign_id")?, CampaignId::parse)?,
-                parse_stored(row.try_get("unit_id")?, UnitId::parse)?,
-                row.try_get("household_ref")?,
-            ))
-        })
-        .collect()
+    let mut held: HashSet<HouseholdKey> = keys.into_iter().collect();
+    for row in &rows {
+        held.remove(&(
+            parse_stored(row.try_get("campaign_id")?, CampaignId::parse)?,
+            parse_stored(row.try_get("unit_id")?, UnitId::parse)?,
+            row.try_get::<String, _>("household_ref")?,
+        ));
+    }
+    Ok(held)
 }
 
 /// Stores the grievances of newly committed visits, all OPEN.
