@@ -241,8 +241,8 @@ impl SqliteStore {
 
     /// Commits an ingest batch in two round trips to SQLite's thread: BEGIN IMMEDIATE with every
     /// read the batch needs, then every write with COMMIT. Under load each round trip waits for
-    /// that thread to be scheduled again, which cost more than the statements themselves: seven
-    /// round trips per batch kept the thread idle more than half the time.
+    /// that thread, and then for the waiting task, to be scheduled again; with seven round trips
+    /// per batch, SQLite's thread sat idle over half of each batch.
     pub async fn commit_submissions(
         &self,
         batch: &[&NewSubmission],
