@@ -83,6 +83,12 @@ impl SqliteStore {
                 .clone()
                 .pragma("wal_autocheckpoint", "3000")
                 .pragma("temp_store", "memory")
+                // 16 MiB of page cache instead of 2: the aggregate rows and index leaves that
+                // every batch touches stay cached. Paired unary runs: 12.9k and 13.7k/s against
+                // 11.6k and 13.0k/s, for ~16 MiB more memory. (A memory-mapped file measured
+                // faster still, but turns an I/O error into a crash and counts the whole
+                // database file into the server's memory.)
+                .pragma("cache_size", "-16384")
                 // A batch's reads come back in one go (an aggregate row per unit it touches);
                 // sqlx's default of 50 rows made SQLite's thread wait for the caller mid-query.
                 .row_buffer_size(4096),
