@@ -258,7 +258,7 @@ impl SqliteStore {
         // Set before BEGIN: if this future is dropped midway, the next user rolls back.
         writer.batch_open = true;
         let committed = commit_batch(&mut writer.connection, batch, accepted_at).await;
-        let rolled_back = match committed {
+        let closed = match committed {
             Ok(_) => true,
             // The failed statement stopped those after it, COMMIT included.
             Err(_) => sqlx::query("ROLLBACK")
@@ -266,7 +266,7 @@ impl SqliteStore {
                 .await
                 .is_ok(),
         };
-        writer.batch_open = !rolled_back;
+        writer.batch_open = !closed;
         committed
     }
     pub async fn campaign_stats(&self, campaign: &CampaignId) -> Result<Vec<CellStatRow>> {

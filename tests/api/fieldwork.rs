@@ -85,17 +85,6 @@ fn assert_rates(actual: &[Option<f64>], expected: &[f64], precision: f64) {
     }
 }
 
-async fn unit_score(app: &TestApp, unit: &str) -> pb::UnitScore {
-    app.analyst()
-        .get_unit_score(pb::GetUnitScoreRequest {
-            campaign_id: "c1".into(),
-            unit_id: unit.into(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-}
-
 per_backend! {
     async fn response_rates_reproduce_the_worked_example(app: TestApp) {
         app.seed().await;
@@ -266,7 +255,7 @@ per_backend! {
         assert_eq!(counted.len(), households, "{counted:?}");
         assert!(counted.values().all(|&n| n == 1), "{counted:?}");
         assert_eq!(app.stored_count("c1").await, calls);
-        assert_eq!(unit_score(&app, "jinshi-v1").await.submission_count, (others + households) as i64);
+        assert_eq!(unit_score(&app, "c1", "jinshi-v1").await.submission_count, (others + households) as i64);
     }
 
     async fn a_respondent_is_interviewed_once_per_campaign(app: TestApp) {
@@ -281,7 +270,7 @@ per_backend! {
         assert_eq!(status.code(), Code::AlreadyExists, "{status:?}");
         assert_eq!(status.get_details_error_info().unwrap().reason, "RESPONDENT_ALREADY_INTERVIEWED");
         assert_eq!(app.stored_count("c1").await, 1);
-        assert_eq!(unit_score(&app, "city").await.submission_count, 1);
+        assert_eq!(unit_score(&app, "c1", "city").await.submission_count, 1);
     }
 
     async fn quality_checks_flag_crafted_submissions_only(app: TestApp) {
@@ -328,7 +317,7 @@ per_backend! {
         }
         // Flagged submissions are stored but do not count.
         assert_eq!(app.stored_count("c1").await, 7);
-        assert_eq!(unit_score(&app, "harbour").await.submission_count, 2);
+        assert_eq!(unit_score(&app, "c1", "harbour").await.submission_count, 2);
         // The review queue pages through all five flagged submissions, oldest first.
         let mut reviewer = review_client(&app, Role::Reviewer, &["jinshi"]);
         let mut seen = Vec::new();
@@ -363,7 +352,7 @@ per_backend! {
         let mut fast = visit("c1", "jinshi-v1", vec![answer("security", "e")]);
         fast.start_time = fast.end_time;
         worker.submit_visit(fast.clone()).await.unwrap();
-        let before = unit_score(&app, "jinshi").await;
+        let before = unit_score(&app, "c1", "jinshi").await;
         assert_eq!((before.submission_count, before.composite_score), (1, Some(100.0)));
 
         let mut reviewer = review_client(&app, Role::Reviewer, &["jinshi"]);
@@ -381,14 +370,14 @@ per_backend! {
         assert_eq!(violated_fields(&status), ["reason"]);
         let approved = reviewer.review_submission(review(pb::ReviewDecision::Approve, "回访确认属实")).await.unwrap().into_inner();
         assert_eq!(approved.review_state(), pb::ReviewState::Approved);
-        let after = unit_score(&app, "jinshi").await;
+        let after = unit_score(&app, "c1", "jinshi").await;
         assert_eq!((after.submission_count, after.composite_score), (2, Some(50.0)));
         let status = reviewer.review_submission(review(pb::ReviewDecision::Approve, "again")).await.unwrap_err();
         assert_eq!(status.code(), Code::FailedPrecondition);
 
         let rejected = reviewer.review_submission(review(pb::ReviewDecision::Reject, "录音显示未完成访问")).await.unwrap().into_inner();
         assert_eq!(rejected.review_state(), pb::ReviewState::Rejected);
-        assert_eq!(unit_score(&app, "jinshi").await, before, "rejecting restores the figures exactly");
+        assert_eq!(unit_score(&app, "c1", "jinshi").await, before, "rejecting restores the figures exactly");
 
         let actions = reviewer
             .list_review_actions(pb::ListReviewActionsRequest { campaign_id: "c1".into(), submission_id: fast.submission_id.clone(), ..Default::default() })

@@ -72,17 +72,6 @@ fn number(i: usize) -> String {
     format!("+86139{:08}", i)
 }
 
-async fn unit_score(app: &TestApp, campaign: &str, unit: &str) -> pb::UnitScore {
-    app.analyst()
-        .get_unit_score(pb::GetUnitScoreRequest {
-            campaign_id: campaign.into(),
-            unit_id: unit.into(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-}
-
 fn rankings_request(campaign: &str, kind: pb::UnitKind) -> pb::ListRankingsRequest {
     pb::ListRankingsRequest {
         campaign_id: campaign.into(),

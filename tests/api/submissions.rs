@@ -1,6 +1,13 @@
 //! Visits and phone polls: acknowledgements, idempotent retries and every kind of bad input.
 
+use std::collections::BTreeMap;
+
+use canvass::domain::ids::{CampaignId, UnitId};
+use canvass::domain::scoring::Stratum;
+use canvass::domain::submission::{NewSubmission, Source};
+use canvass::domain::time::Timestamp;
 use canvass::proto::v1 as pb;
+use canvass::store::CommitOutcome;
 use tonic::Code;
 use tonic_types::StatusExt;
 
@@ -201,5 +208,43 @@ per_backend! {
         assert_eq!(violation.r#type, "UNIT_OUT_OF_CAMPAIGN_SCOPE");
         assert_eq!(app.stored_count("old").await, 1);
         assert_eq!(app.stored_count("jinshi-round").await, 0);
+    }
+
+    async fn a_batch_that_fails_stores_nothing_and_the_writer_goes_on(app: TestApp) {
+        app.seed().await;
+        // A batch commits whole or not at all: one of these visits names a unit the database
+        // does not have (the API refuses that earlier; the schema is the last line).
+        let good = stored_visit("jinshi-v1", 1);
+        let orphan = stored_visit("no-such-unit", 2);
+        let failed = app.store.commit_submissions(&[&good, &orphan], Timestamp::now()).await;
+        assert!(failed.is_err(), "{failed:?}");
+        assert_eq!(app.stored_count("c1").await, 0);
+        // The writer is usable again; the good visit commits on its own and counts once.
+        let outcomes = app.store.commit_submissions(&[&good], Timestamp::now()).await.unwrap();
+        assert!(matches!(outcomes[..], [CommitOutcome::Inserted { .. }]), "{outcomes:?}");
+        assert_eq!(app.stored_count("c1").await, 1);
+        assert_eq!(unit_score(&app, "c1", "jinshi-v1").await.submission_count, 1);
+    }
+}
+
+/// A visit to campaign c1 as the store receives it, past the API's checks.
+fn stored_visit(unit: &str, n: u128) -> NewSubmission {
+    let now = Timestamp::now().as_micros();
+    NewSubmission {
+        id: uuid::Uuid::from_u128(n),
+        campaign_id: CampaignId::parse("c1").unwrap(),
+        unit_id: UnitId::parse(unit).unwrap(),
+        source: Source::Visit {
+            household_ref: format!("hh-{n}"),
+            location: None,
+        },
+        started_at: Timestamp::from_micros(now - 600_000_000),
+        ended_at: Timestamp::from_micros(now - 60_000_000),
+        answers: Vec::new(),
+        attributes: BTreeMap::new(),
+        stratum: Stratum::default(),
+        grievances: Vec::new(),
+        flags: Vec::new(),
+        submitted_by: "worker-1".into(),
     }
 }
