@@ -269,6 +269,7 @@ impl SqliteStore {
         writer.batch_open = !closed;
         committed
     }
+
     pub async fn campaign_stats(&self, campaign: &CampaignId) -> Result<Vec<CellStatRow>> {
         let rows = sqlx::query(
             "SELECT unit_id, channel, carrier, stratum, submissions, moments FROM cell_stats \
@@ -511,10 +512,11 @@ impl BatchFacts {
                         })?,
                     ));
                 }
-                _ => {
+                "cell" => {
                     let (key, figures) = stored_cell(row)?;
                     facts.cells.insert(key, figures);
                 }
+                other => return Err(Error::internal(format!("unknown batch fact {other:?}"))),
             }
         }
         Ok(facts)
@@ -522,7 +524,7 @@ impl BatchFacts {
 }
 
 /// The batch's reads, the Rust side of its checks, then its writes with COMMIT in one round
-/// trip. Grievances and call cases ride along only when the batch has them.
+/// trip. Phone polls add their call-case updates as statements of their own before that.
 async fn commit_batch(
     conn: &mut SqliteConnection,
     batch: &[&NewSubmission],
