@@ -12,6 +12,7 @@ pub mod domain;
 pub mod error;
 pub mod fieldwork;
 pub mod ingest;
+pub mod live;
 pub mod proto;
 pub mod scores;
 pub mod startup;

@@ -18,6 +18,7 @@ use crate::configuration::ServeArgs;
 use crate::error::{Error, Result};
 use crate::fieldwork::Fieldwork;
 use crate::ingest::{Ingest, WriterHandle};
+use crate::live::ChangeFeed;
 use crate::proto::FILE_DESCRIPTOR_SET;
 use crate::proto::v1::aggregate_service_server::AggregateServiceServer;
 use crate::proto::v1::call_center_service_server::CallCenterServiceServer;
@@ -106,13 +107,14 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<()> {
-        // Commits announce changed campaigns here; live score streams subscribe. The ring is
-        // bounded: a watcher that falls behind sees "lagged" and recomputes.
-        let (changes, _) = tokio::sync::broadcast::channel(1024);
+        // Commits announce changed campaigns here; live score streams subscribe. The rings are
+        // bounded: a watcher that falls behind sees "lagged" and recomputes. Dropped when this
+        // function returns, which stops its tasks.
+        let changes = ChangeFeed::start(&self.store);
         let (writer, writer_task) = WriterHandle::spawn(
             self.store.clone(),
             self.settings.writer_config(),
-            changes.clone(),
+            changes.commits.clone(),
         );
         let phone_hasher = self.settings.phone_hasher()?;
         let grace = Duration::from_secs(self.settings.shutdown_grace_seconds);
@@ -131,7 +133,11 @@ impl Application {
             .await;
         health.set_serving::<ReviewServiceServer<ReviewApi>>().await;
 
-        let fieldwork = Fieldwork::new(self.catalog.clone(), self.store.clone(), changes.clone());
+        let fieldwork = Fieldwork::new(
+            self.catalog.clone(),
+            self.store.clone(),
+            changes.commits.clone(),
+        );
         let call_center = CallCenterApi {
             fieldwork: fieldwork.clone(),
             phone_hasher: phone_hasher.clone(),
@@ -150,7 +156,11 @@ impl Application {
             catalog: self.catalog.clone(),
         };
         let aggregates = AggregateApi {
-            scores: Scores::new(self.catalog.clone(), self.store.clone(), changes),
+            scores: Scores::new(
+                self.catalog.clone(),
+                self.store.clone(),
+                changes.watchers.clone(),
+            ),
         };
         let router = transport()
             .layer(AuthLayer::new(self.verifier.clone()))

@@ -7,7 +7,7 @@ mod fieldwork;
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Postgres, Row, Transaction};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -38,7 +38,37 @@ pub struct PgStore {
     pool: PgPool,
 }
 
+/// The channel on which server processes sharing a database announce changed campaigns.
+const CHANGES_CHANNEL: &str = "canvass_changes";
+
 impl PgStore {
+    /// Announces `payloads` to every process listening on [`Self::change_listener`]. Each is
+    /// delivered as sent; an announcement made while nobody listens is simply dropped.
+    pub async fn announce_changes(&self, payloads: &[String]) -> Result<()> {
+        sqlx::query("SELECT pg_notify($1, payload) FROM UNNEST($2::text[]) AS payload")
+            .bind(CHANGES_CHANNEL)
+            .bind(payloads)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// A listener on a connection of its own (not taken from the pool), subscribed to the
+    /// announcements of [`Self::announce_changes`]. It reconnects by itself after a network
+    /// failure; what was announced meanwhile is not heard.
+    pub async fn change_listener(&self) -> Result<PgListener> {
+        let own = PgPoolOptions::new()
+            .max_connections(1)
+            .max_lifetime(None)
+            .idle_timeout(None)
+            .acquire_timeout(self.pool.options().get_acquire_timeout())
+            .connect_with((*self.pool.connect_options()).clone())
+            .await?;
+        let mut listener = PgListener::connect_with(&own).await?;
+        listener.listen(CHANGES_CHANNEL).await?;
+        Ok(listener)
+    }
+
     /// Connections the pool opens at most.
     pub fn pool_size(&self) -> usize {
         self.pool.options().get_max_connections() as usize

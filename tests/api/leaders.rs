@@ -375,3 +375,44 @@ per_backend! {
         assert_eq!(violated_fields(&status), ["unit_kind"]);
     }
 }
+
+/// Server processes sharing one PostgreSQL database: a live stream on one hears the visits
+/// another accepts. (With SQLite a server is the only process on its database.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_streams_hear_other_processes_on_postgres() {
+    let Some(first) = TestApp::spawn(Backend::Postgres).await else {
+        return;
+    };
+    first.seed().await;
+    let second = TestApp::spawn_with_database_url(first.database_url.clone(), |_| {}).await;
+    let mut scores = first
+        .analyst()
+        .watch_unit_score(pb::WatchUnitScoreRequest {
+            campaign_id: "c1".into(),
+            unit_id: "jinshi".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(scores.next().await.unwrap().unwrap().submission_count, 0);
+
+    send_visits(
+        &second,
+        (0..5)
+            .map(|_| visit("c1", "jinshi-v1", vec![answer("security", "b")]))
+            .collect(),
+    )
+    .await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let update = tokio::time::timeout_at(deadline, scores.next())
+            .await
+            .expect("update in time")
+            .unwrap()
+            .unwrap();
+        if update.submission_count == 5 {
+            assert_eq!(update.composite_score, Some(80.0));
+            break;
+        }
+    }
+}

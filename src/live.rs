@@ -1,0 +1,173 @@
+//! Where live score streams hear about commits: those of this process, and on PostgreSQL those
+//! of every other server process on the same database (LISTEN/NOTIFY), so a dashboard watching
+//! one process sees visits another process accepted.
+//!
+//! Announcements leave in batches, a fraction of a second apart, from a task of their own: the
+//! writer never waits for them, and `NOTIFY` stays out of the ingest transactions (PostgreSQL
+//! takes a database-wide lock to commit a transaction that notifies). A process that misses an
+//! announcement (its listener reconnecting, a process stopping within the window) leaves remote
+//! watchers one change behind until the next one.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use tokio::sync::broadcast;
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+use crate::domain::ids::CampaignId;
+use crate::store::{PgStore, Store};
+
+/// How long commits are gathered into one announcement.
+const ANNOUNCE_WINDOW: Duration = Duration::from_millis(100);
+/// Pause before listening again after the database refused.
+const RELISTEN_PAUSE: Duration = Duration::from_secs(1);
+/// Changes a slow subscriber may fall behind before it hears "lagged" (and recomputes).
+const RING: usize = 1024;
+
+/// The change channels of one server process. Writers send to `commits`; live streams
+/// subscribe to `watchers`. With SQLite both are the same channel.
+pub struct ChangeFeed {
+    pub commits: broadcast::Sender<CampaignId>,
+    pub watchers: broadcast::Sender<CampaignId>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl ChangeFeed {
+    pub fn start(store: &Store) -> Self {
+        let (watchers, _) = broadcast::channel(RING);
+        match store {
+            Store::Sqlite(_) => Self {
+                commits: watchers.clone(),
+                watchers,
+                tasks: Vec::new(),
+            },
+            Store::Postgres(pg) => {
+                let (commits, local) = broadcast::channel(RING);
+                // Tells this process's own announcements from other processes'.
+                let instance = Uuid::new_v4().simple().to_string();
+                let tasks = vec![
+                    tokio::spawn(relay(pg.clone(), instance.clone(), local, watchers.clone())),
+                    tokio::spawn(listen(pg.clone(), instance, watchers.clone())),
+                ];
+                Self {
+                    commits,
+                    watchers,
+                    tasks,
+                }
+            }
+        }
+    }
+}
+
+impl Drop for ChangeFeed {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// An announcement: which process, which campaign.
+fn payload(instance: &str, campaign: &CampaignId) -> String {
+    format!("{instance}/{}", campaign.as_str())
+}
+
+/// The campaign of another process's announcement; `None` for this process's own or for a
+/// payload that is not an announcement.
+fn announced_elsewhere(instance: &str, payload: &str) -> Option<CampaignId> {
+    let (from, campaign) = payload.split_once('/')?;
+    if from == instance {
+        return None;
+    }
+    CampaignId::parse(campaign).ok()
+}
+
+/// Hands this process's commits to its live streams at once, and announces them to the other
+/// processes once per window.
+async fn relay(
+    store: PgStore,
+    instance: String,
+    mut local: broadcast::Receiver<CampaignId>,
+    watchers: broadcast::Sender<CampaignId>,
+) {
+    let mut changed = BTreeSet::new();
+    loop {
+        let deadline = tokio::time::Instant::now() + ANNOUNCE_WINDOW;
+        loop {
+            let received = if changed.is_empty() {
+                local.recv().await
+            } else {
+                match tokio::time::timeout_at(deadline, local.recv()).await {
+                    Ok(received) => received,
+                    Err(_) => break,
+                }
+            };
+            match received {
+                Ok(campaign) => {
+                    // Nobody watching is fine.
+                    let _ = watchers.send(campaign.clone());
+                    changed.insert(campaign);
+                }
+                Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    tracing::warn!(
+                        missed,
+                        "change relay fell behind; some changes go unannounced"
+                    );
+                }
+                Err(broadcast::error::RecvError::Closed) => return,
+            }
+        }
+        let payloads: Vec<String> = changed.iter().map(|c| payload(&instance, c)).collect();
+        changed.clear();
+        // In a task of its own, so a slow database never holds up local streams.
+        let store = store.clone();
+        tokio::spawn(async move {
+            if let Err(error) = store.announce_changes(&payloads).await {
+                tracing::warn!(%error, "could not announce changed campaigns to other processes");
+            }
+        });
+    }
+}
+
+/// Hands other processes' announcements to this process's live streams.
+async fn listen(store: PgStore, instance: String, watchers: broadcast::Sender<CampaignId>) {
+    loop {
+        let mut listener = match store.change_listener().await {
+            Ok(listener) => listener,
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for other processes' changes; retrying");
+                tokio::time::sleep(RELISTEN_PAUSE).await;
+                continue;
+            }
+        };
+        loop {
+            match listener.recv().await {
+                Ok(notification) => {
+                    if let Some(campaign) = announced_elsewhere(&instance, notification.payload()) {
+                        let _ = watchers.send(campaign);
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "lost the listener for other processes' changes");
+                    tokio::time::sleep(RELISTEN_PAUSE).await;
+                    break;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn announcements_name_their_process_and_campaign() {
+        let campaign = CampaignId::parse("jinshi-2026-q4").unwrap();
+        let sent = payload("a1", &campaign);
+        assert_eq!(announced_elsewhere("b2", &sent), Some(campaign));
+        assert_eq!(announced_elsewhere("a1", &sent), None);
+        assert_eq!(announced_elsewhere("b2", "not an announcement"), None);
+    }
+}
