@@ -75,7 +75,8 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "CANVASS_LISTEN", default_value = "127.0.0.1:50051")]
     pub listen: SocketAddr,
-    /// Database connections (PostgreSQL pool size; SQLite readers).
+    /// Database connections (PostgreSQL pool size, plus one listening connection; SQLite
+    /// readers, plus the writer).
     #[arg(long, env = "CANVASS_DB_MAX_CONNECTIONS", default_value_t = 8)]
     pub db_max_connections: u32,
     /// Seconds to wait for a database connection before answering UNAVAILABLE. While the
