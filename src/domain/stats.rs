@@ -5,6 +5,7 @@
 //! bit, and every estimate below is a pure function of them.
 
 use std::ops::AddAssign;
+use std::sync::OnceLock;
 
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
@@ -93,10 +94,23 @@ impl AddAssign for Moments {
 }
 
 /// The 97.5th percentile of Student's t with `degrees_of_freedom` (>= 1).
+///
+/// Remembered for the degrees of freedom most units have: a ranking asks for one per unit and
+/// indicator (~12,000 for 1,000 villages), and each costs ~2 µs to compute.
 pub fn t_quantile_975(degrees_of_freedom: i64) -> f64 {
-    StudentsT::new(0.0, 1.0, degrees_of_freedom as f64)
-        .expect("degrees of freedom are positive")
-        .inverse_cdf(0.975)
+    static REMEMBERED: [OnceLock<f64>; 4096] = [const { OnceLock::new() }; 4096];
+    let exact = || {
+        StudentsT::new(0.0, 1.0, degrees_of_freedom as f64)
+            .expect("degrees of freedom are positive")
+            .inverse_cdf(0.975)
+    };
+    match usize::try_from(degrees_of_freedom)
+        .ok()
+        .and_then(|df| REMEMBERED.get(df))
+    {
+        Some(cell) => *cell.get_or_init(exact),
+        None => exact(),
+    }
 }
 
 /// Weighted mean of the indicator scores that exist: `sum(w_i * score_i) / sum(w_i)`.
@@ -184,6 +198,19 @@ mod tests {
             Some(80.0)
         );
         assert_eq!(composite_score([(1.0, None)]), None);
+    }
+
+    #[test]
+    fn remembered_t_quantiles_equal_computed_ones() {
+        for df in [1, 9, 29, 4095, 4096, 100_000] {
+            let exact = StudentsT::new(0.0, 1.0, df as f64)
+                .unwrap()
+                .inverse_cdf(0.975);
+            // Asked twice: once filling the table, once reading it.
+            assert_eq!(t_quantile_975(df), exact, "df {df}");
+            assert_eq!(t_quantile_975(df), exact, "df {df}");
+        }
+        assert!(close(t_quantile_975(29), 2.0452));
     }
 
     #[test]
