@@ -158,6 +158,22 @@ impl Source {
             Self::Phone { carrier, .. } => Some(*carrier),
         }
     }
+
+    /// The household a visit went to; `None` for a phone poll.
+    pub fn household_ref(&self) -> Option<&str> {
+        match self {
+            Self::Visit { household_ref, .. } => Some(household_ref),
+            Self::Phone { .. } => None,
+        }
+    }
+
+    /// The respondent a phone poll reached; `None` for a visit.
+    pub fn respondent(&self) -> Option<&RespondentHash> {
+        match self {
+            Self::Visit { .. } => None,
+            Self::Phone { respondent, .. } => Some(respondent),
+        }
+    }
 }
 
 /// One answer, resolved against the questionnaire: `points` is `None` for "don't know" and

@@ -214,14 +214,12 @@ pub struct Prepared<'a> {
 pub type HouseholdKey = (CampaignId, UnitId, String);
 
 pub fn household_key(s: &NewSubmission) -> Option<HouseholdKey> {
-    match &s.source {
-        Source::Visit { household_ref, .. } => Some((
-            s.campaign_id.clone(),
-            s.unit_id.clone(),
-            household_ref.clone(),
-        )),
-        Source::Phone { .. } => None,
-    }
+    let household = s.source.household_ref()?;
+    Some((
+        s.campaign_id.clone(),
+        s.unit_id.clone(),
+        household.to_owned(),
+    ))
 }
 
 pub fn prepare<'a>(
@@ -267,12 +265,12 @@ pub fn new_submissions(
     batch
         .iter()
         .filter(|s| !existing.contains_key(&(s.campaign_id.clone(), s.id)))
-        .filter(|s| match &s.source {
-            Source::Phone { respondent, .. } => {
+        .filter(|s| match s.source.respondent() {
+            Some(respondent) => {
                 !interviewed.contains(&(s.campaign_id.clone(), respondent.0))
                     && taken.insert((&s.campaign_id, respondent.0))
             }
-            Source::Visit { .. } => true,
+            None => true,
         })
         .map(|s| (s.campaign_id.clone(), s.id))
         .collect()

@@ -443,13 +443,9 @@ impl BatchFacts {
     async fn read(conn: &mut SqliteConnection, batch: &[&NewSubmission]) -> Result<Self> {
         let households: Vec<[&str; 3]> = batch
             .iter()
-            .filter_map(|s| match &s.source {
-                Source::Visit { household_ref, .. } => Some([
-                    s.campaign_id.as_str(),
-                    s.unit_id.as_str(),
-                    household_ref.as_str(),
-                ]),
-                Source::Phone { .. } => None,
+            .filter_map(|s| {
+                let household = s.source.household_ref()?;
+                Some([s.campaign_id.as_str(), s.unit_id.as_str(), household])
             })
             .collect();
         let ids: Vec<(&str, String)> = batch
@@ -458,11 +454,9 @@ impl BatchFacts {
             .collect();
         let respondents: Vec<(&str, String)> = batch
             .iter()
-            .filter_map(|s| match &s.source {
-                Source::Phone { respondent, .. } => {
-                    Some((s.campaign_id.as_str(), hex::encode(respondent.0)))
-                }
-                Source::Visit { .. } => None,
+            .filter_map(|s| {
+                let respondent = s.source.respondent()?;
+                Some((s.campaign_id.as_str(), hex::encode(respondent.0)))
             })
             .collect();
         let cells: HashSet<CellRowKey> = batch.iter().map(|s| cell_row_key(s)).collect();
