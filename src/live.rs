@@ -4,9 +4,10 @@
 //!
 //! Announcements leave in batches, a fraction of a second apart, from a task of their own: the
 //! writer never waits for them, and `NOTIFY` stays out of the ingest transactions (PostgreSQL
-//! takes a database-wide lock to commit a transaction that notifies). A process that misses an
-//! announcement (its listener reconnecting, a process stopping within the window) leaves remote
-//! watchers one change behind until the next one.
+//! takes a database-wide lock to commit a transaction that notifies). Announcements made while
+//! a listener reconnects are lost, so each (re)connected listener tells its streams that
+//! anything may have changed, and they recompute. (A process stopping within the window still
+//! leaves remote watchers one change behind until the next one.)
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -25,37 +26,43 @@ const RELISTEN_PAUSE: Duration = Duration::from_secs(1);
 /// Changes a slow subscriber may fall behind before it hears "lagged" (and recomputes).
 const RING: usize = 1024;
 
-/// The change channels of one server process. Writers send to `commits`; live streams
-/// subscribe to `watchers`. With SQLite both are the same channel.
+/// What a live stream hears.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// A commit touched this campaign.
+    Campaign(CampaignId),
+    /// Announcements may have gone unheard: any campaign may have changed.
+    Unknown,
+}
+
+/// The change channels of one server process. Writers send the campaigns they committed to
+/// `commits`; live streams subscribe to `watchers`.
 pub struct ChangeFeed {
     pub commits: broadcast::Sender<CampaignId>,
-    pub watchers: broadcast::Sender<CampaignId>,
+    pub watchers: broadcast::Sender<Change>,
     tasks: Vec<JoinHandle<()>>,
 }
 
 impl ChangeFeed {
     pub fn start(store: &Store) -> Self {
         let (watchers, _) = broadcast::channel(RING);
-        match store {
-            Store::Sqlite(_) => Self {
-                commits: watchers.clone(),
-                watchers,
-                tasks: Vec::new(),
-            },
+        let (commits, local) = broadcast::channel(RING);
+        let tasks = match store {
+            Store::Sqlite(_) => vec![tokio::spawn(relay(None, local, watchers.clone()))],
             Store::Postgres(pg) => {
-                let (commits, local) = broadcast::channel(RING);
                 // Tells this process's own announcements from other processes'.
                 let instance = Uuid::new_v4().simple().to_string();
-                let tasks = vec![
-                    tokio::spawn(relay(pg.clone(), instance.clone(), local, watchers.clone())),
+                let announcer = Some((pg.clone(), instance.clone()));
+                vec![
+                    tokio::spawn(relay(announcer, local, watchers.clone())),
                     tokio::spawn(listen(pg.clone(), instance, watchers.clone())),
-                ];
-                Self {
-                    commits,
-                    watchers,
-                    tasks,
-                }
+                ]
             }
+        };
+        Self {
+            commits,
+            watchers,
+            tasks,
         }
     }
 }
@@ -83,14 +90,23 @@ fn announced_elsewhere(instance: &str, payload: &str) -> Option<CampaignId> {
     CampaignId::parse(campaign).ok()
 }
 
-/// Hands this process's commits to its live streams at once, and announces them to the other
-/// processes once per window.
+/// Hands this process's commits to its live streams at once and, given a database and this
+/// process's name, announces them to the other processes once per window.
 async fn relay(
-    store: PgStore,
-    instance: String,
+    announcer: Option<(PgStore, String)>,
     mut local: broadcast::Receiver<CampaignId>,
-    watchers: broadcast::Sender<CampaignId>,
+    watchers: broadcast::Sender<Change>,
 ) {
+    let Some((store, instance)) = announcer else {
+        loop {
+            match local.recv().await {
+                // Nobody watching is fine.
+                Ok(campaign) => drop(watchers.send(Change::Campaign(campaign))),
+                Err(broadcast::error::RecvError::Lagged(_)) => drop(watchers.send(Change::Unknown)),
+                Err(broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    };
     let mut changed = BTreeSet::new();
     loop {
         let deadline = tokio::time::Instant::now() + ANNOUNCE_WINDOW;
@@ -106,7 +122,7 @@ async fn relay(
             match received {
                 Ok(campaign) => {
                     // Nobody watching is fine.
-                    let _ = watchers.send(campaign.clone());
+                    let _ = watchers.send(Change::Campaign(campaign.clone()));
                     changed.insert(campaign);
                 }
                 Err(broadcast::error::RecvError::Lagged(missed)) => {
@@ -114,6 +130,7 @@ async fn relay(
                         missed,
                         "change relay fell behind; some changes go unannounced"
                     );
+                    let _ = watchers.send(Change::Unknown);
                 }
                 Err(broadcast::error::RecvError::Closed) => return,
             }
@@ -131,7 +148,7 @@ async fn relay(
 }
 
 /// Hands other processes' announcements to this process's live streams.
-async fn listen(store: PgStore, instance: String, watchers: broadcast::Sender<CampaignId>) {
+async fn listen(store: PgStore, instance: String, watchers: broadcast::Sender<Change>) {
     loop {
         let mut listener = match store.change_listener().await {
             Ok(listener) => listener,
@@ -141,12 +158,19 @@ async fn listen(store: PgStore, instance: String, watchers: broadcast::Sender<Ca
                 continue;
             }
         };
+        // Listening (again): whatever was announced before went unheard.
+        let _ = watchers.send(Change::Unknown);
         loop {
-            match listener.recv().await {
-                Ok(notification) => {
+            match listener.try_recv().await {
+                Ok(Some(notification)) => {
                     if let Some(campaign) = announced_elsewhere(&instance, notification.payload()) {
-                        let _ = watchers.send(campaign);
+                        let _ = watchers.send(Change::Campaign(campaign));
                     }
+                }
+                // The connection dropped and the listener has already reconnected.
+                Ok(None) => {
+                    tracing::warn!("listener for other processes' changes reconnected");
+                    let _ = watchers.send(Change::Unknown);
                 }
                 Err(error) => {
                     tracing::warn!(%error, "lost the listener for other processes' changes");

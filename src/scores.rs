@@ -16,6 +16,7 @@ use crate::domain::scoring::{
 };
 use crate::domain::unit::{Unit, UnitKind};
 use crate::error::{Error, Result};
+use crate::live::Change;
 use crate::store::Store;
 
 /// A campaign loaded for scoring.
@@ -83,15 +84,11 @@ pub struct HistoryPoint {
 pub struct Scores {
     catalog: Arc<Catalog>,
     store: Store,
-    changes: broadcast::Sender<CampaignId>,
+    changes: broadcast::Sender<Change>,
 }
 
 impl Scores {
-    pub fn new(
-        catalog: Arc<Catalog>,
-        store: Store,
-        changes: broadcast::Sender<CampaignId>,
-    ) -> Self {
+    pub fn new(catalog: Arc<Catalog>, store: Store, changes: broadcast::Sender<Change>) -> Self {
         Self {
             catalog,
             store,
@@ -100,7 +97,7 @@ impl Scores {
     }
 
     /// Notifications of campaigns whose aggregates changed.
-    pub fn subscribe(&self) -> broadcast::Receiver<CampaignId> {
+    pub fn subscribe(&self) -> broadcast::Receiver<Change> {
         self.changes.subscribe()
     }
 

@@ -13,6 +13,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::Status;
 
 use crate::domain::ids::CampaignId;
+use crate::live::Change;
 use crate::scores::Scores;
 
 /// Minimum time between two updates of one stream.
@@ -41,7 +42,7 @@ async fn follow<T, F, Fut>(
     campaign: CampaignId,
     first: T,
     compute: F,
-    mut changes: broadcast::Receiver<CampaignId>,
+    mut changes: broadcast::Receiver<Change>,
     tx: mpsc::Sender<Result<T, Status>>,
 ) where
     T: PartialEq + Clone + Send + 'static,
@@ -58,9 +59,9 @@ async fn follow<T, F, Fut>(
             tokio::select! {
                 () = tx.closed() => return,
                 change = changes.recv() => match change {
-                    Ok(changed) if changed == campaign => break,
-                    Ok(_) => {}
-                    Err(broadcast::error::RecvError::Lagged(_)) => break,
+                    Ok(Change::Campaign(changed)) if changed == campaign => break,
+                    Ok(Change::Campaign(_)) => {}
+                    Ok(Change::Unknown) | Err(broadcast::error::RecvError::Lagged(_)) => break,
                     Err(broadcast::error::RecvError::Closed) => return,
                 },
             }

@@ -23,7 +23,7 @@ use crate::domain::unit::Unit;
 use crate::error::{Error, Result};
 
 pub use codec::StoredSubmission;
-pub use postgres::PgStore;
+pub use postgres::{LISTENER_APPLICATION_NAME, PgStore};
 pub use sqlite::SqliteStore;
 
 /// Connection settings shared by the backends.

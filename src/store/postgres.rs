@@ -40,6 +40,8 @@ pub struct PgStore {
 
 /// The channel on which server processes sharing a database announce changed campaigns.
 const CHANGES_CHANNEL: &str = "canvass_changes";
+/// How the change listener's connection is named in `pg_stat_activity`.
+pub const LISTENER_APPLICATION_NAME: &str = "canvass-change-listener";
 
 impl PgStore {
     /// Announces `payloads` to every process listening on [`Self::change_listener`]. Each is
@@ -53,16 +55,21 @@ impl PgStore {
         Ok(())
     }
 
-    /// A listener on a connection of its own (not taken from the pool), subscribed to the
-    /// announcements of [`Self::announce_changes`]. It reconnects by itself after a network
-    /// failure; what was announced meanwhile is not heard.
+    /// A listener on a connection of its own (not taken from the pool, and named
+    /// [`LISTENER_APPLICATION_NAME`] in `pg_stat_activity`), subscribed to the announcements of
+    /// [`Self::announce_changes`]. It reconnects by itself after a network failure; what was
+    /// announced meanwhile is not heard.
     pub async fn change_listener(&self) -> Result<PgListener> {
         let own = PgPoolOptions::new()
             .max_connections(1)
             .max_lifetime(None)
             .idle_timeout(None)
             .acquire_timeout(self.pool.options().get_acquire_timeout())
-            .connect_with((*self.pool.connect_options()).clone())
+            .connect_with(
+                (*self.pool.connect_options())
+                    .clone()
+                    .application_name(LISTENER_APPLICATION_NAME),
+            )
             .await?;
         let mut listener = PgListener::connect_with(&own).await?;
         listener.listen(CHANGES_CHANNEL).await?;

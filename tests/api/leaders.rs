@@ -416,3 +416,93 @@ async fn watch_streams_hear_other_processes_on_postgres() {
         }
     }
 }
+
+/// Turns new connections to `database` (the app's) away (`hold`) or lets them in again; with
+/// connections turned away, it ends the change listeners' connections once they are open.
+async fn hold_listeners_off(app: &TestApp, database: &str, hold: bool) {
+    use sqlx::Connection;
+    // Connections to the database itself cannot turn others away.
+    let admin_url = crate::pg_cluster::with_database(&app.database_url, "postgres");
+    let mut conn = sqlx::PgConnection::connect(&admin_url).await.unwrap();
+    // The test harness generated the name, so the statement is safe to assemble.
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "ALTER DATABASE {database} ALLOW_CONNECTIONS {}",
+        !hold
+    )))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    if hold {
+        loop {
+            let ended: i64 = sqlx::query_scalar(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+             WHERE datname = $1 AND application_name = $2",
+            )
+            .bind(database)
+            .bind(canvass::store::LISTENER_APPLICATION_NAME)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+            if ended > 0 {
+                break;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "no listener found");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    conn.close().await.ok();
+}
+
+/// Announcements made while a process's listener is reconnecting go unheard; its watchers
+/// recompute once it listens again, so they still see what another process accepted meanwhile.
+#[tokio::test]
+async fn watch_streams_catch_up_after_the_listener_reconnects() {
+    let Some(first) = TestApp::spawn(Backend::Postgres).await else {
+        return;
+    };
+    first.seed().await;
+    let second = TestApp::spawn_with_database_url(first.database_url.clone(), |_| {}).await;
+    let mut scores = first
+        .analyst()
+        .watch_unit_score(pb::WatchUnitScoreRequest {
+            campaign_id: "c1".into(),
+            unit_id: "jinshi".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(scores.next().await.unwrap().unwrap().submission_count, 0);
+
+    // The servers keep the pooled connections they already hold; only the listeners are cut
+    // off. The second server's visits are announced while nobody listens.
+    let database: String = first
+        .database_url
+        .rsplit('/')
+        .next()
+        .and_then(|tail| tail.split('?').next())
+        .unwrap()
+        .to_owned();
+    hold_listeners_off(&first, &database, true).await;
+    let mut field_worker = second.field_worker(&["city"]);
+    for _ in 0..5 {
+        field_worker
+            .submit_visit(visit("c1", "jinshi-v1", vec![answer("security", "b")]))
+            .await
+            .expect("visit accepted");
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    hold_listeners_off(&first, &database, false).await;
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let update = tokio::time::timeout_at(deadline, scores.next())
+            .await
+            .expect("update in time")
+            .unwrap()
+            .unwrap();
+        if update.submission_count == 5 {
+            break;
+        }
+    }
+}

@@ -490,7 +490,7 @@ async fn wait_until_ready(admin_url: &str, server: &Server) -> Ready {
 
 /// `url` with its database (the path) replaced by `database`, keeping credentials and
 /// parameters.
-fn with_database(url: &str, database: &str) -> String {
+pub fn with_database(url: &str, database: &str) -> String {
     let (base, query) = match url.split_once('?') {
         Some((base, query)) => (base, Some(query)),
         None => (url, None),
