@@ -6,8 +6,8 @@
 //! writer never waits for them, and `NOTIFY` stays out of the ingest transactions (PostgreSQL
 //! takes a database-wide lock to commit a transaction that notifies). Announcements made while
 //! a listener reconnects are lost, so each (re)connected listener tells its streams that
-//! anything may have changed, and they recompute. (A process stopping within the window still
-//! leaves remote watchers one change behind until the next one.)
+//! anything may have changed, and they recompute. A process that stops announces what it has
+//! not announced yet once its writers are done ([`ChangeFeed::finish`]).
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -40,37 +40,54 @@ pub enum Change {
 pub struct ChangeFeed {
     pub commits: broadcast::Sender<CampaignId>,
     pub watchers: broadcast::Sender<Change>,
-    tasks: Vec<JoinHandle<()>>,
+    relay: JoinHandle<()>,
+    listener: Option<JoinHandle<()>>,
 }
 
 impl ChangeFeed {
     pub fn start(store: &Store) -> Self {
         let (watchers, _) = broadcast::channel(RING);
         let (commits, local) = broadcast::channel(RING);
-        let tasks = match store {
-            Store::Sqlite(_) => vec![tokio::spawn(relay(None, local, watchers.clone()))],
+        let (relay, listener) = match store {
+            Store::Sqlite(_) => (tokio::spawn(relay(None, local, watchers.clone())), None),
             Store::Postgres(pg) => {
                 // Tells this process's own announcements from other processes'.
                 let instance = Uuid::new_v4().simple().to_string();
                 let announcer = Some((pg.clone(), instance.clone()));
-                vec![
+                (
                     tokio::spawn(relay(announcer, local, watchers.clone())),
-                    tokio::spawn(listen(pg.clone(), instance, watchers.clone())),
-                ]
+                    Some(tokio::spawn(listen(pg.clone(), instance, watchers.clone()))),
+                )
             }
         };
         Self {
             commits,
             watchers,
-            tasks,
+            relay,
+            listener,
+        }
+    }
+
+    /// Announces the changes not announced yet and stops. Call once the writers are done: the
+    /// relay finishes when the last sender of `commits` is gone (this one goes here). Waits
+    /// at most `limit` for that.
+    pub async fn finish(mut self, limit: Duration) {
+        // Swapped for a sender nobody uses, so that dropping it closes nothing.
+        drop(std::mem::replace(
+            &mut self.commits,
+            broadcast::channel(1).0,
+        ));
+        if tokio::time::timeout(limit, &mut self.relay).await.is_err() {
+            tracing::warn!("changes still pending at shutdown were not announced");
         }
     }
 }
 
 impl Drop for ChangeFeed {
     fn drop(&mut self) {
-        for task in &self.tasks {
-            task.abort();
+        self.relay.abort();
+        if let Some(listener) = &self.listener {
+            listener.abort();
         }
     }
 }
@@ -108,7 +125,8 @@ async fn relay(
         }
     };
     let mut changed = BTreeSet::new();
-    loop {
+    let mut closed = false;
+    while !closed {
         let deadline = tokio::time::Instant::now() + ANNOUNCE_WINDOW;
         loop {
             let received = if changed.is_empty() {
@@ -132,18 +150,29 @@ async fn relay(
                     );
                     let _ = watchers.send(Change::Unknown);
                 }
-                Err(broadcast::error::RecvError::Closed) => return,
+                Err(broadcast::error::RecvError::Closed) => {
+                    closed = true;
+                    break;
+                }
             }
+        }
+        if changed.is_empty() {
+            continue;
         }
         let payloads: Vec<String> = changed.iter().map(|c| payload(&instance, c)).collect();
         changed.clear();
-        // In a task of its own, so a slow database never holds up local streams.
         let store = store.clone();
-        tokio::spawn(async move {
+        let announce = async move {
             if let Err(error) = store.announce_changes(&payloads).await {
                 tracing::warn!(%error, "could not announce changed campaigns to other processes");
             }
-        });
+        };
+        if closed {
+            announce.await;
+        } else {
+            // In a task of its own, so a slow database never holds up local streams.
+            tokio::spawn(announce);
+        }
     }
 }
 

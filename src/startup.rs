@@ -39,6 +39,9 @@ const STREAM_WINDOW_BYTES: u32 = 256 * 1024;
 /// Unread request bytes of all streams of one connection together.
 const CONNECTION_WINDOW_BYTES: u32 = 1024 * 1024;
 
+/// How long a stopping server waits to announce its last commits to other processes.
+const ANNOUNCE_AT_SHUTDOWN: Duration = Duration::from_secs(2);
+
 /// The HTTP/2 transport of every Canvass listener. The benchmark's no-op ceiling uses it too,
 /// so the two differ only in the services behind it.
 pub fn transport() -> Server {
@@ -219,6 +222,8 @@ impl Application {
         if tokio::time::timeout(grace, writer_task).await.is_err() {
             tracing::warn!("submission writer did not drain within the grace period");
         }
+        // Other processes' live streams hear the last commits, too.
+        changes.finish(ANNOUNCE_AT_SHUTDOWN).await;
         tracing::info!("stopped");
         Ok(())
     }

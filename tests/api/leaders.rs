@@ -506,3 +506,46 @@ async fn watch_streams_catch_up_after_the_listener_reconnects() {
         }
     }
 }
+
+/// A process that stops right after committing still announces its last commits, so watchers
+/// on the other processes do not stay behind.
+#[tokio::test]
+async fn watch_streams_hear_the_last_commits_of_a_stopping_process() {
+    let Some(first) = TestApp::spawn(Backend::Postgres).await else {
+        return;
+    };
+    first.seed().await;
+    let mut second = TestApp::spawn_with_database_url(first.database_url.clone(), |_| {}).await;
+    let mut scores = first
+        .analyst()
+        .watch_unit_score(pb::WatchUnitScoreRequest {
+            campaign_id: "c1".into(),
+            unit_id: "jinshi".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(scores.next().await.unwrap().unwrap().submission_count, 0);
+
+    let mut field_worker = second.field_worker(&["city"]);
+    for _ in 0..3 {
+        field_worker
+            .submit_visit(visit("c1", "jinshi-v1", vec![answer("security", "b")]))
+            .await
+            .expect("visit accepted");
+    }
+    drop(field_worker);
+    second.stop().await;
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let update = tokio::time::timeout_at(deadline, scores.next())
+            .await
+            .expect("update in time")
+            .unwrap()
+            .unwrap();
+        if update.submission_count == 3 {
+            break;
+        }
+    }
+}
