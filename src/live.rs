@@ -49,13 +49,12 @@ impl ChangeFeed {
         let (watchers, _) = broadcast::channel(RING);
         let (commits, local) = broadcast::channel(RING);
         let (relay, listener) = match store {
-            Store::Sqlite(_) => (tokio::spawn(relay(None, local, watchers.clone())), None),
+            Store::Sqlite(_) => (tokio::spawn(forward(local, watchers.clone())), None),
             Store::Postgres(pg) => {
                 // Tells this process's own announcements from other processes'.
                 let instance = Uuid::new_v4().simple().to_string();
-                let announcer = Some((pg.clone(), instance.clone()));
                 (
-                    tokio::spawn(relay(announcer, local, watchers.clone())),
+                    tokio::spawn(relay(pg.clone(), instance.clone(), local, watchers.clone())),
                     Some(tokio::spawn(listen(pg.clone(), instance, watchers.clone()))),
                 )
             }
@@ -72,7 +71,7 @@ impl ChangeFeed {
     /// relay finishes when the last sender of `commits` is gone (this one goes here). Waits
     /// at most `limit` for that.
     pub async fn finish(mut self, limit: Duration) {
-        // Swapped for a sender nobody uses, so that dropping it closes nothing.
+        // Gives up this feed's own sender (a field of a type with `Drop` cannot be moved out).
         drop(std::mem::replace(
             &mut self.commits,
             broadcast::channel(1).0,
@@ -107,23 +106,26 @@ fn announced_elsewhere(instance: &str, payload: &str) -> Option<CampaignId> {
     CampaignId::parse(campaign).ok()
 }
 
-/// Hands this process's commits to its live streams at once and, given a database and this
-/// process's name, announces them to the other processes once per window.
+/// Hands this process's commits to its live streams (the only process on a SQLite file).
+async fn forward(mut local: broadcast::Receiver<CampaignId>, watchers: broadcast::Sender<Change>) {
+    loop {
+        // Nobody watching is fine.
+        let _ = match local.recv().await {
+            Ok(campaign) => watchers.send(Change::Campaign(campaign)),
+            Err(broadcast::error::RecvError::Lagged(_)) => watchers.send(Change::Unknown),
+            Err(broadcast::error::RecvError::Closed) => return,
+        };
+    }
+}
+
+/// Hands this process's commits to its live streams at once, and announces them to the other
+/// processes once per window.
 async fn relay(
-    announcer: Option<(PgStore, String)>,
+    store: PgStore,
+    instance: String,
     mut local: broadcast::Receiver<CampaignId>,
     watchers: broadcast::Sender<Change>,
 ) {
-    let Some((store, instance)) = announcer else {
-        loop {
-            match local.recv().await {
-                // Nobody watching is fine.
-                Ok(campaign) => drop(watchers.send(Change::Campaign(campaign))),
-                Err(broadcast::error::RecvError::Lagged(_)) => drop(watchers.send(Change::Unknown)),
-                Err(broadcast::error::RecvError::Closed) => return,
-            }
-        }
-    };
     let mut changed = BTreeSet::new();
     let mut closed = false;
     while !closed {

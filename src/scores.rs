@@ -96,7 +96,7 @@ impl Scores {
         }
     }
 
-    /// Notifications of campaigns whose aggregates changed.
+    /// Notifications of campaigns whose aggregates changed (or that any may have).
     pub fn subscribe(&self) -> broadcast::Receiver<Change> {
         self.changes.subscribe()
     }

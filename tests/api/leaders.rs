@@ -376,16 +376,9 @@ per_backend! {
     }
 }
 
-/// Server processes sharing one PostgreSQL database: a live stream on one hears the visits
-/// another accepts. (With SQLite a server is the only process on its database.)
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn watch_streams_hear_other_processes_on_postgres() {
-    let Some(first) = TestApp::spawn(Backend::Postgres).await else {
-        return;
-    };
-    first.seed().await;
-    let second = TestApp::spawn_with_database_url(first.database_url.clone(), |_| {}).await;
-    let mut scores = first
+/// A live score stream of township jinshi in campaign c1, past its first (empty) message.
+async fn watch_jinshi(app: &TestApp) -> tonic::Streaming<pb::UnitScore> {
+    let mut scores = app
         .analyst()
         .watch_unit_score(pb::WatchUnitScoreRequest {
             campaign_id: "c1".into(),
@@ -395,6 +388,34 @@ async fn watch_streams_hear_other_processes_on_postgres() {
         .unwrap()
         .into_inner();
     assert_eq!(scores.next().await.unwrap().unwrap().submission_count, 0);
+    scores
+}
+
+/// The first update of `scores` that counts `n` submissions; fails after 10 s.
+async fn wait_for_count(scores: &mut tonic::Streaming<pb::UnitScore>, n: i64) -> pb::UnitScore {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let update = tokio::time::timeout_at(deadline, scores.next())
+            .await
+            .expect("update in time")
+            .unwrap()
+            .unwrap();
+        if update.submission_count == n {
+            return update;
+        }
+    }
+}
+
+/// Server processes sharing one PostgreSQL database: a live stream on one hears the visits
+/// another accepts. (With SQLite a server is the only process on its database.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_streams_hear_other_processes_on_postgres() {
+    let Some(first) = TestApp::spawn(Backend::Postgres).await else {
+        return;
+    };
+    first.seed().await;
+    let second = TestApp::spawn_with_database_url(first.database_url.clone(), |_| {}).await;
+    let mut scores = watch_jinshi(&first).await;
 
     send_visits(
         &second,
@@ -403,18 +424,8 @@ async fn watch_streams_hear_other_processes_on_postgres() {
             .collect(),
     )
     .await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let update = tokio::time::timeout_at(deadline, scores.next())
-            .await
-            .expect("update in time")
-            .unwrap()
-            .unwrap();
-        if update.submission_count == 5 {
-            assert_eq!(update.composite_score, Some(80.0));
-            break;
-        }
-    }
+    let update = wait_for_count(&mut scores, 5).await;
+    assert_eq!(update.composite_score, Some(80.0));
 }
 
 /// Turns new connections to `database` (the app's) away (`hold`) or lets them in again; with
@@ -463,16 +474,7 @@ async fn watch_streams_catch_up_after_the_listener_reconnects() {
     };
     first.seed().await;
     let second = TestApp::spawn_with_database_url(first.database_url.clone(), |_| {}).await;
-    let mut scores = first
-        .analyst()
-        .watch_unit_score(pb::WatchUnitScoreRequest {
-            campaign_id: "c1".into(),
-            unit_id: "jinshi".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(scores.next().await.unwrap().unwrap().submission_count, 0);
+    let mut scores = watch_jinshi(&first).await;
 
     // The servers keep the pooled connections they already hold; only the listeners are cut
     // off. The second server's visits are announced while nobody listens.
@@ -494,17 +496,7 @@ async fn watch_streams_catch_up_after_the_listener_reconnects() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     hold_listeners_off(&first, &database, false).await;
 
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let update = tokio::time::timeout_at(deadline, scores.next())
-            .await
-            .expect("update in time")
-            .unwrap()
-            .unwrap();
-        if update.submission_count == 5 {
-            break;
-        }
-    }
+    wait_for_count(&mut scores, 5).await;
 }
 
 /// A process that stops right after committing still announces its last commits, so watchers
@@ -516,16 +508,7 @@ async fn watch_streams_hear_the_last_commits_of_a_stopping_process() {
     };
     first.seed().await;
     let mut second = TestApp::spawn_with_database_url(first.database_url.clone(), |_| {}).await;
-    let mut scores = first
-        .analyst()
-        .watch_unit_score(pb::WatchUnitScoreRequest {
-            campaign_id: "c1".into(),
-            unit_id: "jinshi".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(scores.next().await.unwrap().unwrap().submission_count, 0);
+    let mut scores = watch_jinshi(&first).await;
 
     let mut field_worker = second.field_worker(&["city"]);
     for _ in 0..3 {
@@ -537,15 +520,5 @@ async fn watch_streams_hear_the_last_commits_of_a_stopping_process() {
     drop(field_worker);
     second.stop().await;
 
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let update = tokio::time::timeout_at(deadline, scores.next())
-            .await
-            .expect("update in time")
-            .unwrap()
-            .unwrap();
-        if update.submission_count == 3 {
-            break;
-        }
-    }
+    wait_for_count(&mut scores, 3).await;
 }
