@@ -71,6 +71,10 @@ impl ChangeFeed {
     /// relay finishes when the last sender of `commits` is gone (this one goes here). Waits
     /// at most `limit` for that.
     pub async fn finish(mut self, limit: Duration) {
+        if self.listener.is_none() {
+            // SQLite: no other process shares the database, so there is nobody to tell.
+            return;
+        }
         // Gives up this feed's own sender (a field of a type with `Drop` cannot be moved out).
         drop(std::mem::replace(
             &mut self.commits,
