@@ -109,12 +109,12 @@ impl SqliteStore {
     }
 
     pub async fn migrate(&self) -> Result<()> {
-        MIGRATOR.run(&mut self.writer().await?.connection).await?;
+        MIGRATOR.run(&mut self.writer().await.connection).await?;
         Ok(())
     }
 
     /// The writer connection, once the previous write has finished with it.
-    async fn writer(&self) -> Result<MutexGuard<'_, Writer>> {
+    async fn writer(&self) -> MutexGuard<'_, Writer> {
         let mut writer = self.writer.lock().await;
         if writer.batch_open {
             // Fails harmlessly when SQLite had already rolled the batch back itself.
@@ -123,7 +123,7 @@ impl SqliteStore {
                 .await;
             writer.batch_open = false;
         }
-        Ok(writer)
+        writer
     }
 
     pub async fn insert_unit(&self, unit: &Unit) -> Result<()> {
@@ -139,7 +139,7 @@ impl SqliteStore {
         .bind(unit.area.map(|a| a.longitude))
         .bind(unit.area.map(|a| a.radius_meters))
         .bind(unit.created_at.as_micros())
-        .execute(&mut self.writer().await?.connection)
+        .execute(&mut self.writer().await.connection)
         .await
         .map_err(|e| insert_error(e, "unit", unit.id.as_str()))?;
         Ok(())
@@ -163,7 +163,7 @@ impl SqliteStore {
         .bind(&q.name)
         .bind(encode_indicators(&q.indicators))
         .bind(q.created_at.as_micros())
-        .execute(&mut self.writer().await?.connection)
+        .execute(&mut self.writer().await.connection)
         .await
         .map_err(|e| insert_error(e, "questionnaire", q.id.as_str()))?;
         Ok(())
@@ -203,7 +203,7 @@ impl SqliteStore {
         .bind(encode_quality_rules(&c.quality_rules))
         .bind(c.eligibility_rate)
         .bind(c.created_at.as_micros())
-        .execute(&mut self.writer().await?.connection)
+        .execute(&mut self.writer().await.connection)
         .await
         .map_err(|e| insert_error(e, "campaign", c.id.as_str()))?;
         Ok(())
@@ -254,7 +254,7 @@ impl SqliteStore {
         batch: &[&NewSubmission],
         accepted_at: Timestamp,
     ) -> Result<Vec<CommitOutcome>> {
-        let mut writer = self.writer().await?;
+        let mut writer = self.writer().await;
         // Set before BEGIN: if this future is dropped midway, the next user rolls back.
         writer.batch_open = true;
         let committed = commit_batch(&mut writer.connection, batch, accepted_at).await;

@@ -152,7 +152,7 @@ impl SqliteStore {
         attempt: &NewCallAttempt,
         accepted_at: Timestamp,
     ) -> Result<AttemptOutcome> {
-        let mut writer = self.writer().await?;
+        let mut writer = self.writer().await;
         let mut tx = writer.connection.begin().await?;
         let inserted = sqlx::query(
             "INSERT INTO call_attempts (campaign_id, attempt_id, content_hash, respondent_hash, \
@@ -256,7 +256,7 @@ impl SqliteStore {
     }
 
     pub async fn review_submission(&self, review: &ReviewRequest<'_>) -> Result<SubmissionSummary> {
-        let mut writer = self.writer().await?;
+        let mut writer = self.writer().await;
         let mut tx = writer.connection.begin().await?;
         let row = sqlx::query(concat!(
             "SELECT ",
@@ -395,7 +395,7 @@ impl SqliteStore {
         .bind(resolved_at)
         .bind(campaign.as_str())
         .bind(grievance_id)
-        .fetch_optional(&mut self.writer().await?.connection)
+        .fetch_optional(&mut self.writer().await.connection)
         .await?
         .ok_or_else(|| Error::not_found("grievance", grievance_id))?;
         grievance(&row)
