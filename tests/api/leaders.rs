@@ -376,6 +376,16 @@ per_backend! {
     }
 }
 
+/// Two server processes on one fresh PostgreSQL database, seeded, and a live score stream of
+/// jinshi on the first; `None` when PostgreSQL is unavailable here.
+async fn two_processes_watching() -> Option<(TestApp, TestApp, tonic::Streaming<pb::UnitScore>)> {
+    let first = TestApp::spawn(Backend::Postgres).await?;
+    first.seed().await;
+    let second = TestApp::spawn_with_database_url(first.database_url.clone(), |_| {}).await;
+    let scores = watch_jinshi(&first).await;
+    Some((first, second, scores))
+}
+
 /// A live score stream of township jinshi in campaign c1, past its first (empty) message.
 async fn watch_jinshi(app: &TestApp) -> tonic::Streaming<pb::UnitScore> {
     let mut scores = app
@@ -410,12 +420,9 @@ async fn wait_for_count(scores: &mut tonic::Streaming<pb::UnitScore>, n: i64) ->
 /// another accepts. (With SQLite a server is the only process on its database.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watch_streams_hear_other_processes_on_postgres() {
-    let Some(first) = TestApp::spawn(Backend::Postgres).await else {
+    let Some((_first, second, mut scores)) = two_processes_watching().await else {
         return;
     };
-    first.seed().await;
-    let second = TestApp::spawn_with_database_url(first.database_url.clone(), |_| {}).await;
-    let mut scores = watch_jinshi(&first).await;
 
     send_visits(
         &second,
@@ -428,10 +435,16 @@ async fn watch_streams_hear_other_processes_on_postgres() {
     assert_eq!(update.composite_score, Some(80.0));
 }
 
-/// Turns new connections to `database` (the app's) away (`hold`) or lets them in again; with
+/// Turns new connections to the app's database away (`hold`) or lets them in again; with
 /// connections turned away, it ends the change listeners' connections once they are open.
-async fn hold_listeners_off(app: &TestApp, database: &str, hold: bool) {
+async fn hold_listeners_off(app: &TestApp, hold: bool) {
     use sqlx::Connection;
+    let database = app
+        .database_url
+        .rsplit('/')
+        .next()
+        .and_then(|tail| tail.split('?').next())
+        .unwrap();
     // Connections to the database itself cannot turn others away.
     let admin_url = crate::pg_cluster::with_database(&app.database_url, "postgres");
     let mut conn = sqlx::PgConnection::connect(&admin_url).await.unwrap();
@@ -469,32 +482,22 @@ async fn hold_listeners_off(app: &TestApp, database: &str, hold: bool) {
 /// recompute once it listens again, so they still see what another process accepted meanwhile.
 #[tokio::test]
 async fn watch_streams_catch_up_after_the_listener_reconnects() {
-    let Some(first) = TestApp::spawn(Backend::Postgres).await else {
+    let Some((first, second, mut scores)) = two_processes_watching().await else {
         return;
     };
-    first.seed().await;
-    let second = TestApp::spawn_with_database_url(first.database_url.clone(), |_| {}).await;
-    let mut scores = watch_jinshi(&first).await;
 
     // The servers keep the pooled connections they already hold; only the listeners are cut
     // off. The second server's visits are announced while nobody listens.
-    let database: String = first
-        .database_url
-        .rsplit('/')
-        .next()
-        .and_then(|tail| tail.split('?').next())
-        .unwrap()
-        .to_owned();
-    hold_listeners_off(&first, &database, true).await;
-    let mut field_worker = second.field_worker(&["city"]);
-    for _ in 0..5 {
-        field_worker
-            .submit_visit(visit("c1", "jinshi-v1", vec![answer("security", "b")]))
-            .await
-            .expect("visit accepted");
-    }
+    hold_listeners_off(&first, true).await;
+    send_visits(
+        &second,
+        (0..5)
+            .map(|_| visit("c1", "jinshi-v1", vec![answer("security", "b")]))
+            .collect(),
+    )
+    .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    hold_listeners_off(&first, &database, false).await;
+    hold_listeners_off(&first, false).await;
 
     wait_for_count(&mut scores, 5).await;
 }
@@ -503,21 +506,17 @@ async fn watch_streams_catch_up_after_the_listener_reconnects() {
 /// on the other processes do not stay behind.
 #[tokio::test]
 async fn watch_streams_hear_the_last_commits_of_a_stopping_process() {
-    let Some(first) = TestApp::spawn(Backend::Postgres).await else {
+    let Some((_first, mut second, mut scores)) = two_processes_watching().await else {
         return;
     };
-    first.seed().await;
-    let mut second = TestApp::spawn_with_database_url(first.database_url.clone(), |_| {}).await;
-    let mut scores = watch_jinshi(&first).await;
 
-    let mut field_worker = second.field_worker(&["city"]);
-    for _ in 0..3 {
-        field_worker
-            .submit_visit(visit("c1", "jinshi-v1", vec![answer("security", "b")]))
-            .await
-            .expect("visit accepted");
-    }
-    drop(field_worker);
+    send_visits(
+        &second,
+        (0..3)
+            .map(|_| visit("c1", "jinshi-v1", vec![answer("security", "b")]))
+            .collect(),
+    )
+    .await;
     second.stop().await;
 
     wait_for_count(&mut scores, 3).await;
