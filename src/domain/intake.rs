@@ -70,6 +70,7 @@ pub fn resolve(
                 position,
                 option: option_code.clone(),
                 points: option.value.points(),
+                top_three: indicator.is_top_three(option.value.points()),
             }),
             None => violations.add(
                 format!("answers[{i}].option_code"),

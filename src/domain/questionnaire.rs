@@ -41,6 +41,28 @@ impl Indicator {
     pub fn option(&self, code: &str) -> Option<&AnswerOption> {
         self.options.iter().find(|o| o.code.as_str() == code)
     }
+
+    /// The fewest points an answer needs to be one of the indicator's top three options: an
+    /// option is in the top three when fewer than three options score more. `None` with three
+    /// or fewer scored options, where every valid answer would be "top three".
+    pub fn top_three_floor(&self) -> Option<u8> {
+        let mut points: Vec<u8> = self
+            .options
+            .iter()
+            .filter_map(|o| o.value.points())
+            .collect();
+        if points.len() <= 3 {
+            return None;
+        }
+        points.sort_unstable_by(|a, b| b.cmp(a));
+        Some(points[2])
+    }
+
+    /// Whether an answer with `points` chose one of the top three options (DOMAIN.md: the share
+    /// satisfied).
+    pub fn is_top_three(&self, points: Option<u8>) -> bool {
+        matches!((points, self.top_three_floor()), (Some(p), Some(floor)) if p >= floor)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -80,4 +102,50 @@ pub fn parse_points(points: u32) -> Result<u8, String> {
         .ok()
         .filter(|p| *p <= 100)
         .ok_or_else(|| "must be between 0 and 100".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn indicator(values: &[OptionValue]) -> Indicator {
+        Indicator {
+            code: Code::parse("security").unwrap(),
+            text: "安全感受".into(),
+            weight: 1.0,
+            options: values
+                .iter()
+                .enumerate()
+                .map(|(i, value)| AnswerOption {
+                    code: Code::parse(&format!("o{i}")).unwrap(),
+                    label: String::new(),
+                    value: *value,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn top_three_are_the_three_best_scoring_options() {
+        use OptionValue::{DontKnow, Points, Refused};
+        // DOMAIN.md worked example 1: 100/80/50/20/0 and "don't know".
+        let five = indicator(&[
+            Points(0),
+            Points(100),
+            DontKnow,
+            Points(50),
+            Points(80),
+            Points(20),
+        ]);
+        assert_eq!(five.top_three_floor(), Some(50));
+        assert!(five.is_top_three(Some(100)) && five.is_top_three(Some(50)));
+        assert!(!five.is_top_three(Some(20)) && !five.is_top_three(None));
+        // Ties share a place: 100, 80, 80 are the top three, and so is another 80.
+        let tied = indicator(&[Points(100), Points(80), Points(80), Points(80), Points(0)]);
+        assert_eq!(tied.top_three_floor(), Some(80));
+        // Three or fewer scored options: every valid answer would count, so none is reported.
+        let yes_no = indicator(&[Points(100), Points(0), DontKnow, Refused]);
+        assert_eq!(yes_no.top_three_floor(), None);
+        assert!(!yes_no.is_top_three(Some(100)));
+    }
 }

@@ -170,6 +170,18 @@ pub struct IndicatorScore {
     pub standard_error: Option<f64>,
     pub confidence_interval: Option<(f64, f64)>,
     pub weighted: Option<WeightedEstimate>,
+    /// Absent for indicators with three or fewer scored options.
+    pub top_three: Option<TopThreeShare>,
+}
+
+/// The share of valid answers that chose one of the indicator's top three options (DOMAIN.md:
+/// the share satisfied), with its Wilson interval.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopThreeShare {
+    pub count: i64,
+    pub share: Option<f64>,
+    pub interval: Option<(f64, f64)>,
+    pub weighted: Option<WeightedEstimate>,
 }
 
 /// The figures of one channel (and carrier) of a unit.
@@ -240,6 +252,12 @@ fn indicator_scores(questionnaire: &Questionnaire, figures: &Figures) -> Vec<Ind
                 standard_error: moments.standard_error(),
                 confidence_interval: moments.confidence_interval_95(),
                 weighted: None,
+                top_three: indicator.top_three_floor().map(|_| TopThreeShare {
+                    count: moments.top_three,
+                    share: moments.top_three_share(),
+                    interval: moments.top_three_interval(),
+                    weighted: None,
+                }),
             }
         })
         .collect()
@@ -296,6 +314,13 @@ fn apply_weighting(
             .filter_map(|(c, w)| Some((*w, *cells[c].indicators.get(&score.code)?)))
             .collect();
         score.weighted = weighted_mean(&per_cell);
+        if let Some(top_three) = &mut score.top_three {
+            let chose: Vec<(f64, Moments)> = per_cell
+                .iter()
+                .map(|(w, m)| (*w, m.top_three_indicator()))
+                .collect();
+            top_three.weighted = weighted_mean(&chose);
+        }
     }
     let composite = composite_of(
         questionnaire,
@@ -657,7 +682,7 @@ mod tests {
     #[test]
     fn stored_positions_are_read_as_the_questionnaires_indicators() {
         let q = questionnaire(&["security", "theft", "police"]);
-        let answered = Moments::of_answer(Some(80));
+        let answered = Moments::of_answer(Some(80), true);
         let stats =
             CampaignStats::from_cells([row("u1", 1, vec![answered, Moments::default()])], &q)
                 .unwrap();

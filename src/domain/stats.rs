@@ -9,19 +9,20 @@ use std::sync::OnceLock;
 
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
-/// Count, sum and sum of squares of one indicator's points, plus the answers that count in no
-/// score ("don't know", "refused").
+/// Count, sum and sum of squares of one indicator's points, the valid answers that chose one of
+/// its top three options, and the answers that count in no score ("don't know", "refused").
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Moments {
     pub valid: i64,
     pub excluded: i64,
     pub sum: i64,
     pub sum_sq: i64,
+    pub top_three: i64,
 }
 
 impl Moments {
-    /// The contribution of one answer.
-    pub fn of_answer(points: Option<u8>) -> Self {
+    /// The contribution of one answer; `top_three` counts only for an answer with points.
+    pub fn of_answer(points: Option<u8>, top_three: bool) -> Self {
         match points {
             Some(p) => {
                 let p = i64::from(p);
@@ -30,6 +31,7 @@ impl Moments {
                     excluded: 0,
                     sum: p,
                     sum_sq: p * p,
+                    top_three: i64::from(top_three),
                 }
             }
             None => Self {
@@ -42,7 +44,7 @@ impl Moments {
     pub fn from_points(points: &[u8]) -> Self {
         let mut m = Self::default();
         for &p in points {
-            m += Self::of_answer(Some(p));
+            m += Self::of_answer(Some(p), false);
         }
         m
     }
@@ -54,6 +56,32 @@ impl Moments {
             excluded: -self.excluded,
             sum: -self.sum,
             sum_sq: -self.sum_sq,
+            top_three: -self.top_three,
+        }
+    }
+
+    /// Share of valid answers that chose a top-three option; absent without valid answers.
+    pub fn top_three_share(&self) -> Option<f64> {
+        (self.valid > 0).then(|| self.top_three as f64 / self.valid as f64)
+    }
+
+    /// Wilson 95% interval of [`Self::top_three_share`].
+    pub fn top_three_interval(&self) -> Option<(f64, f64)> {
+        wilson_interval(
+            u64::try_from(self.top_three).ok()?,
+            u64::try_from(self.valid).ok()?,
+        )
+    }
+
+    /// "Chose a top-three option" as an answer worth 1 or 0: its moments, so that weighted
+    /// estimates of the share come from the same arithmetic as weighted scores.
+    pub fn top_three_indicator(&self) -> Self {
+        Self {
+            valid: self.valid,
+            excluded: self.excluded,
+            sum: self.top_three,
+            sum_sq: self.top_three,
+            top_three: 0,
         }
     }
 
@@ -90,6 +118,7 @@ impl AddAssign for Moments {
         self.excluded += other.excluded;
         self.sum += other.sum;
         self.sum_sq += other.sum_sq;
+        self.top_three += other.top_three;
     }
 }
 
@@ -161,7 +190,7 @@ mod tests {
         .concat();
         let mut m = Moments::from_points(&points);
         for _ in 0..10 {
-            m += Moments::of_answer(None);
+            m += Moments::of_answer(None, false);
         }
         assert_eq!(m.valid, 100);
         assert_eq!(m.excluded, 10);
@@ -229,6 +258,28 @@ mod tests {
         let m = Moments::from_points(&[70]);
         assert_eq!(m.mean(), Some(70.0));
         assert_eq!(m.confidence_interval_95(), None);
+    }
+
+    #[test]
+    fn top_three_share_of_worked_example_one() {
+        // Options 100/80/50/20/0 answered 30/40/20/6/4 times, and 10 "don't know": the top
+        // three are 100, 80 and 50.
+        let mut m = Moments::default();
+        for (points, count) in [(100, 30), (80, 40), (50, 20), (20, 6), (0, 4)] {
+            for _ in 0..count {
+                m += Moments::of_answer(Some(points), points >= 50);
+            }
+        }
+        for _ in 0..10 {
+            m += Moments::of_answer(None, false);
+        }
+        assert_eq!((m.valid, m.excluded, m.top_three), (100, 10, 90));
+        assert!(close(m.top_three_share().unwrap(), 0.9));
+        assert_eq!(m.top_three_interval(), wilson_interval(90, 100));
+        let bernoulli = m.top_three_indicator();
+        assert!(close(bernoulli.mean().unwrap(), 0.9));
+        assert_eq!(Moments::default().top_three_share(), None);
+        assert_eq!(Moments::default().top_three_interval(), None);
     }
 
     #[test]

@@ -185,6 +185,10 @@ pub struct ScoredAnswer {
     pub position: usize,
     pub option: Code,
     pub points: Option<u8>,
+    /// One of the indicator's top three options ([`Indicator::is_top_three`]).
+    ///
+    /// [`Indicator::is_top_three`]: super::questionnaire::Indicator::is_top_three
+    pub top_three: bool,
 }
 
 /// A validated submission whose campaign, unit and answer codes are known to exist.
@@ -292,6 +296,7 @@ mod tests {
                 position: 0,
                 option: Code::parse("good").unwrap(),
                 points: Some(80),
+                top_three: true,
             }],
             attributes: BTreeMap::new(),
             stratum: Stratum::default(),

@@ -238,6 +238,7 @@ mod tests {
                     excluded: 0,
                     sum: 18,
                     sum_sq: 18,
+                    top_three: 0,
                 },
             ),
             (
@@ -247,6 +248,7 @@ mod tests {
                     excluded: 0,
                     sum: 63,
                     sum_sq: 63,
+                    top_three: 0,
                 },
             ),
         ])
@@ -286,6 +288,7 @@ mod tests {
             excluded: 0,
             sum: n * points,
             sum_sq: n * points * points,
+            top_three: 0,
         };
         let estimate = weighted_mean(&[
             (w("telecom"), cell(60, 70)),

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::domain::aapor::{Disposition, Outcome, next_outcome};
+use crate::domain::campaign::Campaign;
 use crate::domain::ids::{CampaignId, Code, UnitId};
 use crate::domain::quality::{Flag, QualityRules};
 use crate::domain::questionnaire::{AnswerOption, Indicator, OptionValue, Questionnaire};
@@ -184,8 +185,70 @@ pub struct CountedRow {
     pub channel: Channel,
     pub carrier: Option<Carrier>,
     pub stratum: crate::domain::scoring::Stratum,
-    /// (questionnaire position, points) of each answer.
-    pub answers: Vec<(usize, Option<u8>)>,
+    /// (questionnaire position, what the answer adds) of each answer.
+    pub answers: Vec<(usize, Moments)>,
+}
+
+impl CountedRow {
+    /// Rebuilds what a stored submission adds to the aggregates from its unit, channel,
+    /// carrier column, answers and respondent attributes (both as stored JSON).
+    pub fn of_stored(
+        campaign: &Campaign,
+        questionnaire: &Questionnaire,
+        unit_id: UnitId,
+        channel: Channel,
+        carrier: i16,
+        answers: &str,
+        attributes: &str,
+    ) -> Result<Self> {
+        let attributes: BTreeMap<String, String> = serde_json::from_str(attributes)
+            .map_err(|e| Error::internal(format!("stored attributes: {e}")))?;
+        Ok(Self {
+            campaign_id: campaign.id.clone(),
+            unit_id,
+            channel,
+            carrier: carrier_from_column(carrier),
+            stratum: campaign.stratum(&attributes),
+            answers: score_stored_answers(questionnaire, &decode_answers(answers)?),
+        })
+    }
+}
+
+/// The top-three counts of every aggregate row that `counted` (a campaign's counted
+/// submissions) adds up to, for rows stored before the counts were kept.
+pub fn top_three_rows(counted: &[CountedRow]) -> Vec<(CellRowKey, Vec<i64>)> {
+    Deltas::of_stored(counted, 1)
+        .cells
+        .into_iter()
+        .map(|(key, figures)| (key, figures.flat_top_three()))
+        .collect()
+}
+
+/// A campaign of the loaded catalog with its questionnaire.
+pub fn campaign_in<'a>(
+    campaigns: &'a [Campaign],
+    questionnaires: &'a [Questionnaire],
+    id: &str,
+) -> Result<(&'a Campaign, &'a Questionnaire)> {
+    let campaign = campaigns
+        .iter()
+        .find(|c| c.id.as_str() == id)
+        .ok_or_else(|| Error::internal(format!("aggregates of unknown campaign {id:?}")))?;
+    let questionnaire = questionnaires
+        .iter()
+        .find(|q| q.id == campaign.questionnaire_id)
+        .ok_or_else(|| Error::internal(format!("campaign {id:?} without its questionnaire")))?;
+    Ok((campaign, questionnaire))
+}
+
+/// A stored top-three column; NULL only on a row written by a server older than the count and
+/// not yet counted by a current one.
+pub fn stored_top_three<T>(value: Option<T>) -> Result<T> {
+    value.ok_or_else(|| {
+        Error::internal(
+            "an aggregate row has no top-three counts yet: restart a current server to count them",
+        )
+    })
 }
 
 /// Scores a stored answers object against the questionnaire; unknown codes (impossible for
@@ -193,12 +256,13 @@ pub struct CountedRow {
 pub fn score_stored_answers(
     questionnaire: &Questionnaire,
     answers: &BTreeMap<String, String>,
-) -> Vec<(usize, Option<u8>)> {
+) -> Vec<(usize, Moments)> {
     answers
         .iter()
         .filter_map(|(indicator, option)| {
             let (position, i) = questionnaire.positioned(indicator)?;
-            Some((position, i.option(option)?.value.points()))
+            let points = i.option(option)?.value.points();
+            Some((position, Moments::of_answer(points, i.is_top_three(points))))
         })
         .collect()
 }
@@ -413,16 +477,23 @@ impl CellFigures {
             .collect()
     }
 
+    /// The top-three counts as stored, one per indicator, in a column of their own.
+    pub fn flat_top_three(&self) -> Vec<i64> {
+        self.moments.iter().map(|m| m.top_three).collect()
+    }
+
+    /// Rebuilds a row from its stored lists; either may stop early, as zeros beyond its end.
+    ///
     /// # Errors
-    /// A stored list whose length is not a multiple of four.
-    pub fn from_flat(submissions: i64, flat: &[i64]) -> Result<Self> {
+    /// A stored moments list whose length is not a multiple of four.
+    pub fn from_flat(submissions: i64, flat: &[i64], top_three: &[i64]) -> Result<Self> {
         if !flat.len().is_multiple_of(4) {
             return Err(Error::internal(format!(
                 "stored moments hold {} numbers, not four per indicator",
                 flat.len()
             )));
         }
-        Ok(Self {
+        let mut figures = Self {
             submissions,
             moments: flat
                 .chunks_exact(4)
@@ -431,9 +502,20 @@ impl CellFigures {
                     excluded: m[1],
                     sum: m[2],
                     sum_sq: m[3],
+                    top_three: 0,
                 })
                 .collect(),
-        })
+        };
+        for (position, count) in top_three.iter().enumerate() {
+            figures.add_answer(
+                position,
+                Moments {
+                    top_three: *count,
+                    ..Moments::default()
+                },
+            );
+        }
+        Ok(figures)
     }
 
     /// The flattened moments as a JSON array (SQLite has no arrays).
@@ -441,12 +523,18 @@ impl CellFigures {
         serde_json::to_string(&self.flat_moments()).expect("numbers always serialise")
     }
 
+    /// The top-three counts as a JSON array.
+    pub fn top_three_json(&self) -> String {
+        serde_json::to_string(&self.flat_top_three()).expect("numbers always serialise")
+    }
+
     /// # Errors
-    /// Text that is not a JSON array of whole numbers, four per indicator.
-    pub fn from_json(submissions: i64, json: &str) -> Result<Self> {
-        let flat: Vec<i64> = serde_json::from_str(json)
-            .map_err(|e| Error::internal(format!("stored moments: {e}")))?;
-        Self::from_flat(submissions, &flat)
+    /// Text that is not a JSON array of whole numbers (four per indicator for the moments).
+    pub fn from_json(submissions: i64, moments: &str, top_three: &str) -> Result<Self> {
+        let parse = |json: &str| -> Result<Vec<i64>> {
+            serde_json::from_str(json).map_err(|e| Error::internal(format!("stored moments: {e}")))
+        };
+        Self::from_flat(submissions, &parse(moments)?, &parse(top_three)?)
     }
 }
 
@@ -484,24 +572,25 @@ impl Deltas {
             deltas.count(
                 cell_row_key(s),
                 1,
-                s.answers.iter().map(|a| (a.position, a.points)),
+                s.answers
+                    .iter()
+                    .map(|a| (a.position, Moments::of_answer(a.points, a.top_three))),
             );
         }
         deltas
     }
 
     /// Adds (`sign` = 1) or takes away (`sign` = -1) one submission with its (questionnaire
-    /// position, points) answers in the row `key`.
+    /// position, moments) answers in the row `key`.
     fn count(
         &mut self,
         key: CellRowKey,
         sign: i64,
-        answers: impl Iterator<Item = (usize, Option<u8>)>,
+        answers: impl Iterator<Item = (usize, Moments)>,
     ) {
         let cell = self.cells.entry(key).or_default();
         cell.submissions += sign;
-        for (position, points) in answers {
-            let m = Moments::of_answer(points);
+        for (position, m) in answers {
             cell.add_answer(position, if sign < 0 { m.negated() } else { m });
         }
     }
@@ -685,6 +774,7 @@ mod tests {
             excluded,
             sum,
             sum_sq,
+            top_three: 0,
         }
     }
 
@@ -710,20 +800,33 @@ mod tests {
     fn stored_forms_round_trip_and_reject_partial_indicators() {
         let figures = CellFigures {
             submissions: 5,
-            moments: vec![moments(4, 1, 300, 23000), moments(5, 0, 0, 0)],
+            moments: vec![
+                Moments {
+                    top_three: 3,
+                    ..moments(4, 1, 300, 23000)
+                },
+                moments(5, 0, 0, 0),
+            ],
         };
         assert_eq!(figures.flat_moments(), vec![4, 1, 300, 23000, 5, 0, 0, 0]);
+        assert_eq!(figures.flat_top_three(), vec![3, 0]);
         assert_eq!(
-            CellFigures::from_flat(5, &figures.flat_moments()).unwrap(),
+            CellFigures::from_flat(5, &figures.flat_moments(), &figures.flat_top_three()).unwrap(),
             figures
         );
         assert_eq!(
-            CellFigures::from_json(5, &figures.moments_json()).unwrap(),
+            CellFigures::from_json(5, &figures.moments_json(), &figures.top_three_json()).unwrap(),
             figures
         );
-        assert!(CellFigures::from_flat(1, &[1, 2, 3]).is_err());
-        assert!(CellFigures::from_json(1, "[1,2,3,4,5]").is_err());
-        assert!(CellFigures::from_json(1, "not json").is_err());
+        // Counts stored for fewer indicators than the moments (or none) are zeros beyond.
+        assert_eq!(
+            CellFigures::from_flat(5, &figures.flat_moments(), &[3]).unwrap(),
+            figures
+        );
+        assert!(CellFigures::from_flat(1, &[1, 2, 3], &[]).is_err());
+        assert!(CellFigures::from_json(1, "[1,2,3,4,5]", "[]").is_err());
+        assert!(CellFigures::from_json(1, "not json", "[]").is_err());
+        assert!(CellFigures::from_json(1, "[]", "not json").is_err());
     }
 
     #[test]
@@ -734,7 +837,10 @@ mod tests {
             channel: Channel::Visit,
             carrier: None,
             stratum: Stratum::default(),
-            answers: vec![(0, Some(80)), (2, None)],
+            answers: vec![
+                (0, Moments::of_answer(Some(80), true)),
+                (2, Moments::of_answer(None, false)),
+            ],
         };
         let added = Deltas::of_stored(std::slice::from_ref(&row), 1);
         let removed = Deltas::of_stored(&[row], -1);
@@ -749,7 +855,10 @@ mod tests {
         assert_eq!(
             figures.moments,
             vec![
-                moments(1, 0, 80, 6400),
+                Moments {
+                    top_three: 1,
+                    ..moments(1, 0, 80, 6400)
+                },
                 Moments::default(),
                 moments(0, 1, 0, 0)
             ]

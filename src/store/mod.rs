@@ -292,20 +292,15 @@ impl ReviewRequest<'_> {
         if before.state.counts() == to.counts() {
             return Ok(None);
         }
-        let attributes: std::collections::BTreeMap<String, String> =
-            serde_json::from_str(attributes)
-                .map_err(|e| Error::internal(format!("stored attributes: {e}")))?;
-        let counted = codec::CountedRow {
-            campaign_id: before.campaign_id.clone(),
-            unit_id: before.unit_id.clone(),
-            channel: before.channel,
-            carrier: codec::carrier_from_column(carrier),
-            stratum: self.campaign.stratum(&attributes),
-            answers: codec::score_stored_answers(
-                self.questionnaire,
-                &codec::decode_answers(answers)?,
-            ),
-        };
+        let counted = codec::CountedRow::of_stored(
+            self.campaign,
+            self.questionnaire,
+            before.unit_id.clone(),
+            before.channel,
+            carrier,
+            answers,
+            attributes,
+        )?;
         let sign = if to.counts() { 1 } else { -1 };
         Ok(Some(codec::Deltas::of_stored(&[counted], sign)))
     }

@@ -13,10 +13,10 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::codec::{
-    CellFigures, Deltas, Prepared, StoredSubmission, carrier_column, carrier_from_column, cell_key,
-    decode_answers, decode_indicators, decode_quality_rules, decode_weighting, encode_answers,
-    encode_attributes, encode_indicators, encode_quality_rules, encode_weighting, outcomes,
-    poll_case_updates, prepare,
+    self, CellFigures, CountedRow, Deltas, Prepared, StoredSubmission, carrier_column,
+    carrier_from_column, cell_key, decode_answers, decode_indicators, decode_quality_rules,
+    decode_weighting, encode_answers, encode_attributes, encode_indicators, encode_quality_rules,
+    encode_weighting, outcomes, poll_case_updates, prepare,
 };
 use super::{CommitOutcome, StoreOptions, insert_error};
 use crate::domain::campaign::Campaign;
@@ -98,6 +98,89 @@ impl PgStore {
 
     pub async fn migrate(&self) -> Result<()> {
         MIGRATOR.run(&self.pool).await?;
+        self.count_top_three().await
+    }
+
+    /// Counts the top-three answers of aggregate rows written before those counts were kept,
+    /// from their campaigns' counted submissions. The rows are locked first: a server process
+    /// ingesting meanwhile adds to a row after its count, or its submissions are counted in it.
+    async fn count_top_three(&self) -> Result<()> {
+        let uncounted: Vec<String> = sqlx::query_scalar(
+            "SELECT DISTINCT campaign_id FROM cell_stats WHERE top_three IS NULL",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        if uncounted.is_empty() {
+            return Ok(());
+        }
+        let (campaigns, questionnaires) = (
+            self.load_campaigns().await?,
+            self.load_questionnaires().await?,
+        );
+        for id in uncounted {
+            let (campaign, questionnaire) = codec::campaign_in(&campaigns, &questionnaires, &id)?;
+            let mut tx = self.pool.begin().await?;
+            sqlx::query(
+                "SELECT 1 FROM cell_stats WHERE campaign_id = $1 AND top_three IS NULL FOR UPDATE",
+            )
+            .bind(&id)
+            .execute(&mut *tx)
+            .await?;
+            let rows = sqlx::query(
+                "SELECT unit_id, channel, carrier, answers::text AS answers, \
+                 respondent_attributes::text AS respondent_attributes, review_state \
+                 FROM submissions WHERE campaign_id = $1",
+            )
+            .bind(&id)
+            .fetch_all(&mut *tx)
+            .await?;
+            let mut counted = Vec::new();
+            for row in &rows {
+                let state = ReviewState::from_i16(row.try_get("review_state")?)
+                    .ok_or_else(|| Error::internal("stored review state unknown"))?;
+                if state.counts() {
+                    counted.push(CountedRow::of_stored(
+                        campaign,
+                        questionnaire,
+                        parse_stored(row.try_get("unit_id")?, UnitId::parse)?,
+                        channel_from_row(row)?,
+                        row.try_get("carrier")?,
+                        row.try_get("answers")?,
+                        row.try_get("respondent_attributes")?,
+                    )?);
+                }
+            }
+            let (mut units, mut channels, mut carriers, mut strata, mut counts) =
+                (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            for ((_, unit, channel, carrier, stratum), top_three) in codec::top_three_rows(&counted)
+            {
+                units.push(unit.to_string());
+                channels.push(channel.as_i16());
+                carriers.push(carrier);
+                strata.push(stratum.as_str().to_owned());
+                counts.push(array_literal(&top_three));
+            }
+            sqlx::query(
+                "UPDATE cell_stats AS c SET top_three = r.t::int8[] FROM UNNEST($2::text[], \
+                 $3::int2[], $4::int2[], $5::text[], $6::text[]) AS r(u, ch, ca, st, t) \
+                 WHERE c.campaign_id = $1 AND c.unit_id = r.u AND c.channel = r.ch \
+                 AND c.carrier = r.ca AND c.stratum = r.st AND c.top_three IS NULL",
+            )
+            .bind(&id)
+            .bind(units)
+            .bind(channels)
+            .bind(carriers)
+            .bind(strata)
+            .bind(counts)
+            .execute(&mut *tx)
+            .await?;
+            // Rows whose submissions were all rejected since.
+            sqlx::query("UPDATE cell_stats SET top_three = '{}' WHERE campaign_id = $1 AND top_three IS NULL")
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        }
         Ok(())
     }
 
@@ -252,8 +335,8 @@ impl PgStore {
 
     pub async fn campaign_stats(&self, campaign: &CampaignId) -> Result<Vec<CellStatRow>> {
         let rows = sqlx::query(
-            "SELECT unit_id, channel, carrier, stratum, submissions, moments FROM cell_stats \
-             WHERE campaign_id = $1",
+            "SELECT unit_id, channel, carrier, stratum, submissions, moments, top_three \
+             FROM cell_stats WHERE campaign_id = $1",
         )
         .bind(campaign.as_str())
         .fetch_all(&self.pool)
@@ -261,7 +344,12 @@ impl PgStore {
         rows.iter()
             .map(|row| {
                 let flat: Vec<i64> = row.try_get("moments")?;
-                let figures = CellFigures::from_flat(row.try_get("submissions")?, &flat)?;
+                let top_three: Option<Vec<i64>> = row.try_get("top_three")?;
+                let figures = CellFigures::from_flat(
+                    row.try_get("submissions")?,
+                    &flat,
+                    &codec::stored_top_three(top_three)?,
+                )?;
                 Ok(CellStatRow {
                     unit_id: parse_stored(row.try_get("unit_id")?, UnitId::parse)?,
                     cell: cell_key(
@@ -468,7 +556,8 @@ async fn apply_deltas(tx: &mut Transaction<'_, Postgres>, deltas: &Deltas) -> Re
         Vec::with_capacity(n),
         Vec::with_capacity(n),
     );
-    let (mut carriers, mut strata, mut submissions, mut moments) = (
+    let (mut carriers, mut strata, mut submissions, mut moments, mut top_three) = (
+        Vec::with_capacity(n),
         Vec::with_capacity(n),
         Vec::with_capacity(n),
         Vec::with_capacity(n),
@@ -483,15 +572,18 @@ async fn apply_deltas(tx: &mut Transaction<'_, Postgres>, deltas: &Deltas) -> Re
         submissions.push(figures.submissions);
         // An array literal per row: UNNEST would flatten a two-dimensional array.
         moments.push(array_literal(&figures.flat_moments()));
+        top_three.push(array_literal(&figures.flat_top_three()));
     }
     sqlx::query(
         "INSERT INTO cell_stats (campaign_id, unit_id, channel, carrier, stratum, submissions, \
-         moments) \
-         SELECT c, u, ch, ca, st, n, m::int8[] FROM UNNEST($1::text[], $2::text[], $3::int2[], \
-         $4::int2[], $5::text[], $6::int8[], $7::text[]) AS r(c, u, ch, ca, st, n, m) \
+         moments, top_three) \
+         SELECT c, u, ch, ca, st, n, m::int8[], t::int8[] FROM UNNEST($1::text[], $2::text[], \
+         $3::int2[], $4::int2[], $5::text[], $6::int8[], $7::text[], $8::text[]) \
+         AS r(c, u, ch, ca, st, n, m, t) \
          ON CONFLICT (campaign_id, unit_id, channel, carrier, stratum) DO UPDATE SET \
          submissions = cell_stats.submissions + EXCLUDED.submissions, \
-         moments = add_moments(cell_stats.moments, EXCLUDED.moments)",
+         moments = add_moments(cell_stats.moments, EXCLUDED.moments), \
+         top_three = add_moments(cell_stats.top_three, EXCLUDED.top_three)",
     )
     .bind(campaigns)
     .bind(units)
@@ -500,6 +592,7 @@ async fn apply_deltas(tx: &mut Transaction<'_, Postgres>, deltas: &Deltas) -> Re
     .bind(strata)
     .bind(submissions)
     .bind(moments)
+    .bind(top_three)
     .execute(&mut **tx)
     .await?;
     Ok(())

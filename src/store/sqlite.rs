@@ -18,8 +18,8 @@ use sqlx::{Connection, Row, Sqlite, SqliteConnection, Transaction};
 use uuid::Uuid;
 
 use super::codec::{
-    CellFigures, CellRowKey, Deltas, HouseholdKey, Prepared, StoredSubmission, carrier_column,
-    carrier_from_column, cell_key, cell_row_key, decode_answers, decode_indicators,
+    self, CellFigures, CellRowKey, CountedRow, Deltas, HouseholdKey, Prepared, StoredSubmission,
+    carrier_column, carrier_from_column, cell_key, cell_row_key, decode_answers, decode_indicators,
     decode_quality_rules, decode_weighting, encode_answers, encode_attributes, encode_indicators,
     encode_quality_rules, encode_weighting, new_submissions, outcomes, poll_case_updates, prepare,
 };
@@ -110,6 +110,76 @@ impl SqliteStore {
 
     pub async fn migrate(&self) -> Result<()> {
         MIGRATOR.run(&mut self.writer().await.connection).await?;
+        self.count_top_three().await
+    }
+
+    /// Counts the top-three answers of aggregate rows written before those counts were kept,
+    /// from their campaigns' counted submissions. Runs before the server takes any write.
+    async fn count_top_three(&self) -> Result<()> {
+        let (campaigns, questionnaires) = (
+            self.load_campaigns().await?,
+            self.load_questionnaires().await?,
+        );
+        let mut writer = self.writer().await;
+        let mut tx = writer.connection.begin().await?;
+        let uncounted: Vec<String> = sqlx::query_scalar(
+            "SELECT DISTINCT campaign_id FROM cell_stats WHERE top_three IS NULL",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        for id in uncounted {
+            let (campaign, questionnaire) = codec::campaign_in(&campaigns, &questionnaires, &id)?;
+            let rows = sqlx::query(
+                "SELECT unit_id, channel, carrier, answers, respondent_attributes, review_state \
+                 FROM submissions WHERE campaign_id = ?",
+            )
+            .bind(&id)
+            .fetch_all(&mut *tx)
+            .await?;
+            let mut counted = Vec::new();
+            for row in &rows {
+                let state = ReviewState::from_i16(row.get("review_state"))
+                    .ok_or_else(|| Error::internal("stored review state unknown"))?;
+                if state.counts() {
+                    counted.push(CountedRow::of_stored(
+                        campaign,
+                        questionnaire,
+                        parse_stored(row.get("unit_id"), UnitId::parse)?,
+                        channel_from_row(row)?,
+                        row.get("carrier"),
+                        row.get("answers"),
+                        row.get("respondent_attributes"),
+                    )?);
+                }
+            }
+            let counts: Vec<_> = codec::top_three_rows(&counted)
+                .into_iter()
+                .map(|((_, unit, channel, carrier, stratum), counts)| {
+                    (
+                        unit.to_string(),
+                        channel.as_i16(),
+                        carrier,
+                        stratum.as_str().to_owned(),
+                        to_json(&counts),
+                    )
+                })
+                .collect();
+            sqlx::query(
+                "UPDATE cell_stats SET top_three = r.value ->> 4 FROM jsonb_each(?) AS r \
+                 WHERE campaign_id = ? AND unit_id = r.value ->> 0 AND channel = r.value ->> 1 \
+                 AND carrier = r.value ->> 2 AND stratum = r.value ->> 3 AND top_three IS NULL",
+            )
+            .bind(to_json(&counts))
+            .bind(&id)
+            .execute(&mut *tx)
+            .await?;
+            // Rows whose submissions were all rejected since.
+            sqlx::query("UPDATE cell_stats SET top_three = '[]' WHERE campaign_id = ? AND top_three IS NULL")
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -272,15 +342,19 @@ impl SqliteStore {
 
     pub async fn campaign_stats(&self, campaign: &CampaignId) -> Result<Vec<CellStatRow>> {
         let rows = sqlx::query(
-            "SELECT unit_id, channel, carrier, stratum, submissions, moments FROM cell_stats \
-             WHERE campaign_id = ?",
+            "SELECT unit_id, channel, carrier, stratum, submissions, moments, top_three \
+             FROM cell_stats WHERE campaign_id = ?",
         )
         .bind(campaign.as_str())
         .fetch_all(&self.readers)
         .await?;
         rows.iter()
             .map(|row| {
-                let figures = CellFigures::from_json(row.get("submissions"), row.get("moments"))?;
+                let figures = CellFigures::from_json(
+                    row.get("submissions"),
+                    row.get("moments"),
+                    codec::stored_top_three(row.get("top_three"))?,
+                )?;
                 Ok(CellStatRow {
                     unit_id: parse_stored(row.get("unit_id"), UnitId::parse)?,
                     cell: cell_key(row.get("channel"), row.get("carrier"), row.get("stratum"))?,
@@ -407,7 +481,7 @@ struct GrievanceRow<'a> {
 macro_rules! select_cells_sql {
     () => {
         "SELECT 'cell' AS fact, c.campaign_id, c.unit_id, c.channel, c.carrier, c.stratum, \
-         c.submissions, c.moments FROM jsonb_each(?) AS k CROSS JOIN cell_stats AS c \
+         c.submissions, c.moments, c.top_three FROM jsonb_each(?) AS k CROSS JOIN cell_stats AS c \
          ON c.campaign_id = k.value ->> 0 AND c.unit_id = k.value ->> 1 \
          AND c.channel = k.value ->> 2 AND c.carrier = k.value ->> 3 \
          AND c.stratum = k.value ->> 4"
@@ -419,11 +493,12 @@ macro_rules! upsert_cells_sql {
     () => {
         // `WHERE true` lets SQLite tell the upsert's ON from a join's.
         "INSERT INTO cell_stats (campaign_id, unit_id, channel, carrier, stratum, submissions, \
-         moments) \
+         moments, top_three) \
          SELECT r.value ->> 0, r.value ->> 1, r.value ->> 2, r.value ->> 3, r.value ->> 4, \
-         r.value ->> 5, r.value ->> 6 FROM jsonb_each(?) AS r WHERE true \
+         r.value ->> 5, r.value ->> 6, r.value ->> 7 FROM jsonb_each(?) AS r WHERE true \
          ON CONFLICT (campaign_id, unit_id, channel, carrier, stratum) DO UPDATE SET \
-         submissions = excluded.submissions, moments = excluded.moments"
+         submissions = excluded.submissions, moments = excluded.moments, \
+         top_three = excluded.top_three"
     };
 }
 
@@ -629,6 +704,7 @@ fn cell_rows_json(mut stored: HashMap<CellRowKey, CellFigures>, deltas: &Deltas)
                 stratum.as_str(),
                 figures.submissions,
                 figures.moments_json(),
+                figures.top_three_json(),
             )
         })
         .collect();
@@ -645,7 +721,11 @@ fn stored_cell(row: &SqliteRow) -> Result<(CellRowKey, CellFigures)> {
     );
     Ok((
         key,
-        CellFigures::from_json(row.get("submissions"), row.get("moments"))?,
+        CellFigures::from_json(
+            row.get("submissions"),
+            row.get("moments"),
+            codec::stored_top_three(row.get("top_three"))?,
+        )?,
     ))
 }
 

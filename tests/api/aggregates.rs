@@ -52,6 +52,26 @@ fn assert_close(actual: f64, expected: f64) {
     assert!((actual - expected).abs() < 5e-5, "{actual} != {expected}");
 }
 
+/// DOMAIN.md's Wilson interval, written out: c ± h with z = 1.96.
+fn wilson(successes: f64, n: f64) -> (f64, f64) {
+    let z: f64 = 1.96;
+    let p = successes / n;
+    let c = (p + z * z / (2.0 * n)) / (1.0 + z * z / n);
+    let h = z / (1.0 + z * z / n) * (p * (1.0 - p) / n + z * z / (4.0 * n * n)).sqrt();
+    ((c - h).max(0.0), (c + h).min(1.0))
+}
+
+/// Checks an indicator's top-three count, share and interval against `count` of `valid`.
+fn assert_top_three(score: &pb::IndicatorScore, count: i64, valid: i64) {
+    let top = score.top_three.as_ref().expect("a top-three share");
+    assert_eq!((top.count, score.valid_count), (count, valid));
+    assert_close(top.share.unwrap(), count as f64 / valid as f64);
+    let interval = top.confidence_interval.unwrap();
+    let (lower, upper) = wilson(count as f64, valid as f64);
+    assert_close(interval.lower, lower);
+    assert_close(interval.upper, upper);
+}
+
 async fn rankings(
     app: &TestApp,
     campaign: &str,
@@ -102,6 +122,9 @@ per_backend! {
         let security = indicator_score(&v1, "security");
         assert_eq!((security.valid_count, security.excluded_count), (100, 10));
         assert_close(security.mean.unwrap(), 73.2);
+        // Share answering one of the top three options (100, 80, 50): 90 of 100 valid answers.
+        assert_top_three(security, 90, 100);
+        assert_close(security.top_three.as_ref().unwrap().share.unwrap(), 0.9);
         assert_eq!(v1.submission_count, 110);
         assert_close(v1.composite_score.unwrap(), 73.2);
         assert_eq!(v1.unit_name, "金石一村");
@@ -110,14 +133,63 @@ per_backend! {
         let police = indicator_score(&v2, "police");
         assert_eq!((police.valid_count, police.excluded_count), (48, 7));
         assert_close(police.mean.unwrap(), 72.5);
+        // Top three are 100, 80 and 60: 12 + 20 + 8 of 48.
+        assert_top_three(police, 40, 48);
+        // "visits" has two scored options: every valid answer would be "top three".
+        assert!(indicator_score(&v2, "visits").top_three.is_none());
+        assert!(indicator_score(&v2, "security").top_three.as_ref().unwrap().share.is_none(), "no valid answers: absent");
         assert!(indicator_score(&v2, "security").mean.is_none(), "no valid answers: absent, not zero");
 
         // The township pools its villages' answers: composite = (10·73.2 + 4·72.5) / 14.
         let township = unit_score(&app, "c1", "jinshi").await;
         assert_eq!(township.submission_count, 165);
         assert_close(township.composite_score.unwrap(), (10.0 * 73.2 + 4.0 * 72.5) / 14.0);
+        assert_top_three(indicator_score(&township, "security"), 90, 100);
+        assert_top_three(indicator_score(&township, "police"), 40, 48);
         let city = unit_score(&app, "c1", "city").await;
         assert_eq!(city.submission_count, 165);
+    }
+
+    async fn top_three_share_has_the_worked_wilson_interval(app: TestApp) {
+        app.seed().await;
+        // 45 of 50 chose a top-three option -> [0.7864, 0.9565].
+        submit_many(&app, "c1", "jinshi-v1", &[("security", "b", 45), ("security", "d", 5)]).await;
+        let security = indicator_score(&unit_score(&app, "c1", "jinshi-v1").await, "security").clone();
+        let interval = security.top_three.as_ref().unwrap().confidence_interval.unwrap();
+        assert_close(interval.lower, 0.7864);
+        assert_close(interval.upper, 0.9565);
+        assert_top_three(&security, 45, 50);
+        // 30 of 30 -> [0.8865, 1]; 0 of 30 -> [0, 0.1135].
+        submit_many(&app, "c1", "jinshi-v2", &[("security", "a", 30), ("police", "e", 30)]).await;
+        let v2 = unit_score(&app, "c1", "jinshi-v2").await;
+        let all = indicator_score(&v2, "security").top_three.as_ref().unwrap().confidence_interval.unwrap();
+        assert_close(all.lower, 0.8865);
+        assert_close(all.upper, 1.0);
+        let none = indicator_score(&v2, "police").top_three.as_ref().unwrap().confidence_interval.unwrap();
+        assert_close(none.lower, 0.0);
+        assert_close(none.upper, 0.1135);
+        assert_scores_match_stored(&app, "c1").await;
+    }
+
+    async fn top_three_counts_of_older_aggregates_are_counted_at_start(app: TestApp) {
+        let mut app = app;
+        app.seed().await;
+        submit_many(&app, "c1", "jinshi-v1", &[("security", "a", 7), ("security", "d", 3), ("police", "c", 4)]).await;
+        submit_many(&app, "c1", "jinshi-v2", &[("police", "e", 2), ("police", "dk", 1)]).await;
+        app.stop().await;
+        forget_top_three(&app.database_url).await;
+
+        let restarted = TestApp::spawn_with_database_url(app.database_url.clone(), |_| {}).await;
+        let v1 = unit_score(&restarted, "c1", "jinshi-v1").await;
+        assert_top_three(indicator_score(&v1, "security"), 7, 10);
+        assert_top_three(indicator_score(&v1, "police"), 4, 4);
+        let township = unit_score(&restarted, "c1", "jinshi").await;
+        assert_top_three(indicator_score(&township, "police"), 4, 6);
+        assert_scores_match_stored(&restarted, "c1").await;
+        // Ingest adds to the counted rows.
+        submit_many(&restarted, "c1", "jinshi-v1", &[("security", "b", 1)]).await;
+        let v1 = unit_score(&restarted, "c1", "jinshi-v1").await;
+        assert_top_three(indicator_score(&v1, "security"), 8, 11);
     }
 
     async fn confidence_interval_matches_the_worked_example(app: TestApp) {
@@ -319,5 +391,18 @@ per_backend! {
         assert_eq!(violated_fields(&status), ["unit_kind"]);
         let empty = unit_score(&app, "c1", "city").await;
         assert_eq!((empty.submission_count, empty.composite_score), (0, None));
+    }
+}
+
+/// Leaves the aggregate rows as a server from before top-three counts wrote them.
+async fn forget_top_three(database_url: &str) {
+    use sqlx::Connection;
+    let forget = "UPDATE cell_stats SET top_three = NULL";
+    if database_url.starts_with("sqlite:") {
+        let mut conn = sqlx::SqliteConnection::connect(database_url).await.unwrap();
+        sqlx::query(forget).execute(&mut conn).await.unwrap();
+    } else {
+        let mut conn = sqlx::PgConnection::connect(database_url).await.unwrap();
+        sqlx::query(forget).execute(&mut conn).await.unwrap();
     }
 }

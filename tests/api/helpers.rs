@@ -508,7 +508,21 @@ pub struct Expected {
     pub means: BTreeMap<String, (i64, f64)>,
     /// indicator -> "don't know" and "refused" answers.
     pub excluded: BTreeMap<String, i64>,
+    /// indicator -> valid answers that chose one of its top three options, for indicators with
+    /// more than three scored options.
+    pub top_three: BTreeMap<String, i64>,
     pub composite: Option<f64>,
+}
+
+/// Whether `points` are among the top three of `indicator`'s scored options (fewer than three
+/// score more), or `None` when it has three or fewer: DOMAIN.md's share satisfied.
+pub fn in_top_three(points: &PointsTable, indicator: &str, p: u32) -> Option<bool> {
+    let scored: Vec<u32> = points
+        .iter()
+        .filter(|((i, _), _)| i == indicator)
+        .filter_map(|(_, p)| *p)
+        .collect();
+    (scored.len() > 3).then(|| scored.iter().filter(|&&other| other > p).count() < 3)
 }
 
 /// Recomputes a unit's figures from the raw rows: pool the answers of every submission whose
@@ -517,6 +531,7 @@ pub fn recompute(stored: &[canvass::store::StoredSubmission], members: &[&str]) 
     let (points, weights) = points_table();
     let mut sums: BTreeMap<String, (i64, f64)> = BTreeMap::new();
     let mut excluded: BTreeMap<String, i64> = BTreeMap::new();
+    let mut top_three: BTreeMap<String, i64> = BTreeMap::new();
     let mut submissions = 0;
     for s in stored
         .iter()
@@ -528,6 +543,9 @@ pub fn recompute(stored: &[canvass::store::StoredSubmission], members: &[&str]) 
                 let e = sums.entry(indicator.clone()).or_default();
                 e.0 += 1;
                 e.1 += f64::from(p);
+                if let Some(top) = in_top_three(&points, indicator, p) {
+                    *top_three.entry(indicator.clone()).or_default() += i64::from(top);
+                }
             } else {
                 *excluded.entry(indicator.clone()).or_default() += 1;
             }
@@ -544,6 +562,7 @@ pub fn recompute(stored: &[canvass::store::StoredSubmission], members: &[&str]) 
         submissions,
         means,
         excluded,
+        top_three,
         composite,
     }
 }
@@ -588,6 +607,26 @@ pub async fn assert_scores_match_stored(app: &TestApp, campaign: &str) {
                     );
                 }
                 None => assert_eq!((score.valid_count, score.mean), (0, None), "{at}/{code}"),
+            }
+            let reported = indicator
+                .options
+                .iter()
+                .filter(|o| o.kind() == pb::OptionKind::Scored)
+                .count()
+                > 3;
+            match &score.top_three {
+                Some(top) => {
+                    assert!(
+                        reported,
+                        "{at}/{code}: a top-three share with three or fewer options"
+                    );
+                    let count = expected.top_three.get(&code).copied().unwrap_or(0);
+                    assert_eq!(top.count, count, "{at}/{code}");
+                    let share =
+                        (score.valid_count > 0).then(|| count as f64 / score.valid_count as f64);
+                    assert_eq!(top.share, share, "{at}/{code}");
+                }
+                None => assert!(!reported, "{at}/{code}: no top-three share"),
             }
         }
     }

@@ -172,6 +172,37 @@ per_backend! {
         assert!(close(overall.mean.unwrap(), (60.0 * 70.0 + 200.0 * 80.0 + 140.0 * 75.0 + 70.0) / 401.0));
     }
 
+    async fn weighted_top_three_share_reproduces_the_post_stratification_example(app: TestApp) {
+        app.seed().await;
+        let mut c = campaign("aged", None, 1);
+        c.weighting = Some(pb::Weighting {
+            method: pb::WeightingMethod::PostStratification.into(),
+            margins: vec![pb::Margin { dimension: "age".into(), levels: vec![
+                pb::MarginLevel { value: "16-39".into(), share: 0.45 },
+                pb::MarginLevel { value: "40+".into(), share: 0.55 },
+            ] }],
+        });
+        app.create_campaign(c).await;
+        // DOMAIN.md: 30 aged 16-39 and 70 aged 40+, satisfied 0.60 and 0.90. "Satisfied" is a
+        // top-three option of security (100, 80, 50 of 100/80/50/20/0).
+        let mut requests = Vec::new();
+        for (age, option, count) in [("16-39", "a", 18), ("16-39", "e", 12), ("40+", "b", 63), ("40+", "d", 7)] {
+            for _ in 0..count {
+                let mut r = visit("aged", "jinshi-v1", vec![answer("security", option)]);
+                r.respondent_attributes = HashMap::from([("age".into(), age.into())]);
+                requests.push(r);
+            }
+        }
+        send_visits(&app, requests).await;
+        let score = unit_score(&app, "aged", "jinshi").await;
+        let security = score.indicators.iter().find(|i| i.indicator_code == "security").unwrap();
+        let top = security.top_three.as_ref().unwrap();
+        assert_eq!((top.count, security.valid_count), (81, 100));
+        assert!(close(top.share.unwrap(), 0.81), "{top:?}");
+        let weighted = top.weighted.as_ref().unwrap();
+        assert!(close(weighted.mean, 0.765), "{weighted:?}");
+    }
+
     async fn raking_by_respondent_attributes(app: TestApp) {
         app.seed().await;
         let mut c = campaign("raked", None, 1);

@@ -44,7 +44,8 @@ fn workload() -> impl Strategy<Value = Workload> {
         prop::collection::vec(
             (
                 prop::sample::select(vec![1.0, 2.0, 4.0, 10.0]),
-                prop::collection::vec(0u8..=100, 1..4),
+                // Four or more scored options give the indicator a top-three share.
+                prop::collection::vec(0u8..=100, 1..6),
             ),
             1..4,
         ),
@@ -177,6 +178,7 @@ fn build(case: usize, w: &Workload) -> Built {
                         position,
                         option: option.code.clone(),
                         points: option.value.points(),
+                        top_three: indicator.is_top_three(option.value.points()),
                     },
                 );
             }
@@ -285,6 +287,18 @@ async fn check(store: Store, case: usize, w: Workload) {
             .value
             .points()
     };
+    // Top three, counted as DOMAIN.md words it: fewer than three options score more.
+    let top_three = |indicator: &str, p: u8| {
+        let scored: Vec<u8> = built
+            .questionnaire
+            .indicator(indicator)
+            .unwrap()
+            .options
+            .iter()
+            .filter_map(|o| o.value.points())
+            .collect();
+        scored.iter().filter(|&&other| other > p).count() < 3
+    };
     let rows = store.campaign_stats(&built.campaign.id).await.unwrap();
     let stats = CampaignStats::from_cells(rows, &built.questionnaire).unwrap();
     let ctx = ScoringContext {
@@ -302,6 +316,7 @@ async fn check(store: Store, case: usize, w: Workload) {
         assert_eq!(score.submissions, rows.len() as i64, "{}", unit.id);
         for indicator in &score.indicators {
             let (mut valid, mut excluded, mut sum, mut sum_sq) = (0i64, 0i64, 0i64, 0i64);
+            let mut chose_top_three = 0i64;
             for row in &rows {
                 if let Some(option) = row.answers.get(indicator.code.as_str()) {
                     match points(indicator.code.as_str(), option) {
@@ -309,6 +324,7 @@ async fn check(store: Store, case: usize, w: Workload) {
                             valid += 1;
                             sum += i64::from(p);
                             sum_sq += i64::from(p) * i64::from(p);
+                            chose_top_three += i64::from(top_three(indicator.code.as_str(), p));
                         }
                         None => excluded += 1,
                     }
@@ -318,6 +334,21 @@ async fn check(store: Store, case: usize, w: Workload) {
             assert_eq!(
                 (m.valid, m.excluded, m.sum, m.sum_sq),
                 (valid, excluded, sum, sum_sq),
+                "{}/{}",
+                unit.id,
+                indicator.code
+            );
+            let scored_options = built
+                .questionnaire
+                .indicator(indicator.code.as_str())
+                .unwrap()
+                .options
+                .iter()
+                .filter(|o| o.value.points().is_some())
+                .count();
+            assert_eq!(
+                indicator.top_three.as_ref().map(|t| t.count),
+                (scored_options > 3).then_some(chose_top_three),
                 "{}/{}",
                 unit.id,
                 indicator.code

@@ -25,6 +25,14 @@ fn indicator_score_to_proto(i: &IndicatorScore) -> pb::IndicatorScore {
             .confidence_interval
             .map(|(lower, upper)| pb::ConfidenceInterval { lower, upper }),
         weighted: i.weighted.as_ref().map(weighted_to_proto),
+        top_three: i.top_three.as_ref().map(|t| pb::TopThreeShare {
+            count: t.count,
+            share: t.share,
+            confidence_interval: t
+                .interval
+                .map(|(lower, upper)| pb::ConfidenceInterval { lower, upper }),
+            weighted: t.weighted.as_ref().map(weighted_to_proto),
+        }),
     }
 }
 
