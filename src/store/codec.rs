@@ -214,14 +214,47 @@ impl CountedRow {
     }
 }
 
-/// The top-three counts of every aggregate row that `counted` (a campaign's counted
-/// submissions) adds up to, for rows stored before the counts were kept.
-pub fn top_three_rows(counted: &[CountedRow]) -> Vec<(CellRowKey, Vec<i64>)> {
-    Deltas::of_stored(counted, 1)
+/// The columns of a stored submission that decide what it adds to the aggregates.
+#[derive(Debug, sqlx::FromRow)]
+pub struct StoredContribution {
+    pub unit_id: String,
+    pub channel: i16,
+    pub carrier: i16,
+    pub answers: String,
+    pub respondent_attributes: String,
+    pub review_state: i16,
+}
+
+/// The top-three counts of every aggregate row of `campaign`, counted from its stored
+/// submissions (those whose review state counts): for rows written before the counts were kept.
+pub fn count_top_three(
+    campaign: &Campaign,
+    questionnaire: &Questionnaire,
+    stored: &[StoredContribution],
+) -> Result<Vec<(CellRowKey, Vec<i64>)>> {
+    let mut counted = Vec::with_capacity(stored.len());
+    for row in stored {
+        let state = ReviewState::from_i16(row.review_state)
+            .ok_or_else(|| Error::internal("stored review state unknown"))?;
+        if state.counts() {
+            counted.push(CountedRow::of_stored(
+                campaign,
+                questionnaire,
+                UnitId::parse(&row.unit_id)
+                    .map_err(|e| Error::internal(format!("stored unit id: {e}")))?,
+                Channel::from_i16(row.channel)
+                    .ok_or_else(|| Error::internal("stored channel unknown"))?,
+                row.carrier,
+                &row.answers,
+                &row.respondent_attributes,
+            )?);
+        }
+    }
+    Ok(Deltas::of_stored(&counted, 1)
         .cells
         .into_iter()
         .map(|(key, figures)| (key, figures.flat_top_three()))
-        .collect()
+        .collect())
 }
 
 /// A campaign of the loaded catalog with its questionnaire.
@@ -863,5 +896,61 @@ mod tests {
                 moments(0, 1, 0, 0)
             ]
         );
+    }
+
+    #[test]
+    fn top_three_counts_come_from_the_submissions_that_count() {
+        let options =
+            [("a", 100), ("b", 80), ("c", 50), ("d", 20), ("e", 0)].map(|(code, points)| {
+                AnswerOption {
+                    code: Code::parse(code).unwrap(),
+                    label: String::new(),
+                    value: OptionValue::Points(points),
+                }
+            });
+        let questionnaire = Questionnaire {
+            id: crate::domain::ids::QuestionnaireId::parse("q").unwrap(),
+            name: "q".into(),
+            indicators: vec![Indicator {
+                code: Code::parse("security").unwrap(),
+                text: String::new(),
+                weight: 1.0,
+                options: options.to_vec(),
+            }],
+            created_at: Timestamp::from_micros(0),
+        };
+        let campaign = Campaign {
+            id: CampaignId::parse("c").unwrap(),
+            name: "c".into(),
+            questionnaire_id: questionnaire.id.clone(),
+            scope_unit_id: UnitId::parse("u").unwrap(),
+            opens_at: Timestamp::from_micros(0),
+            closes_at: Timestamp::from_micros(1),
+            compared_campaign_id: None,
+            min_sample: 1,
+            weighting: None,
+            quality_rules: Default::default(),
+            eligibility_rate: None,
+            created_at: Timestamp::from_micros(0),
+        };
+        let stored = |option: &str, state: ReviewState| StoredContribution {
+            unit_id: "u".into(),
+            channel: Channel::Visit.as_i16(),
+            carrier: NO_CARRIER,
+            answers: format!(r#"{{"security":"{option}"}}"#),
+            respondent_attributes: "{}".into(),
+            review_state: state.as_i16(),
+        };
+        let rows = [
+            stored("a", ReviewState::Received),
+            stored("c", ReviewState::Approved),
+            stored("d", ReviewState::Received),
+            // Waiting for review, or rejected: not in the aggregates.
+            stored("b", ReviewState::Flagged),
+            stored("a", ReviewState::Rejected),
+        ];
+        let counts = count_top_three(&campaign, &questionnaire, &rows).unwrap();
+        assert_eq!(counts.len(), 1);
+        assert_eq!(counts[0].1, vec![2]);
     }
 }

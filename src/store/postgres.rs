@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::codec::{
-    self, CellFigures, CountedRow, Deltas, Prepared, StoredSubmission, carrier_column,
+    self, CellFigures, Deltas, Prepared, StoredContribution, StoredSubmission, carrier_column,
     carrier_from_column, cell_key, decode_answers, decode_indicators, decode_quality_rules,
     decode_weighting, encode_answers, encode_attributes, encode_indicators, encode_quality_rules,
     encode_weighting, outcomes, poll_case_updates, prepare,
@@ -126,7 +126,7 @@ impl PgStore {
             .bind(&id)
             .execute(&mut *tx)
             .await?;
-            let rows = sqlx::query(
+            let stored: Vec<StoredContribution> = sqlx::query_as(
                 "SELECT unit_id, channel, carrier, answers::text AS answers, \
                  respondent_attributes::text AS respondent_attributes, review_state \
                  FROM submissions WHERE campaign_id = $1",
@@ -134,25 +134,10 @@ impl PgStore {
             .bind(&id)
             .fetch_all(&mut *tx)
             .await?;
-            let mut counted = Vec::new();
-            for row in &rows {
-                let state = ReviewState::from_i16(row.try_get("review_state")?)
-                    .ok_or_else(|| Error::internal("stored review state unknown"))?;
-                if state.counts() {
-                    counted.push(CountedRow::of_stored(
-                        campaign,
-                        questionnaire,
-                        parse_stored(row.try_get("unit_id")?, UnitId::parse)?,
-                        channel_from_row(row)?,
-                        row.try_get("carrier")?,
-                        row.try_get("answers")?,
-                        row.try_get("respondent_attributes")?,
-                    )?);
-                }
-            }
             let (mut units, mut channels, mut carriers, mut strata, mut counts) =
                 (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-            for ((_, unit, channel, carrier, stratum), top_three) in codec::top_three_rows(&counted)
+            for ((_, unit, channel, carrier, stratum), top_three) in
+                codec::count_top_three(campaign, questionnaire, &stored)?
             {
                 units.push(unit.to_string());
                 channels.push(channel.as_i16());

@@ -18,10 +18,11 @@ use sqlx::{Connection, Row, Sqlite, SqliteConnection, Transaction};
 use uuid::Uuid;
 
 use super::codec::{
-    self, CellFigures, CellRowKey, CountedRow, Deltas, HouseholdKey, Prepared, StoredSubmission,
-    carrier_column, carrier_from_column, cell_key, cell_row_key, decode_answers, decode_indicators,
-    decode_quality_rules, decode_weighting, encode_answers, encode_attributes, encode_indicators,
-    encode_quality_rules, encode_weighting, new_submissions, outcomes, poll_case_updates, prepare,
+    self, CellFigures, CellRowKey, Deltas, HouseholdKey, Prepared, StoredContribution,
+    StoredSubmission, carrier_column, carrier_from_column, cell_key, cell_row_key, decode_answers,
+    decode_indicators, decode_quality_rules, decode_weighting, encode_answers, encode_attributes,
+    encode_indicators, encode_quality_rules, encode_weighting, new_submissions, outcomes,
+    poll_case_updates, prepare,
 };
 use super::{CommitOutcome, StoreOptions, insert_error};
 use crate::domain::campaign::Campaign;
@@ -129,30 +130,14 @@ impl SqliteStore {
         .await?;
         for id in uncounted {
             let (campaign, questionnaire) = codec::campaign_in(&campaigns, &questionnaires, &id)?;
-            let rows = sqlx::query(
+            let stored: Vec<StoredContribution> = sqlx::query_as(
                 "SELECT unit_id, channel, carrier, answers, respondent_attributes, review_state \
                  FROM submissions WHERE campaign_id = ?",
             )
             .bind(&id)
             .fetch_all(&mut *tx)
             .await?;
-            let mut counted = Vec::new();
-            for row in &rows {
-                let state = ReviewState::from_i16(row.get("review_state"))
-                    .ok_or_else(|| Error::internal("stored review state unknown"))?;
-                if state.counts() {
-                    counted.push(CountedRow::of_stored(
-                        campaign,
-                        questionnaire,
-                        parse_stored(row.get("unit_id"), UnitId::parse)?,
-                        channel_from_row(row)?,
-                        row.get("carrier"),
-                        row.get("answers"),
-                        row.get("respondent_attributes"),
-                    )?);
-                }
-            }
-            let counts: Vec<_> = codec::top_three_rows(&counted)
+            let counts: Vec<_> = codec::count_top_three(campaign, questionnaire, &stored)?
                 .into_iter()
                 .map(|((_, unit, channel, carrier, stratum), counts)| {
                     (
