@@ -46,16 +46,20 @@ impl Indicator {
     /// option is in the top three when fewer than three options score more. `None` with three
     /// or fewer scored options, where every valid answer would be "top three".
     pub fn top_three_floor(&self) -> Option<u8> {
-        let mut points: Vec<u8> = self
-            .options
-            .iter()
-            .filter_map(|o| o.value.points())
-            .collect();
-        if points.len() <= 3 {
-            return None;
+        // The three highest points, repeats included, in descending order. No allocation: a
+        // ranking asks this of every indicator of every unit it scores.
+        let mut highest = [None::<u8>; 3];
+        let mut scored = 0;
+        for points in self.options.iter().filter_map(|o| o.value.points()) {
+            scored += 1;
+            let mut carried = Some(points);
+            for slot in &mut highest {
+                if carried > *slot {
+                    std::mem::swap(slot, &mut carried);
+                }
+            }
         }
-        points.sort_unstable_by(|a, b| b.cmp(a));
-        Some(points[2])
+        if scored > 3 { highest[2] } else { None }
     }
 
     /// Whether an answer with `points` chose one of the top three options (DOMAIN.md: the share
@@ -141,8 +145,17 @@ mod tests {
         assert!(five.is_top_three(Some(100)) && five.is_top_three(Some(50)));
         assert!(!five.is_top_three(Some(20)) && !five.is_top_three(None));
         // Ties share a place: 100, 80, 80 are the top three, and so is another 80.
-        let tied = indicator(&[Points(100), Points(80), Points(80), Points(80), Points(0)]);
+        let tied = indicator(&[Points(80), Points(0), Points(80), Points(100), Points(80)]);
         assert_eq!(tied.top_three_floor(), Some(80));
+        let top_tied = indicator(&[
+            Points(20),
+            Points(100),
+            Points(60),
+            Points(100),
+            Points(100),
+        ]);
+        assert_eq!(top_tied.top_three_floor(), Some(100));
+        assert!(!top_tied.is_top_three(Some(60)));
         // Three or fewer scored options: every valid answer would count, so none is reported.
         let yes_no = indicator(&[Points(100), Points(0), DontKnow, Refused]);
         assert_eq!(yes_no.top_three_floor(), None);

@@ -329,8 +329,21 @@ fn apply_weighting(
     (composite, weighted_submissions, effective)
 }
 
-/// Scores a unit from its pooled figures.
+/// Scores a unit from its pooled figures, with its breakdowns by channel and carrier.
 pub fn score_unit(
+    campaign: &Campaign,
+    questionnaire: &Questionnaire,
+    unit: &Unit,
+    totals: &Totals,
+) -> UnitScore {
+    UnitScore {
+        breakdowns: breakdowns(questionnaire, totals),
+        ..headline_score(campaign, questionnaire, unit, totals)
+    }
+}
+
+/// A unit's figures without breakdowns: what a ranking compares.
+fn headline_score(
     campaign: &Campaign,
     questionnaire: &Questionnaire,
     unit: &Unit,
@@ -351,7 +364,7 @@ pub fn score_unit(
         composite,
         indicators,
         sufficient_sample: all.submissions >= i64::from(campaign.min_sample),
-        breakdowns: breakdowns(questionnaire, totals),
+        breakdowns: Vec::new(),
         weighted_composite,
         weighted_submissions,
         effective_sample_size,
@@ -399,14 +412,21 @@ impl ScoringContext<'_> {
         self.campaign.weighting.is_some()
     }
 
-    /// Scores `peers` and ranks them by `basis`; units below the minimum sample get no rank.
+    /// Scores `peers` (without breakdowns, which no ranking reads) and ranks them by `basis`;
+    /// units below the minimum sample get no rank.
     pub fn rank(
         &self,
         tree: &UnitTree,
         peers: &[&Unit],
         basis: &RankBasis,
     ) -> Vec<(UnitScore, Option<f64>, Option<u32>)> {
-        let scores: Vec<UnitScore> = peers.iter().map(|u| self.score(tree, u)).collect();
+        let scores: Vec<UnitScore> = peers
+            .iter()
+            .map(|u| {
+                let totals = self.stats.rolled_up(tree, &u.id);
+                headline_score(self.campaign, self.questionnaire, u, &totals)
+            })
+            .collect();
         let values: Vec<Option<f64>> = scores
             .iter()
             .map(|s| s.value(basis, self.is_weighted()))
@@ -428,6 +448,7 @@ impl ScoringContext<'_> {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct RankingRow {
+    /// Without breakdowns.
     pub score: UnitScore,
     /// The value ranked on.
     pub value: Option<f64>,
