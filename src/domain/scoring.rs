@@ -68,15 +68,32 @@ pub struct CellStatRow {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Figures {
     pub submissions: i64,
-    pub indicators: BTreeMap<Code, Moments>,
+    /// By questionnaire position (a ranking pools these for every unit, so no map keyed by
+    /// code); positions past the end, like zeros, mean nobody answered.
+    pub indicators: Vec<Moments>,
 }
 
 impl Figures {
     fn add(&mut self, other: &Figures) {
         self.submissions += other.submissions;
-        for (code, m) in &other.indicators {
-            *self.indicators.entry(code.clone()).or_default() += *m;
+        self.add_moments(&other.indicators);
+    }
+
+    fn add_moments(&mut self, moments: &[Moments]) {
+        if self.indicators.len() < moments.len() {
+            self.indicators.resize(moments.len(), Moments::default());
         }
+        for (mine, theirs) in self.indicators.iter_mut().zip(moments) {
+            *mine += *theirs;
+        }
+    }
+
+    /// The figures of the indicator at `position`; `None` when nobody answered it.
+    fn answered(&self, position: usize) -> Option<Moments> {
+        self.indicators
+            .get(position)
+            .copied()
+            .filter(|m| *m != Moments::default())
     }
 }
 
@@ -137,15 +154,7 @@ impl CampaignStats {
                 .entry(row.cell)
                 .or_default();
             figures.submissions += row.submissions;
-            for (indicator, moments) in questionnaire.indicators.iter().zip(row.moments) {
-                // An indicator nobody answered in the cell has no figures there.
-                if moments != Moments::default() {
-                    *figures
-                        .indicators
-                        .entry(indicator.code.clone())
-                        .or_default() += moments;
-                }
-            }
+            figures.add_moments(&row.moments);
         }
         Ok(Self { own })
     }
@@ -239,12 +248,9 @@ fn indicator_scores(questionnaire: &Questionnaire, figures: &Figures) -> Vec<Ind
     questionnaire
         .indicators
         .iter()
-        .map(|indicator| {
-            let moments = figures
-                .indicators
-                .get(&indicator.code)
-                .copied()
-                .unwrap_or_default();
+        .enumerate()
+        .map(|(position, indicator)| {
+            let moments = figures.answered(position).unwrap_or_default();
             IndicatorScore {
                 code: indicator.code.clone(),
                 moments,
@@ -308,10 +314,10 @@ fn apply_weighting(
         .map(|(_, f)| f.submissions)
         .sum();
     let effective = kish(weights.iter().map(|(c, w)| (*w, counts[c]))).map(|(n_eff, _)| n_eff);
-    for score in indicators.iter_mut() {
+    for (position, score) in indicators.iter_mut().enumerate() {
         let per_cell: Vec<(f64, Moments)> = weights
             .iter()
-            .filter_map(|(c, w)| Some((*w, *cells[c].indicators.get(&score.code)?)))
+            .filter_map(|(c, w)| Some((*w, cells[c].answered(position)?)))
             .collect();
         score.weighted = weighted_mean(&per_cell);
         if let Some(top_three) = &mut score.top_three {
@@ -721,10 +727,32 @@ mod tests {
             .pooled(|_| true);
         assert_eq!(pooled.submissions, 1);
         // Unanswered positions (zero or absent) carry no figures.
-        assert_eq!(
-            pooled.indicators.into_iter().collect::<Vec<_>>(),
-            vec![(Code::parse("security").unwrap(), answered)]
+        assert_eq!(pooled.answered(0), Some(answered));
+        assert_eq!((pooled.answered(1), pooled.answered(2)), (None, None));
+        let score = score_unit(
+            &Campaign {
+                id: crate::domain::ids::CampaignId::parse("c").unwrap(),
+                name: "c".into(),
+                questionnaire_id: q.id.clone(),
+                scope_unit_id: UnitId::parse("u1").unwrap(),
+                opens_at: Timestamp::from_micros(0),
+                closes_at: Timestamp::from_micros(1),
+                compared_campaign_id: None,
+                min_sample: 1,
+                weighting: None,
+                quality_rules: Default::default(),
+                eligibility_rate: None,
+                created_at: Timestamp::from_micros(0),
+            },
+            &q,
+            &units[0],
+            &stats.rolled_up(&tree, &UnitId::parse("u1").unwrap()),
         );
+        let codes: Vec<&str> = score.indicators.iter().map(|i| i.code.as_str()).collect();
+        assert_eq!(codes, ["security", "theft", "police"]);
+        assert_eq!(score.indicators[0].moments, answered);
+        assert_eq!(score.indicators[0].mean, Some(80.0));
+        assert_eq!(score.indicators[1].mean, None);
     }
 
     #[test]
