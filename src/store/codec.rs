@@ -225,36 +225,53 @@ pub struct StoredContribution {
     pub review_state: i16,
 }
 
-/// The top-three counts of every aggregate row of `campaign`, counted from its stored
-/// submissions (those whose review state counts): for rows written before the counts were kept.
-pub fn count_top_three(
-    campaign: &Campaign,
-    questionnaire: &Questionnaire,
-    stored: &[StoredContribution],
-) -> Result<Vec<(CellRowKey, Vec<i64>)>> {
-    let mut counted = Vec::with_capacity(stored.len());
-    for row in stored {
-        let state = ReviewState::from_i16(row.review_state)
-            .ok_or_else(|| Error::internal("stored review state unknown"))?;
-        if state.counts() {
-            counted.push(CountedRow::of_stored(
-                campaign,
-                questionnaire,
-                UnitId::parse(&row.unit_id)
-                    .map_err(|e| Error::internal(format!("stored unit id: {e}")))?,
-                Channel::from_i16(row.channel)
-                    .ok_or_else(|| Error::internal("stored channel unknown"))?,
-                row.carrier,
-                &row.answers,
-                &row.respondent_attributes,
-            )?);
+/// Counts the top-three answers of every aggregate row of one campaign from its stored
+/// submissions (those whose review state counts), for rows written before the counts were
+/// kept. Takes one row at a time: a campaign may hold millions.
+pub struct TopThreeCount<'a> {
+    campaign: &'a Campaign,
+    questionnaire: &'a Questionnaire,
+    deltas: Deltas,
+}
+
+impl<'a> TopThreeCount<'a> {
+    pub fn new(campaign: &'a Campaign, questionnaire: &'a Questionnaire) -> Self {
+        Self {
+            campaign,
+            questionnaire,
+            deltas: Deltas::default(),
         }
     }
-    Ok(Deltas::of_stored(&counted, 1)
-        .cells
-        .into_iter()
-        .map(|(key, figures)| (key, figures.flat_top_three()))
-        .collect())
+
+    pub fn add(&mut self, row: &StoredContribution) -> Result<()> {
+        let state = ReviewState::from_i16(row.review_state)
+            .ok_or_else(|| Error::internal("stored review state unknown"))?;
+        if !state.counts() {
+            return Ok(());
+        }
+        let counted = CountedRow::of_stored(
+            self.campaign,
+            self.questionnaire,
+            UnitId::parse(&row.unit_id)
+                .map_err(|e| Error::internal(format!("stored unit id: {e}")))?,
+            Channel::from_i16(row.channel)
+                .ok_or_else(|| Error::internal("stored channel unknown"))?,
+            row.carrier,
+            &row.answers,
+            &row.respondent_attributes,
+        )?;
+        self.deltas.add_stored(counted, 1);
+        Ok(())
+    }
+
+    /// Each row's key with its counts, one per indicator.
+    pub fn rows(self) -> Vec<(CellRowKey, Vec<i64>)> {
+        self.deltas
+            .cells
+            .into_iter()
+            .map(|(key, figures)| (key, figures.flat_top_three()))
+            .collect()
+    }
 }
 
 /// A campaign of the loaded catalog with its questionnaire.
@@ -584,19 +601,24 @@ impl Deltas {
     pub fn of_stored(rows: &[CountedRow], sign: i64) -> Self {
         let mut deltas = Self::default();
         for row in rows {
-            deltas.count(
-                (
-                    row.campaign_id.clone(),
-                    row.unit_id.clone(),
-                    row.channel,
-                    carrier_column(row.carrier),
-                    row.stratum.clone(),
-                ),
-                sign,
-                row.answers.iter().copied(),
-            );
+            deltas.add_stored(row.clone(), sign);
         }
         deltas
+    }
+
+    /// Adds (`sign` = 1) or takes away (`sign` = -1) one stored submission.
+    fn add_stored(&mut self, row: CountedRow, sign: i64) {
+        self.count(
+            (
+                row.campaign_id,
+                row.unit_id,
+                row.channel,
+                carrier_column(row.carrier),
+                row.stratum,
+            ),
+            sign,
+            row.answers.into_iter(),
+        );
     }
 
     pub fn of<'a>(submissions: impl IntoIterator<Item = &'a NewSubmission>) -> Self {
@@ -949,7 +971,11 @@ mod tests {
             stored("b", ReviewState::Flagged),
             stored("a", ReviewState::Rejected),
         ];
-        let counts = count_top_three(&campaign, &questionnaire, &rows).unwrap();
+        let mut count = TopThreeCount::new(&campaign, &questionnaire);
+        for row in &rows {
+            count.add(row).unwrap();
+        }
+        let counts = count.rows();
         assert_eq!(counts.len(), 1);
         assert_eq!(counts[0].1, vec![2]);
     }

@@ -7,6 +7,7 @@ mod fieldwork;
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 
+use futures::TryStreamExt;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Postgres, Row, Transaction};
 use time::OffsetDateTime;
@@ -126,19 +127,21 @@ impl PgStore {
             .bind(&id)
             .execute(&mut *tx)
             .await?;
-            let stored: Vec<StoredContribution> = sqlx::query_as(
+            let mut count = codec::TopThreeCount::new(campaign, questionnaire);
+            let mut stored = sqlx::query_as::<_, StoredContribution>(
                 "SELECT unit_id, channel, carrier, answers::text AS answers, \
                  respondent_attributes::text AS respondent_attributes, review_state \
                  FROM submissions WHERE campaign_id = $1",
             )
             .bind(&id)
-            .fetch_all(&mut *tx)
-            .await?;
+            .fetch(&mut *tx);
+            while let Some(row) = stored.try_next().await? {
+                count.add(&row)?;
+            }
+            drop(stored);
             let (mut units, mut channels, mut carriers, mut strata, mut counts) =
                 (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-            for ((_, unit, channel, carrier, stratum), top_three) in
-                codec::count_top_three(campaign, questionnaire, &stored)?
-            {
+            for ((_, unit, channel, carrier, stratum), top_three) in count.rows() {
                 units.push(unit.to_string());
                 channels.push(channel.as_i16());
                 carriers.push(carrier);

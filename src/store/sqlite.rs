@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use tokio::sync::{Mutex, MutexGuard};
 
+use futures::TryStreamExt;
 use serde::Serialize;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
@@ -130,14 +131,19 @@ impl SqliteStore {
         .await?;
         for id in uncounted {
             let (campaign, questionnaire) = codec::campaign_in(&campaigns, &questionnaires, &id)?;
-            let stored: Vec<StoredContribution> = sqlx::query_as(
+            let mut count = codec::TopThreeCount::new(campaign, questionnaire);
+            let mut stored = sqlx::query_as::<_, StoredContribution>(
                 "SELECT unit_id, channel, carrier, answers, respondent_attributes, review_state \
                  FROM submissions WHERE campaign_id = ?",
             )
             .bind(&id)
-            .fetch_all(&mut *tx)
-            .await?;
-            let counts: Vec<_> = codec::count_top_three(campaign, questionnaire, &stored)?
+            .fetch(&mut *tx);
+            while let Some(row) = stored.try_next().await? {
+                count.add(&row)?;
+            }
+            drop(stored);
+            let counts: Vec<_> = count
+                .rows()
                 .into_iter()
                 .map(|((_, unit, channel, carrier, stratum), counts)| {
                     (
