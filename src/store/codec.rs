@@ -260,7 +260,7 @@ impl<'a> TopThreeCount<'a> {
             &row.answers,
             &row.respondent_attributes,
         )?;
-        self.deltas.add_stored(counted, 1);
+        self.deltas.add_stored(&counted, 1);
         Ok(())
     }
 
@@ -601,23 +601,23 @@ impl Deltas {
     pub fn of_stored(rows: &[CountedRow], sign: i64) -> Self {
         let mut deltas = Self::default();
         for row in rows {
-            deltas.add_stored(row.clone(), sign);
+            deltas.add_stored(row, sign);
         }
         deltas
     }
 
     /// Adds (`sign` = 1) or takes away (`sign` = -1) one stored submission.
-    fn add_stored(&mut self, row: CountedRow, sign: i64) {
+    fn add_stored(&mut self, row: &CountedRow, sign: i64) {
         self.count(
             (
-                row.campaign_id,
-                row.unit_id,
+                row.campaign_id.clone(),
+                row.unit_id.clone(),
                 row.channel,
                 carrier_column(row.carrier),
-                row.stratum,
+                row.stratum.clone(),
             ),
             sign,
-            row.answers.into_iter(),
+            row.answers.iter().copied(),
         );
     }
 

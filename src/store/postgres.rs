@@ -163,10 +163,13 @@ impl PgStore {
             .execute(&mut *tx)
             .await?;
             // Rows whose submissions were all rejected since.
-            sqlx::query("UPDATE cell_stats SET top_three = '{}' WHERE campaign_id = $1 AND top_three IS NULL")
-                .bind(&id)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "UPDATE cell_stats SET top_three = '{}' WHERE campaign_id = $1 \
+                 AND top_three IS NULL",
+            )
+            .bind(&id)
+            .execute(&mut *tx)
+            .await?;
             tx.commit().await?;
         }
         Ok(())

@@ -118,10 +118,6 @@ impl SqliteStore {
     /// Counts the top-three answers of aggregate rows written before those counts were kept,
     /// from their campaigns' counted submissions. Runs before the server takes any write.
     async fn count_top_three(&self) -> Result<()> {
-        let (campaigns, questionnaires) = (
-            self.load_campaigns().await?,
-            self.load_questionnaires().await?,
-        );
         let mut writer = self.writer().await;
         let mut tx = writer.connection.begin().await?;
         let uncounted: Vec<String> = sqlx::query_scalar(
@@ -129,6 +125,14 @@ impl SqliteStore {
         )
         .fetch_all(&mut *tx)
         .await?;
+        if uncounted.is_empty() {
+            return Ok(());
+        }
+        // Read-only connections: the catalog does not need the writer held here.
+        let (campaigns, questionnaires) = (
+            self.load_campaigns().await?,
+            self.load_questionnaires().await?,
+        );
         for id in uncounted {
             let (campaign, questionnaire) = codec::campaign_in(&campaigns, &questionnaires, &id)?;
             let mut count = codec::TopThreeCount::new(campaign, questionnaire);
@@ -165,10 +169,13 @@ impl SqliteStore {
             .execute(&mut *tx)
             .await?;
             // Rows whose submissions were all rejected since.
-            sqlx::query("UPDATE cell_stats SET top_three = '[]' WHERE campaign_id = ? AND top_three IS NULL")
-                .bind(&id)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "UPDATE cell_stats SET top_three = '[]' WHERE campaign_id = ? \
+                 AND top_three IS NULL",
+            )
+            .bind(&id)
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         Ok(())
