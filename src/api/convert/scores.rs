@@ -2,13 +2,15 @@
 
 use super::*;
 
+fn interval_to_proto(interval: Option<(f64, f64)>) -> Option<pb::ConfidenceInterval> {
+    interval.map(|(lower, upper)| pb::ConfidenceInterval { lower, upper })
+}
+
 fn weighted_to_proto(w: &WeightedEstimate) -> pb::WeightedEstimate {
     pb::WeightedEstimate {
         mean: w.mean,
         standard_error: w.standard_error,
-        confidence_interval: w
-            .confidence_interval
-            .map(|(lower, upper)| pb::ConfidenceInterval { lower, upper }),
+        confidence_interval: interval_to_proto(w.confidence_interval),
         effective_sample_size: w.effective_sample_size,
         design_effect: w.design_effect,
     }
@@ -21,16 +23,12 @@ fn indicator_score_to_proto(i: &IndicatorScore) -> pb::IndicatorScore {
         excluded_count: i.moments.excluded,
         mean: i.mean,
         standard_error: i.standard_error,
-        confidence_interval: i
-            .confidence_interval
-            .map(|(lower, upper)| pb::ConfidenceInterval { lower, upper }),
+        confidence_interval: interval_to_proto(i.confidence_interval),
         weighted: i.weighted.as_ref().map(weighted_to_proto),
         top_three: i.top_three.as_ref().map(|t| pb::TopThreeShare {
             count: t.count,
             share: t.share,
-            confidence_interval: t
-                .interval
-                .map(|(lower, upper)| pb::ConfidenceInterval { lower, upper }),
+            confidence_interval: interval_to_proto(t.interval),
             weighted: t.weighted.as_ref().map(weighted_to_proto),
         }),
     }
