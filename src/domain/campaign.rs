@@ -39,7 +39,6 @@ impl Campaign {
             .filter(|m| !matches!(m.dimension.as_str(), "carrier" | "channel"))
     }
 
-    /// Whether an interview that ended at `at` belongs to this round: `[opens_at, closes_at)`.
     /// The stratum a respondent with `attributes` falls in: the attributes this campaign
     /// weights by, where they hold one of the margin's levels.
     pub fn stratum(&self, attributes: &BTreeMap<String, String>) -> Stratum {
@@ -55,6 +54,7 @@ impl Campaign {
         Stratum::new(&relevant)
     }
 
+    /// Whether an interview that ended at `at` belongs to this round: `[opens_at, closes_at)`.
     pub fn is_open_at(&self, at: Timestamp) -> bool {
         self.opens_at <= at && at < self.closes_at
     }
