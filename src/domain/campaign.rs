@@ -58,4 +58,23 @@ impl Campaign {
     pub fn is_open_at(&self, at: Timestamp) -> bool {
         self.opens_at <= at && at < self.closes_at
     }
+
+    /// An unweighted campaign `id` of `questionnaire` over `scope`, for unit tests.
+    #[cfg(test)]
+    pub(crate) fn for_tests(id: &str, questionnaire: &QuestionnaireId, scope: &str) -> Self {
+        Self {
+            id: CampaignId::parse(id).unwrap(),
+            name: id.into(),
+            questionnaire_id: questionnaire.clone(),
+            scope_unit_id: UnitId::parse(scope).unwrap(),
+            opens_at: Timestamp::from_micros(0),
+            closes_at: Timestamp::from_micros(1),
+            compared_campaign_id: None,
+            min_sample: 1,
+            weighting: None,
+            quality_rules: QualityRules::default(),
+            eligibility_rate: None,
+            created_at: Timestamp::from_micros(0),
+        }
+    }
 }

@@ -730,20 +730,7 @@ mod tests {
         assert_eq!(pooled.answered(0), Some(answered));
         assert_eq!((pooled.answered(1), pooled.answered(2)), (None, None));
         let score = score_unit(
-            &Campaign {
-                id: crate::domain::ids::CampaignId::parse("c").unwrap(),
-                name: "c".into(),
-                questionnaire_id: q.id.clone(),
-                scope_unit_id: UnitId::parse("u1").unwrap(),
-                opens_at: Timestamp::from_micros(0),
-                closes_at: Timestamp::from_micros(1),
-                compared_campaign_id: None,
-                min_sample: 1,
-                weighting: None,
-                quality_rules: Default::default(),
-                eligibility_rate: None,
-                created_at: Timestamp::from_micros(0),
-            },
+            &Campaign::for_tests("c", &q.id, "u1"),
             &q,
             &units[0],
             &stats.rolled_up(&tree, &UnitId::parse("u1").unwrap()),

@@ -941,20 +941,7 @@ mod tests {
             }],
             created_at: Timestamp::from_micros(0),
         };
-        let campaign = Campaign {
-            id: CampaignId::parse("c").unwrap(),
-            name: "c".into(),
-            questionnaire_id: questionnaire.id.clone(),
-            scope_unit_id: UnitId::parse("u").unwrap(),
-            opens_at: Timestamp::from_micros(0),
-            closes_at: Timestamp::from_micros(1),
-            compared_campaign_id: None,
-            min_sample: 1,
-            weighting: None,
-            quality_rules: Default::default(),
-            eligibility_rate: None,
-            created_at: Timestamp::from_micros(0),
-        };
+        let campaign = Campaign::for_tests("c", &questionnaire.id, "u");
         let stored = |option: &str, state: ReviewState| StoredContribution {
             unit_id: "u".into(),
             channel: Channel::Visit.as_i16(),

@@ -1,7 +1,6 @@
 //! The questions leaders ask: breakdowns, weighted estimates, rankings by indicator with top and
 //! bottom filters, persistent laggards, movers, weaknesses, history and live updates.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use canvass::proto::v1 as pb;
@@ -66,6 +65,35 @@ fn village_visits(
 
 fn close(a: f64, b: f64) -> bool {
     (a - b).abs() < 5e-5
+}
+
+/// A weighting margin: `dimension` with each level's population share.
+fn margin(dimension: &str, levels: &[(&str, f64)]) -> pb::Margin {
+    pb::Margin {
+        dimension: dimension.into(),
+        levels: levels
+            .iter()
+            .map(|(value, share)| pb::MarginLevel {
+                value: (*value).into(),
+                share: *share,
+            })
+            .collect(),
+    }
+}
+
+/// A visit answering `indicator` with `option`, from a respondent with `attributes`.
+fn visit_from(
+    campaign: &str,
+    unit: &str,
+    (indicator, option): (&str, &str),
+    attributes: &[(&str, &str)],
+) -> pb::SubmitVisitRequest {
+    let mut r = visit(campaign, unit, vec![answer(indicator, option)]);
+    r.respondent_attributes = attributes
+        .iter()
+        .map(|(k, v)| ((*k).into(), (*v).into()))
+        .collect();
+    r
 }
 
 fn number(i: usize) -> String {
@@ -139,14 +167,11 @@ per_backend! {
         let total = 658_000.0;
         c.weighting = Some(pb::Weighting {
             method: pb::WeightingMethod::PostStratification.into(),
-            margins: vec![pb::Margin {
-                dimension: "carrier".into(),
-                levels: vec![
-                    pb::MarginLevel { value: "CARRIER_CHINA_TELECOM".into(), share: 58_000.0 / total },
-                    pb::MarginLevel { value: "CARRIER_CHINA_MOBILE".into(), share: 360_000.0 / total },
-                    pb::MarginLevel { value: "CARRIER_CHINA_UNICOM".into(), share: 240_000.0 / total },
-                ],
-            }],
+            margins: vec![margin("carrier", &[
+                ("CARRIER_CHINA_TELECOM", 58_000.0 / total),
+                ("CARRIER_CHINA_MOBILE", 360_000.0 / total),
+                ("CARRIER_CHINA_UNICOM", 240_000.0 / total),
+            ])],
         });
         app.create_campaign(c).await;
         let mut polls = Vec::new();
@@ -177,10 +202,7 @@ per_backend! {
         let mut c = campaign("aged", None, 1);
         c.weighting = Some(pb::Weighting {
             method: pb::WeightingMethod::PostStratification.into(),
-            margins: vec![pb::Margin { dimension: "age".into(), levels: vec![
-                pb::MarginLevel { value: "16-39".into(), share: 0.45 },
-                pb::MarginLevel { value: "40+".into(), share: 0.55 },
-            ] }],
+            margins: vec![margin("age", &[("16-39", 0.45), ("40+", 0.55)])],
         });
         app.create_campaign(c).await;
         // DOMAIN.md: 30 aged 16-39 and 70 aged 40+, satisfied 0.60 and 0.90. "Satisfied" is a
@@ -188,9 +210,7 @@ per_backend! {
         let mut requests = Vec::new();
         for (age, option, count) in [("16-39", "a", 18), ("16-39", "e", 12), ("40+", "b", 63), ("40+", "d", 7)] {
             for _ in 0..count {
-                let mut r = visit("aged", "jinshi-v1", vec![answer("security", option)]);
-                r.respondent_attributes = HashMap::from([("age".into(), age.into())]);
-                requests.push(r);
+                requests.push(visit_from("aged", "jinshi-v1", ("security", option), &[("age", age)]));
             }
         }
         send_visits(&app, requests).await;
@@ -209,23 +229,15 @@ per_backend! {
         c.weighting = Some(pb::Weighting {
             method: pb::WeightingMethod::Raking.into(),
             margins: vec![
-                pb::Margin { dimension: "sex".into(), levels: vec![
-                    pb::MarginLevel { value: "M".into(), share: 0.49 },
-                    pb::MarginLevel { value: "F".into(), share: 0.51 },
-                ] },
-                pb::Margin { dimension: "area".into(), levels: vec![
-                    pb::MarginLevel { value: "urban".into(), share: 0.40 },
-                    pb::MarginLevel { value: "rural".into(), share: 0.60 },
-                ] },
+                margin("sex", &[("M", 0.49), ("F", 0.51)]),
+                margin("area", &[("urban", 0.40), ("rural", 0.60)]),
             ],
         });
         app.create_campaign(c).await;
         let mut requests = Vec::new();
         for (sex, area, count) in [("M", "urban", 20), ("M", "rural", 30), ("F", "urban", 25), ("F", "rural", 25)] {
             for _ in 0..count {
-                let mut r = visit("raked", "dongshan-c1", vec![answer("visits", "a")]);
-                r.respondent_attributes = HashMap::from([("sex".into(), sex.into()), ("area".into(), area.into())]);
-                requests.push(r);
+                requests.push(visit_from("raked", "dongshan-c1", ("visits", "a"), &[("sex", sex), ("area", area)]));
             }
         }
         send_visits(&app, requests).await;
@@ -234,8 +246,7 @@ per_backend! {
         assert!(close(score.effective_sample_size.unwrap(), 98.9094), "{:?}", score.effective_sample_size);
 
         // A level the campaign does not define is refused, naming the attribute.
-        let mut bad = visit("raked", "dongshan-c1", vec![answer("visits", "a")]);
-        bad.respondent_attributes = HashMap::from([("sex".into(), "unknown".into())]);
+        let bad = visit_from("raked", "dongshan-c1", ("visits", "a"), &[("sex", "unknown")]);
         let status = app.field_worker(&["city"]).submit_visit(bad).await.unwrap_err();
         assert_eq!(violated_fields(&status), ["respondent_attributes[sex]"]);
 
@@ -243,7 +254,7 @@ per_backend! {
         let mut broken = campaign("broken", None, 1);
         broken.weighting = Some(pb::Weighting {
             method: pb::WeightingMethod::PostStratification.into(),
-            margins: vec![pb::Margin { dimension: "sex".into(), levels: vec![pb::MarginLevel { value: "M".into(), share: 0.7 }] }],
+            margins: vec![margin("sex", &[("M", 0.7)])],
         });
         let status = app.admin_catalog().create_campaign(pb::CreateCampaignRequest { campaign: Some(broken) }).await.unwrap_err();
         assert_eq!(violated_fields(&status), ["campaign.weighting.margins[0].levels"]);
