@@ -17,7 +17,7 @@ use crate::domain::review::{Decision, ReviewAction, ReviewState, SubmissionSumma
 use crate::domain::submission::Carrier;
 use crate::domain::time::Timestamp;
 use crate::error::{Error, Result};
-use crate::store::{ListQuery, ReviewRequest, Store};
+use crate::store::{ListQuery, ReviewChange, Store};
 
 /// The recorded attempt and its case's disposition.
 pub struct AttemptReceipt {
@@ -228,6 +228,16 @@ impl Fieldwork {
         Ok(Some(allowed))
     }
 
+    /// Refuses a caller whose token covers no unit under `scope`, before anything tells
+    /// whether what they ask for exists.
+    fn require_some_unit_under(
+        caller: &Principal,
+        catalog: &Snapshot,
+        scope: &UnitId,
+    ) -> Result<()> {
+        Self::reviewable_units(caller, catalog, scope).map(|_| ())
+    }
+
     async fn list_query(&self, caller: &Principal, listing: &Listing<'_>) -> Result<ListQuery> {
         let Listing {
             campaign_id,
@@ -288,21 +298,25 @@ impl Fieldwork {
     ) -> Result<SubmissionSummary> {
         let catalog = self.snapshot(campaign_id, None).await?;
         let (campaign, questionnaire) = catalog.campaign_with_questionnaire(campaign_id)?;
-        let allowed = match caller.role {
-            Role::Admin => None,
-            _ => Self::reviewable_units(caller, &catalog, &campaign.scope_unit_id)?,
-        };
+        Self::require_some_unit_under(caller, &catalog, &campaign.scope_unit_id)?;
         let summary = self
             .store
-            .review_submission(&ReviewRequest {
-                campaign: &campaign,
-                questionnaire: &questionnaire,
-                submission_id,
-                decision,
-                reviewer: &caller.subject,
-                reason,
-                at: Timestamp::now(),
-                allowed_units: allowed.as_deref(),
+            .review_submission(&campaign, &questionnaire, submission_id, |before| {
+                caller.require_unit(&catalog.units, &before.unit_id)?;
+                let to = before.state.after(decision).map_err(|why| {
+                    Error::precondition(
+                        "REVIEW_NOT_APPLICABLE",
+                        format!("submissions/{submission_id}"),
+                        why,
+                    )
+                })?;
+                Ok(ReviewChange {
+                    decision,
+                    to,
+                    reviewer: caller.subject.clone(),
+                    reason: reason.to_owned(),
+                    at: Timestamp::now(),
+                })
             })
             .await?;
         // Nobody listening is fine: no live stream is open.
@@ -347,21 +361,16 @@ impl Fieldwork {
         grievance_id: &str,
         status: GrievanceStatus,
     ) -> Result<Grievance> {
-        let listing = Listing {
-            campaign_id,
-            unit: None,
-            after: 0,
-            limit: 0,
-        };
-        let query = self.list_query(caller, &listing).await?;
+        let catalog = self.snapshot(campaign_id, None).await?;
+        let campaign = catalog.campaign(campaign_id)?;
+        Self::require_some_unit_under(caller, &catalog, &campaign.scope_unit_id)?;
+        let at = Timestamp::now();
         self.store
-            .update_grievance(
-                campaign_id,
-                grievance_id,
-                status,
-                Timestamp::now(),
-                query.units.as_deref(),
-            )
+            .update_grievance(campaign_id, grievance_id, |grievance| {
+                // Reviewers act on their own units only; the unit is known once the row is read.
+                caller.require_unit(&catalog.units, &grievance.unit_id)?;
+                Ok(grievance.with_status(status, at))
+            })
             .await
     }
 

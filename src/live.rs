@@ -17,7 +17,7 @@ use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use crate::domain::ids::CampaignId;
-use crate::store::{PgStore, Store};
+use crate::store::Store;
 
 /// How long commits are gathered into one announcement.
 const ANNOUNCE_WINDOW: Duration = Duration::from_millis(100);
@@ -48,16 +48,24 @@ impl ChangeFeed {
     pub fn start(store: &Store) -> Self {
         let (watchers, _) = broadcast::channel(RING);
         let (commits, local) = broadcast::channel(RING);
-        let (relay, listener) = match store {
-            Store::Sqlite(_) => (tokio::spawn(forward(local, watchers.clone())), None),
-            Store::Postgres(pg) => {
-                // Tells this process's own announcements from other processes'.
-                let instance = Uuid::new_v4().simple().to_string();
-                (
-                    tokio::spawn(relay(pg.clone(), instance.clone(), local, watchers.clone())),
-                    Some(tokio::spawn(listen(pg.clone(), instance, watchers.clone()))),
-                )
-            }
+        let (relay, listener) = if store.is_shared() {
+            // Tells this process's own announcements from other processes'.
+            let instance = Uuid::new_v4().simple().to_string();
+            (
+                tokio::spawn(relay(
+                    store.clone(),
+                    instance.clone(),
+                    local,
+                    watchers.clone(),
+                )),
+                Some(tokio::spawn(listen(
+                    store.clone(),
+                    instance,
+                    watchers.clone(),
+                ))),
+            )
+        } else {
+            (tokio::spawn(forward(local, watchers.clone())), None)
         };
         Self {
             commits,
@@ -72,7 +80,7 @@ impl ChangeFeed {
     /// at most `limit` for that.
     pub async fn finish(mut self, limit: Duration) {
         if self.listener.is_none() {
-            // SQLite: no other process shares the database, so there is nobody to tell.
+            // No other process shares the database, so there is nobody to tell.
             return;
         }
         // Gives up this feed's own sender (a field of a type with `Drop` cannot be moved out).
@@ -110,7 +118,7 @@ fn announced_elsewhere(instance: &str, payload: &str) -> Option<CampaignId> {
     CampaignId::parse(campaign).ok()
 }
 
-/// Hands this process's commits to its live streams (the only process on a SQLite file).
+/// Hands this process's commits to its live streams (the only process on its database).
 async fn forward(mut local: broadcast::Receiver<CampaignId>, watchers: broadcast::Sender<Change>) {
     loop {
         // Nobody watching is fine.
@@ -125,7 +133,7 @@ async fn forward(mut local: broadcast::Receiver<CampaignId>, watchers: broadcast
 /// Hands this process's commits to its live streams at once, and announces them to the other
 /// processes once per window.
 async fn relay(
-    store: PgStore,
+    store: Store,
     instance: String,
     mut local: broadcast::Receiver<CampaignId>,
     watchers: broadcast::Sender<Change>,
@@ -183,10 +191,12 @@ async fn relay(
 }
 
 /// Hands other processes' announcements to this process's live streams.
-async fn listen(store: PgStore, instance: String, watchers: broadcast::Sender<Change>) {
+async fn listen(store: Store, instance: String, watchers: broadcast::Sender<Change>) {
     loop {
         let mut listener = match store.change_listener().await {
-            Ok(listener) => listener,
+            Ok(Some(listener)) => listener,
+            // Only a shared store is listened to.
+            Ok(None) => return,
             Err(error) => {
                 tracing::warn!(%error, "cannot listen for other processes' changes; retrying");
                 tokio::time::sleep(RELISTEN_PAUSE).await;
@@ -196,9 +206,9 @@ async fn listen(store: PgStore, instance: String, watchers: broadcast::Sender<Ch
         // Listening (again): whatever was announced before went unheard.
         let _ = watchers.send(Change::Unknown);
         loop {
-            match listener.try_recv().await {
-                Ok(Some(notification)) => {
-                    if let Some(campaign) = announced_elsewhere(&instance, notification.payload()) {
+            match listener.next().await {
+                Ok(Some(payload)) => {
+                    if let Some(campaign) = announced_elsewhere(&instance, &payload) {
                         let _ = watchers.send(Change::Campaign(campaign));
                     }
                 }

@@ -142,10 +142,7 @@ struct Loader {
 
 impl Loader {
     async fn new(store: Store, catalog: &Catalog) -> Result<Self> {
-        let store_label = match &store {
-            Store::Sqlite(_) => "SQLite",
-            Store::Postgres(_) => "PostgreSQL",
-        };
+        let store_label = store.name();
         let snapshot = crate::catalog::Catalog::load(store.clone())
             .await?
             .snapshot();
@@ -191,7 +188,9 @@ impl Loader {
                 })
                 .collect::<Result<Vec<NewSubmission>>>()?;
             let refs: Vec<&NewSubmission> = batch.iter().collect();
-            self.store.commit_submissions(&refs, now).await?;
+            self.store
+                .commit_submissions(&refs, now, &crate::ingest::admit)
+                .await?;
             self.stored += count as u64;
         }
         Ok(self.stored - start)

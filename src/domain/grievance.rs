@@ -76,6 +76,23 @@ pub struct Grievance {
     pub updated_at: Timestamp,
 }
 
+impl Grievance {
+    /// The grievance moved to `status` at `at`. It keeps the time it was first resolved while
+    /// it stays resolved; reopened, it is unresolved again.
+    pub fn with_status(self, status: GrievanceStatus, at: Timestamp) -> Self {
+        let resolved_at = match status {
+            GrievanceStatus::Resolved => self.resolved_at.or(Some(at)),
+            GrievanceStatus::Open | GrievanceStatus::InProgress => None,
+        };
+        Self {
+            status,
+            resolved_at,
+            updated_at: at,
+            ..self
+        }
+    }
+}
+
 /// The id of the `index`-th grievance of a visit: stable, so a retried visit cannot create
 /// the grievance twice.
 pub fn grievance_id(submission: Uuid, index: usize) -> String {
@@ -153,5 +170,35 @@ mod tests {
         ]);
         assert_eq!(even.median_days_to_resolve, Some(2.5));
         assert_eq!(summarise(&[]).median_days_to_resolve, None);
+    }
+
+    #[test]
+    fn a_resolution_keeps_its_first_time_until_the_grievance_is_reopened() {
+        let at = Timestamp::from_micros;
+        let raised = Grievance {
+            id: "g".into(),
+            campaign_id: CampaignId::parse("c").unwrap(),
+            unit_id: UnitId::parse("u").unwrap(),
+            submission_id: Uuid::from_u128(1),
+            category: "road".into(),
+            description: String::new(),
+            urgency: Urgency::High,
+            status: GrievanceStatus::Open,
+            raised_at: at(1),
+            resolved_at: None,
+            updated_at: at(1),
+        };
+        let resolved = raised.with_status(GrievanceStatus::Resolved, at(5));
+        assert_eq!(
+            (resolved.resolved_at, resolved.updated_at),
+            (Some(at(5)), at(5))
+        );
+        let again = resolved.with_status(GrievanceStatus::Resolved, at(9));
+        assert_eq!((again.resolved_at, again.updated_at), (Some(at(5)), at(9)));
+        let reopened = again.with_status(GrievanceStatus::InProgress, at(12));
+        assert_eq!(
+            (reopened.status, reopened.resolved_at),
+            (GrievanceStatus::InProgress, None)
+        );
     }
 }

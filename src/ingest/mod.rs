@@ -2,6 +2,8 @@
 //! whatever has queued up in a single transaction ("group commit") and only then answers each
 //! waiting caller.
 
+mod admission;
+mod idempotency;
 mod writer;
 
 use std::sync::Arc;
@@ -13,6 +15,7 @@ use crate::domain::submission::Acknowledgement;
 use crate::domain::time::Timestamp;
 use crate::error::Result;
 
+pub use admission::admit;
 pub use writer::{WriterConfig, WriterHandle};
 
 /// Accepts submissions: authorisation, catalog checks, then the group-commit writer.

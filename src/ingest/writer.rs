@@ -4,13 +4,13 @@
 //! a writer that takes everything queued and commits it at once reaches tens of thousands, with
 //! lower latency too. It does not wait for a batch to fill: it takes what is there.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
-use uuid::Uuid;
 
+use super::admission::admit;
+use super::idempotency::{acknowledgement, first_occurrences};
 use crate::domain::ids::CampaignId;
 use crate::domain::submission::{Acknowledgement, NewSubmission};
 use crate::domain::time::Timestamp;
@@ -150,22 +150,10 @@ async fn commit_batch(store: &Store, mut jobs: Vec<Job>) -> Vec<CampaignId> {
         (&a.submission.campaign_id, a.submission.id)
             .cmp(&(&b.submission.campaign_id, b.submission.id))
     });
-    // The first occurrence of each (campaign, id) goes to the database; later ones in the same
-    // batch are judged against it, exactly as a later retry would be.
-    let mut first_of: HashMap<(&CampaignId, Uuid), usize> = HashMap::new();
-    let mut unique: Vec<&NewSubmission> = Vec::with_capacity(jobs.len());
-    let mut slot = Vec::with_capacity(jobs.len());
-    for job in &jobs {
-        let s = &job.submission;
-        let index = *first_of.entry((&s.campaign_id, s.id)).or_insert_with(|| {
-            unique.push(s);
-            unique.len() - 1
-        });
-        slot.push(index);
-    }
+    let (unique, slot) = first_occurrences(jobs.iter().map(|job| &job.submission));
     let accepted_at = Timestamp::now();
     let started = std::time::Instant::now();
-    let result = store.commit_submissions(&unique, accepted_at).await;
+    let result = store.commit_submissions(&unique, accepted_at, &admit).await;
     tracing::trace!(items = jobs.len(), elapsed = ?started.elapsed(), "batch committed");
     match result {
         Ok(outcomes) => {
@@ -198,62 +186,6 @@ async fn commit_batch(store: &Store, mut jobs: Vec<Job>) -> Vec<CampaignId> {
             }
             Vec::new()
         }
-    }
-}
-
-/// What one caller hears about its submission, given what the database holds for the id.
-///
-/// `written` is the batch's first submission with this id: the one the database saw.
-fn acknowledgement(
-    submission: &NewSubmission,
-    outcome: &CommitOutcome,
-    written: &NewSubmission,
-) -> Result<Acknowledgement> {
-    let (matches, accepted_at, state, flags) = match outcome {
-        CommitOutcome::Inserted {
-            accepted_at,
-            state,
-            flags,
-        } => {
-            let same = std::ptr::eq(submission, written)
-                || submission.content_hash() == written.content_hash();
-            (same, accepted_at, state, flags)
-        }
-        CommitOutcome::Existing {
-            content_hash,
-            accepted_at,
-            state,
-            flags,
-        } => (
-            submission.content_hash() == *content_hash,
-            accepted_at,
-            state,
-            flags,
-        ),
-        CommitOutcome::RespondentTaken => {
-            return Err(Error::AlreadyExists {
-                reason: "RESPONDENT_ALREADY_INTERVIEWED",
-                message: "this phone number was already interviewed in the campaign; \
-                          one interview per respondent"
-                    .into(),
-            });
-        }
-    };
-    if matches {
-        Ok(Acknowledgement {
-            submission_id: submission.id,
-            accepted_at: *accepted_at,
-            review_state: *state,
-            flags: flags.clone(),
-        })
-    } else {
-        Err(Error::AlreadyExists {
-            reason: "SUBMISSION_ID_REUSED",
-            message: format!(
-                "submission {} was already accepted with different content; use a new submission_id",
-                submission.id
-            ),
-        })
     }
 }
 

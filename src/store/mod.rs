@@ -1,9 +1,81 @@
-//! Persistence. One `Store` with a backend per database; SQL lives in the backend modules and
-//! nowhere else.
+//! Persistence: the table of contents. Each folder keeps one kind of data; its `mod.rs` holds
+//! what both dialects agree on (rows, keys, encodings and every statement whose text is the
+//! same in both), its `sqlite.rs` and `postgres.rs` only what differs. `sqlite.rs` and
+//! `postgres.rs` here connect. SQL lives in this folder and nowhere else.
 
-mod codec;
+/// Runs `$body` for whichever backend `$store` holds, with `$db` that backend's pool of
+/// readers and `$dialect` (when named) the backend's module beside the caller (`sqlite` or
+/// `postgres`). The body is written once and compiled once per backend, so a statement that
+/// reads the same in both dialects is written once.
+macro_rules! read {
+    ($store:expr, |$db:ident| $body:expr) => {
+        read!($store, |$db, _unused| $body)
+    };
+    ($store:expr, |$db:ident, $dialect:tt| $body:expr) => {
+        match $store {
+            $crate::store::Store::Sqlite(backend) => {
+                dialect!($dialect, sqlite);
+                let $db = &backend.readers;
+                $body
+            }
+            $crate::store::Store::Postgres(backend) => {
+                dialect!($dialect, postgres);
+                let $db = &backend.pool;
+                $body
+            }
+        }
+    };
+}
+
+/// Runs `$body` in a write transaction of whichever backend `$store` holds, with `$tx` the
+/// transaction's connection and `$dialect` as in [`read!`], and commits when the body
+/// succeeds. An error returns early and rolls the transaction back.
+macro_rules! transaction {
+    ($store:expr, |$tx:ident| $body:expr) => {
+        transaction!($store, |$tx, _unused| $body)
+    };
+    ($store:expr, |$tx:ident, $dialect:tt| $body:expr) => {
+        match $store {
+            $crate::store::Store::Sqlite(backend) => {
+                dialect!($dialect, sqlite);
+                let mut writer = backend.writer().await;
+                let mut open = sqlx::Connection::begin(&mut writer.connection).await?;
+                let $tx: &mut sqlx::SqliteConnection = &mut open;
+                let value = $body;
+                open.commit().await?;
+                value
+            }
+            $crate::store::Store::Postgres(backend) => {
+                dialect!($dialect, postgres);
+                let mut open = backend.pool.begin().await?;
+                let $tx: &mut sqlx::PgConnection = &mut open;
+                let value = $body;
+                open.commit().await?;
+                value
+            }
+        }
+    };
+}
+
+/// Names the caller's dialect module `$name` (nothing when the caller has none).
+macro_rules! dialect {
+    (_unused, $module:ident) => {};
+    ($name:ident, $module:ident) => {
+        use $module as $name;
+    };
+}
+
+mod aggregates;
+mod calls;
+mod catalog;
+mod changes;
+mod grievances;
+mod migrate;
 mod postgres;
+mod review;
 mod sqlite;
+mod submissions;
+mod values;
 
 use std::time::Duration;
 
@@ -15,16 +87,19 @@ use crate::domain::grievance::{Grievance, GrievanceStatus};
 use crate::domain::ids::{CampaignId, UnitId};
 use crate::domain::quality::Flag;
 use crate::domain::questionnaire::Questionnaire;
-use crate::domain::review::{Decision, ReviewAction, ReviewState, SubmissionSummary};
+use crate::domain::review::{ReviewAction, ReviewState, SubmissionSummary};
 use crate::domain::scoring::CellStatRow;
 use crate::domain::submission::{Carrier, NewSubmission};
 use crate::domain::time::Timestamp;
 use crate::domain::unit::Unit;
 use crate::error::{Error, Result};
 
-pub use codec::StoredSubmission;
-pub use postgres::{LISTENER_APPLICATION_NAME, PgStore};
-pub use sqlite::SqliteStore;
+pub use changes::{ChangeListener, LISTENER_APPLICATION_NAME};
+pub use review::ReviewChange;
+pub use submissions::{Admission, Admit, CommitOutcome, HouseholdKey};
+
+use postgres::PgStore;
+use sqlite::SqliteStore;
 
 /// Connection settings shared by the backends.
 #[derive(Debug, Clone)]
@@ -32,27 +107,6 @@ pub struct StoreOptions {
     pub url: String,
     pub max_connections: u32,
     pub acquire_timeout: Duration,
-}
-
-/// What the database holds for a submission id after a commit attempt.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CommitOutcome {
-    /// Newly written in this transaction, in this review state.
-    Inserted {
-        accepted_at: Timestamp,
-        state: ReviewState,
-        flags: Vec<Flag>,
-    },
-    /// Already present, written earlier with this content hash.
-    Existing {
-        content_hash: [u8; 32],
-        accepted_at: Timestamp,
-        state: ReviewState,
-        flags: Vec<Flag>,
-    },
-    /// Not written: the campaign already holds an interview of this phone respondent under
-    /// another submission id.
-    RespondentTaken,
 }
 
 /// Which rows a list call wants, and where the previous page ended (a row sequence number).
@@ -65,46 +119,13 @@ pub struct ListQuery {
     pub limit: usize,
 }
 
-/// A review decision to apply.
-#[derive(Debug, Clone)]
-pub struct ReviewRequest<'a> {
-    pub campaign: &'a Campaign,
-    pub questionnaire: &'a Questionnaire,
-    pub submission_id: Uuid,
-    pub decision: Decision,
-    pub reviewer: &'a str,
-    pub reason: &'a str,
-    pub at: Timestamp,
-    /// Units the reviewer may act on; `None` for all (admins).
-    pub allowed_units: Option<&'a [UnitId]>,
-}
-
 #[derive(Debug, Clone)]
 pub enum Store {
     Sqlite(SqliteStore),
     Postgres(PgStore),
 }
 
-/// Calls the same method on whichever backend the store holds.
-macro_rules! dispatch {
-    ($store:expr, $method:ident($($arg:expr),*)) => {
-        match $store {
-            Self::Sqlite(s) => s.$method($($arg),*).await,
-            Self::Postgres(s) => s.$method($($arg),*).await,
-        }
-    };
-}
-
 impl Store {
-    /// How many submission batches may usefully commit at once: SQLite has one writer
-    /// connection; PostgreSQL all but one of the pool's connections, which stays for reads.
-    pub fn max_concurrent_commits(&self) -> usize {
-        match self {
-            Self::Sqlite(_) => 1,
-            Self::Postgres(pg) => pg.pool_size().saturating_sub(1).max(1),
-        }
-    }
-
     /// Opens the database `options.url` names (SQLite for `sqlite:`, PostgreSQL for
     /// `postgres://` or `postgresql://`) and applies pending migrations.
     pub async fn open(options: &StoreOptions) -> Result<Self> {
@@ -123,60 +144,73 @@ impl Store {
         Ok(store)
     }
 
+    /// The database product, for reports.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Sqlite(_) => "SQLite",
+            Self::Postgres(_) => "PostgreSQL",
+        }
+    }
+
+    /// How many submission batches may usefully commit at once: SQLite has one writer
+    /// connection; PostgreSQL all but one of the pool's connections, which stays for reads.
+    pub fn max_concurrent_commits(&self) -> usize {
+        match self {
+            Self::Sqlite(_) => 1,
+            Self::Postgres(pg) => pg.pool_size().saturating_sub(1).max(1),
+        }
+    }
+
+    /// Applies pending migrations and completes what older servers left uncounted.
     pub async fn migrate(&self) -> Result<()> {
-        dispatch!(self, migrate())
+        migrate::run(self).await
     }
 
     pub async fn insert_unit(&self, unit: &Unit) -> Result<()> {
-        dispatch!(self, insert_unit(unit))
+        catalog::insert_unit(self, unit).await
     }
 
     pub async fn load_units(&self) -> Result<Vec<Unit>> {
-        dispatch!(self, load_units())
+        catalog::load_units(self).await
     }
 
     pub async fn insert_questionnaire(&self, questionnaire: &Questionnaire) -> Result<()> {
-        dispatch!(self, insert_questionnaire(questionnaire))
+        catalog::insert_questionnaire(self, questionnaire).await
     }
 
     pub async fn load_questionnaires(&self) -> Result<Vec<Questionnaire>> {
-        dispatch!(self, load_questionnaires())
+        catalog::load_questionnaires(self).await
     }
 
     pub async fn insert_campaign(&self, campaign: &Campaign) -> Result<()> {
-        dispatch!(self, insert_campaign(campaign))
+        catalog::insert_campaign(self, campaign).await
     }
 
     pub async fn load_campaigns(&self) -> Result<Vec<Campaign>> {
-        dispatch!(self, load_campaigns())
+        catalog::load_campaigns(self).await
     }
 
     /// Writes every submission of `batch` whose id is new, with its aggregate deltas, in one
-    /// transaction, and reports per item what the database now holds for its id. Items must
-    /// have distinct (campaign, id) pairs.
+    /// transaction, and reports per item what the database holds for its id. `admit` decides
+    /// each item's review state and flags once the database has said which households are
+    /// visited already. Items must have distinct (campaign, id) pairs.
     pub async fn commit_submissions(
         &self,
         batch: &[&NewSubmission],
         accepted_at: Timestamp,
+        admit: Admit<'_>,
     ) -> Result<Vec<CommitOutcome>> {
-        dispatch!(self, commit_submissions(batch, accepted_at))
+        match self {
+            Self::Sqlite(db) => submissions::sqlite::commit(db, batch, accepted_at, admit).await,
+            Self::Postgres(db) => {
+                submissions::postgres::commit(db, batch, accepted_at, admit).await
+            }
+        }
     }
 
     /// The campaign's stored aggregates: rows per unit and cell, never per submission.
     pub async fn campaign_stats(&self, campaign: &CampaignId) -> Result<Vec<CellStatRow>> {
-        dispatch!(self, campaign_stats(campaign))
-    }
-
-    /// The raw stored submissions of a campaign, for audits and recomputation.
-    pub async fn campaign_submissions(
-        &self,
-        campaign: &CampaignId,
-    ) -> Result<Vec<StoredSubmission>> {
-        dispatch!(self, campaign_submissions(campaign))
-    }
-
-    pub async fn submission_exists(&self, campaign: &CampaignId, id: Uuid) -> Result<bool> {
-        dispatch!(self, submission_exists(campaign, id))
+        aggregates::campaign_cells(self, campaign).await
     }
 
     /// Records a call attempt and updates its case, idempotently by attempt id.
@@ -185,7 +219,7 @@ impl Store {
         attempt: &NewCallAttempt,
         accepted_at: Timestamp,
     ) -> Result<AttemptOutcome> {
-        dispatch!(self, commit_call_attempt(attempt, accepted_at))
+        calls::commit_attempt(self, attempt, accepted_at).await
     }
 
     /// Cases per (unit, carrier, final disposition): rows per unit, never per case.
@@ -193,7 +227,7 @@ impl Store {
         &self,
         campaign: &CampaignId,
     ) -> Result<Vec<(UnitId, Option<Carrier>, Disposition, i64)>> {
-        dispatch!(self, disposition_counts(campaign))
+        calls::disposition_counts(self, campaign).await
     }
 
     /// Submissions in `state` (optionally with `flag`), oldest first, with their sequence.
@@ -203,16 +237,22 @@ impl Store {
         state: ReviewState,
         flag: Option<Flag>,
     ) -> Result<Vec<(i64, SubmissionSummary)>> {
-        dispatch!(self, list_submissions(query, state, flag))
+        review::list_submissions(self, query, state, flag).await
     }
 
-    /// Applies a review decision, its aggregate change and its audit entry in one transaction.
+    /// Loads the submission under a write lock, lets `decide` judge it, then writes the
+    /// decision, its aggregate change and its audit entry in the same transaction.
     ///
     /// # Errors
-    /// NOT_FOUND for an unknown submission; FAILED_PRECONDITION when the decision does not
-    /// apply to the submission's state.
-    pub async fn review_submission(&self, review: &ReviewRequest<'_>) -> Result<SubmissionSummary> {
-        dispatch!(self, review_submission(review))
+    /// NOT_FOUND for an unknown submission; whatever `decide` refuses with.
+    pub async fn review_submission(
+        &self,
+        campaign: &Campaign,
+        questionnaire: &Questionnaire,
+        submission_id: Uuid,
+        decide: impl FnOnce(&SubmissionSummary) -> Result<ReviewChange> + Send,
+    ) -> Result<SubmissionSummary> {
+        review::review_submission(self, campaign, questionnaire, submission_id, decide).await
     }
 
     pub async fn list_review_actions(
@@ -220,7 +260,7 @@ impl Store {
         query: &ListQuery,
         submission: Option<Uuid>,
     ) -> Result<Vec<(i64, ReviewAction)>> {
-        dispatch!(self, list_review_actions(query, submission))
+        review::list_actions(self, query, submission).await
     }
 
     pub async fn list_grievances(
@@ -228,24 +268,20 @@ impl Store {
         query: &ListQuery,
         status: Option<GrievanceStatus>,
     ) -> Result<Vec<(i64, Grievance)>> {
-        dispatch!(self, list_grievances(query, status))
+        grievances::list(self, query, status).await
     }
 
+    /// Loads the grievance under a write lock and stores what `update` makes of it.
+    ///
     /// # Errors
-    /// NOT_FOUND for an unknown grievance; PERMISSION_DENIED when it belongs to a unit outside
-    /// `allowed_units`.
+    /// NOT_FOUND for an unknown grievance; whatever `update` refuses with.
     pub async fn update_grievance(
         &self,
         campaign: &CampaignId,
         grievance_id: &str,
-        status: GrievanceStatus,
-        at: Timestamp,
-        allowed_units: Option<&[UnitId]>,
+        update: impl FnOnce(Grievance) -> Result<Grievance> + Send,
     ) -> Result<Grievance> {
-        dispatch!(
-            self,
-            update_grievance(campaign, grievance_id, status, at, allowed_units)
-        )
+        grievances::update(self, campaign, grievance_id, update).await
     }
 
     /// Status, raise and resolve times of the grievances of `units`.
@@ -254,55 +290,23 @@ impl Store {
         campaign: &CampaignId,
         units: &[UnitId],
     ) -> Result<Vec<(GrievanceStatus, Timestamp, Option<Timestamp>)>> {
-        dispatch!(self, grievance_facts(campaign, units))
-    }
-}
-
-impl ReviewRequest<'_> {
-    /// The state the decision moves `before` to, once the reviewer's units cover it.
-    fn transition(&self, before: &SubmissionSummary) -> Result<ReviewState> {
-        if self
-            .allowed_units
-            .is_some_and(|units| !units.contains(&before.unit_id))
-        {
-            return Err(Error::PermissionDenied(format!(
-                "the reviewer's token does not cover unit {}",
-                before.unit_id
-            )));
-        }
-        before.state.after(self.decision).map_err(|why| {
-            Error::precondition(
-                "REVIEW_NOT_APPLICABLE",
-                format!("submissions/{}", self.submission_id),
-                why,
-            )
-        })
+        grievances::facts(self, campaign, units).await
     }
 
-    /// The aggregate change of moving `before` to `to`, rebuilt from the stored row's carrier,
-    /// answers and attributes; `None` when the submission neither enters nor leaves the figures.
-    fn deltas(
-        &self,
-        before: &SubmissionSummary,
-        to: ReviewState,
-        carrier: i16,
-        answers: &str,
-        attributes: &str,
-    ) -> Result<Option<codec::Deltas>> {
-        if before.state.counts() == to.counts() {
-            return Ok(None);
-        }
-        let counted = codec::CountedRow::of_stored(
-            self.campaign,
-            self.questionnaire,
-            before.unit_id.clone(),
-            before.channel,
-            carrier,
-            answers,
-            attributes,
-        )?;
-        let sign = if to.counts() { 1 } else { -1 };
-        Ok(Some(codec::Deltas::of_stored(&[counted], sign)))
+    /// Whether other server processes may share this database, and so need to hear of its
+    /// changes (PostgreSQL); a SQLite file has one server.
+    pub fn is_shared(&self) -> bool {
+        matches!(self, Self::Postgres(_))
+    }
+
+    /// Announces `payloads` to every process listening; nothing to do on an unshared store.
+    pub async fn announce_changes(&self, payloads: &[String]) -> Result<()> {
+        changes::announce(self, payloads).await
+    }
+
+    /// A listener for other processes' announcements; `None` on an unshared store.
+    pub async fn change_listener(&self) -> Result<Option<ChangeListener>> {
+        changes::listener(self).await
     }
 }
 
