@@ -8,14 +8,12 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use canvass::domain::ids::CampaignId;
 use canvass::proto::v1 as pb;
 use canvass::proto::v1::aggregate_service_client::AggregateServiceClient;
 use canvass::proto::v1::catalog_service_client::CatalogServiceClient;
 use canvass::proto::v1::submission_service_client::SubmissionServiceClient;
 use canvass::proto::v1::upload_submissions_request::Submission;
 use canvass::proto::v1::upload_submissions_response::Result as ItemResult;
-use canvass::store::{Store, StoreOptions};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Request;
 use tonic::metadata::{Ascii, MetadataValue};
@@ -172,21 +170,19 @@ fn id_of(item: &pb::UploadSubmissionsRequest) -> &str {
     }
 }
 
+/// The ids of campaign c1's stored submissions in commit order, read with the test's own SQL.
 async fn stored_ids(data_dir: &Path) -> Vec<String> {
-    let store = Store::open(&StoreOptions {
-        url: format!("sqlite://{}", data_dir.join("canvass.db").display()),
-        max_connections: 1,
-        acquire_timeout: Duration::from_secs(10),
-    })
+    use sqlx::Connection;
+    let url = format!("sqlite://{}", data_dir.join("canvass.db").display());
+    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    let ids: Vec<uuid::Uuid> = sqlx::query_scalar(
+        "SELECT submission_id FROM submissions WHERE campaign_id = 'c1' ORDER BY seq",
+    )
+    .fetch_all(&mut conn)
     .await
     .unwrap();
-    store
-        .campaign_submissions(&CampaignId::parse("c1").unwrap())
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|s| s.submission_id.to_string())
-        .collect()
+    conn.close().await.ok();
+    ids.iter().map(uuid::Uuid::to_string).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 
-use canvass::domain::ids::CampaignId;
 use canvass::proto::v1 as pb;
 use tonic::Code;
 
@@ -324,7 +323,7 @@ per_backend! {
             }
         };
         for campaign_id in ["c1", "c2"] {
-            let stored = app.store.campaign_submissions(&CampaignId::parse(campaign_id).unwrap()).await.unwrap();
+            let stored = stored_submissions(&app, campaign_id).await;
             for unit in ["city", "t1", "t2", "t3"].into_iter().map(String::from).chain(villages.iter().cloned()) {
                 let m = members(&unit);
                 let expected = recompute(&stored, &m.iter().map(String::as_str).collect::<Vec<_>>());
@@ -351,7 +350,7 @@ per_backend! {
         let peers: Vec<String> = villages.iter().cloned().chain(["jinshi-v1".into(), "jinshi-v2".into()]).collect();
         let mut ranks_in = HashMap::new();
         for (campaign_id, min_sample) in [("c2", 3), ("c1", 1)] {
-            let stored = app.store.campaign_submissions(&CampaignId::parse(campaign_id).unwrap()).await.unwrap();
+            let stored = stored_submissions(&app, campaign_id).await;
             let scores: Vec<(String, Option<f64>)> = peers
                 .iter()
                 .map(|v| {

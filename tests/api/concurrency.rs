@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use canvass::auth::Role;
-use canvass::domain::ids::{CampaignId, UnitId};
+use canvass::domain::ids::UnitId;
 use canvass::domain::submission::Channel;
 use canvass::proto::v1 as pb;
 use tokio::sync::Barrier;
@@ -315,7 +315,7 @@ per_backend! {
         assert_eq!(expected.len(), CLIENTS * PER_CLIENT - pairs * shared);
 
         // Exactly the unique submissions are stored, each with the acknowledged content.
-        let stored = app.store.campaign_submissions(&CampaignId::parse("c1").unwrap()).await.unwrap();
+        let stored = stored_submissions(&app, "c1").await;
         assert_eq!(stored.len(), expected.len());
         for row in &stored {
             let id = row.submission_id.to_string();

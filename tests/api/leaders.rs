@@ -528,6 +528,14 @@ async fn watch_streams_catch_up_after_the_listener_reconnects() {
         return;
     };
 
+    // The test hears the announcements itself, on a connection opened before new ones are
+    // turned away and not named as the servers' listeners are, so it stays open.
+    let mut announcements = sqlx::postgres::PgListener::connect(&first.database_url)
+        .await
+        .unwrap();
+    // The servers' channel (`CHANGES_CHANNEL`, private to src/store/postgres.rs).
+    announcements.listen("canvass_changes").await.unwrap();
+
     // The servers keep the pooled connections they already hold; only the listeners are cut
     // off. The second server's visits are announced while nobody listens.
     hold_listeners_off(&first, true).await;
@@ -538,7 +546,17 @@ async fn watch_streams_catch_up_after_the_listener_reconnects() {
             .collect(),
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Payloads read "<process>/<campaign>"; only the second server commits meanwhile.
+    tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let heard = announcements.recv().await.unwrap();
+            if heard.payload().split_once('/').map(|(_, c)| c) == Some("c1") {
+                break;
+            }
+        }
+    })
+    .await
+    .expect("the second server announces its visits");
     hold_listeners_off(&first, false).await;
 
     wait_for_count(&mut scores, 5).await;

@@ -5,9 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
-use canvass::domain::ids::CampaignId;
 use canvass::proto::v1 as pb;
-use canvass::store::{Store, StoreOptions};
 use tokio::sync::{mpsc, watch};
 use tonic::Code;
 use tonic_health::pb::HealthCheckRequest;
@@ -294,25 +292,13 @@ async fn a_database_outage_fails_fast_and_service_resumes_without_losing_acknowl
         during_outage.len(),
     );
 
-    // Every acknowledged submission is stored exactly once, as sent. The inspection pool's
-    // connections died with the database, so it is opened anew.
-    app.store = Store::open(&StoreOptions {
-        url: app.database_url.clone(),
-        max_connections: 2,
-        acquire_timeout: Duration::from_secs(5),
-    })
-    .await
-    .expect("inspection store reopens");
-    let stored = app
-        .store
-        .campaign_submissions(&CampaignId::parse("c1").unwrap())
-        .await
-        .unwrap();
+    // Every acknowledged submission is stored exactly once, as sent.
+    let stored = stored_submissions(&app, "c1").await;
     let mut copies: HashMap<String, usize> = HashMap::new();
     for row in &stored {
         *copies.entry(row.submission_id.to_string()).or_default() += 1;
     }
-    let by_id: HashMap<String, &canvass::store::StoredSubmission> = stored
+    let by_id: HashMap<String, &StoredSubmission> = stored
         .iter()
         .map(|row| (row.submission_id.to_string(), row))
         .collect();

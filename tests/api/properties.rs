@@ -20,6 +20,8 @@ use canvass::store::Store;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 
+use crate::helpers::stored_submissions_at;
+
 /// Each case gets its own ids in the shared database.
 static CASE: AtomicUsize = AtomicUsize::new(0);
 
@@ -228,7 +230,7 @@ fn build(case: usize, w: &Workload) -> Built {
     }
 }
 
-async fn check(store: Store, case: usize, w: Workload) {
+async fn check(store: Store, database_url: &str, case: usize, w: Workload) {
     let built = build(case, &w);
     let mut units: Vec<&Unit> = built.tree.subtree(&built.campaign.scope_unit_id);
     units.sort_by_key(|u| u.parent_id.is_some());
@@ -266,10 +268,7 @@ async fn check(store: Store, case: usize, w: Workload) {
     }
 
     // Recompute from raw rows: points looked up in the questionnaire for each stored answer.
-    let stored = store
-        .campaign_submissions(&built.campaign.id)
-        .await
-        .unwrap();
+    let stored = stored_submissions_at(database_url, built.campaign.id.as_str()).await;
     let distinct: std::collections::HashSet<_> = built.submissions.iter().map(|s| s.id).collect();
     assert_eq!(stored.len(), distinct.len(), "one row per distinct id");
     // Only accepted rows count; flagged ones wait for review.
@@ -402,6 +401,7 @@ async fn check(store: Store, case: usize, w: Workload) {
 per_backend! {
     async fn incremental_aggregates_equal_recomputation(app: TestApp) {
         let store = app.store.clone();
+        let database_url = app.database_url.clone();
         let handle = tokio::runtime::Handle::current();
         let cases: u32 = std::env::var("CANVASS_PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(24);
         tokio::task::spawn_blocking(move || {
@@ -409,7 +409,7 @@ per_backend! {
             runner
                 .run(&workload(), |w| {
                     let case = CASE.fetch_add(1, Ordering::Relaxed);
-                    handle.block_on(tokio::time::timeout(Duration::from_secs(60), check(store.clone(), case, w))).expect("case finishes");
+                    handle.block_on(tokio::time::timeout(Duration::from_secs(60), check(store.clone(), &database_url, case, w))).expect("case finishes");
                     Ok(())
                 })
                 .unwrap();

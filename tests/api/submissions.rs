@@ -3,8 +3,9 @@
 use std::collections::BTreeMap;
 
 use canvass::domain::ids::{CampaignId, UnitId};
+use canvass::domain::review::ReviewState;
 use canvass::domain::scoring::Stratum;
-use canvass::domain::submission::{NewSubmission, Source};
+use canvass::domain::submission::{Carrier, Channel, NewSubmission, Source};
 use canvass::domain::time::Timestamp;
 use canvass::proto::v1 as pb;
 use canvass::store::CommitOutcome;
@@ -40,10 +41,34 @@ per_backend! {
         let ack = app.call_center(&["dongshan"]).submit_phone_poll(poll.clone()).await.unwrap().into_inner();
         assert_eq!(ack.acknowledgement.unwrap().submission_id, poll.submission_id);
 
-        let stored = app.store.campaign_submissions(&canvass::domain::ids::CampaignId::parse("c1").unwrap()).await.unwrap();
+        let stored = stored_submissions(&app, "c1").await;
         assert_eq!(stored.len(), 2);
         assert_eq!(stored[0].answers.get("security").map(String::as_str), Some("b"));
         assert_eq!(stored[1].unit_id.as_str(), "dongshan-c2");
+    }
+
+    async fn stored_rows_keep_channel_carrier_and_review_state(app: TestApp) {
+        app.seed().await;
+        let mut worker = app.field_worker(&["city"]);
+        worker.submit_visit(visit("c1", "jinshi-v1", full_answers())).await.unwrap();
+        let mut poll = phone_poll("c1", "jinshi-v2", "+8613800138000", full_answers());
+        poll.carrier = pb::Carrier::ChinaUnicom.into();
+        app.call_center(&["city"]).submit_phone_poll(poll).await.unwrap();
+        // Too short an interview is stored flagged, waiting for review.
+        let mut too_fast = visit("c1", "jinshi-v1", full_answers());
+        too_fast.start_time = Some(ts(too_fast.end_time.unwrap().seconds - 5));
+        let ack = worker.submit_visit(too_fast).await.unwrap().into_inner().acknowledgement.unwrap();
+        assert_eq!(ack.review_state(), pb::ReviewState::Flagged);
+
+        let stored: Vec<_> = stored_submissions(&app, "c1").await.into_iter().map(|s| (s.channel, s.carrier, s.review_state)).collect();
+        assert_eq!(
+            stored,
+            [
+                (Channel::Visit, None, ReviewState::Received),
+                (Channel::Phone, Some(Carrier::ChinaUnicom), ReviewState::Received),
+                (Channel::Visit, None, ReviewState::Flagged),
+            ]
+        );
     }
 
     async fn a_retry_returns_the_original_acknowledgement_and_writes_nothing(app: TestApp) {
@@ -60,7 +85,7 @@ per_backend! {
         let status = worker.submit_visit(changed).await.unwrap_err();
         assert_eq!(status.code(), Code::AlreadyExists, "{status:?}");
         assert_eq!(status.get_details_error_info().unwrap().reason, "SUBMISSION_ID_REUSED");
-        let stored = app.store.campaign_submissions(&canvass::domain::ids::CampaignId::parse("c1").unwrap()).await.unwrap();
+        let stored = stored_submissions(&app, "c1").await;
         assert_eq!(stored.len(), 1);
         assert_eq!(stored[0].answers["security"], "b", "the original content is kept");
     }

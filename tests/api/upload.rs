@@ -7,7 +7,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use canvass::auth::Role;
-use canvass::domain::ids::CampaignId;
 use canvass::proto::v1 as pb;
 use canvass::proto::v1::submission_service_client::SubmissionServiceClient;
 use canvass::proto::v1::upload_submissions_request::Submission;
@@ -78,10 +77,8 @@ fn error(result: &pb::UploadSubmissionsResponse) -> Status {
 }
 
 async fn stored_ids(app: &TestApp, campaign: &str) -> Vec<String> {
-    app.store
-        .campaign_submissions(&CampaignId::parse(campaign).unwrap())
+    stored_submissions(app, campaign)
         .await
-        .unwrap()
         .into_iter()
         .map(|s| s.submission_id.to_string())
         .collect()

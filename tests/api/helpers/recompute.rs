@@ -1,0 +1,157 @@
+//! The tests' own recomputation of the scores from the raw stored rows, to hold the server's
+//! incrementally maintained aggregates against.
+
+use std::collections::{BTreeMap, HashMap};
+
+use canvass::proto::v1 as pb;
+
+use super::fixtures::{SEEDED_UNITS, seeded_subtree, standard_questionnaire};
+use super::harness::{TestApp, unit_score};
+use super::stored::{StoredSubmission, stored_submissions};
+
+/// The test's own model of the questionnaire: option -> points (None = not scored), weights.
+/// (indicator, option) -> points, `None` for options that are not scored.
+pub type PointsTable = HashMap<(String, String), Option<u32>>;
+
+pub fn points_table() -> (PointsTable, HashMap<String, f64>) {
+    let q = standard_questionnaire();
+    let mut points = HashMap::new();
+    let mut weights = HashMap::new();
+    for i in &q.indicators {
+        weights.insert(i.code.clone(), i.weight);
+        for o in &i.options {
+            let scored = (o.kind() == pb::OptionKind::Scored).then_some(o.points);
+            points.insert((i.code.clone(), o.code.clone()), scored);
+        }
+    }
+    (points, weights)
+}
+
+/// Expected figures of one unit, recomputed from raw stored submissions.
+#[derive(Debug)]
+pub struct Expected {
+    pub submissions: i64,
+    /// indicator -> (valid answers, mean points); only indicators with a valid answer.
+    pub means: BTreeMap<String, (i64, f64)>,
+    /// indicator -> "don't know" and "refused" answers.
+    pub excluded: BTreeMap<String, i64>,
+    /// indicator -> valid answers that chose one of its top three options, for indicators with
+    /// more than three scored options.
+    pub top_three: BTreeMap<String, i64>,
+    pub composite: Option<f64>,
+}
+
+/// Whether `points` are among the top three of `indicator`'s scored options (fewer than three
+/// score more), or `None` when it has three or fewer: DOMAIN.md's share satisfied.
+pub fn in_top_three(points: &PointsTable, indicator: &str, p: u32) -> Option<bool> {
+    let scored: Vec<u32> = points
+        .iter()
+        .filter(|((i, _), _)| i == indicator)
+        .filter_map(|(_, p)| *p)
+        .collect();
+    (scored.len() > 3).then(|| scored.iter().filter(|&&other| other > p).count() < 3)
+}
+
+/// Recomputes a unit's figures from the raw rows: pool the answers of every submission whose
+/// unit lies in `members`, average the points of scored answers, weight the means.
+pub fn recompute(stored: &[StoredSubmission], members: &[&str]) -> Expected {
+    let (points, weights) = points_table();
+    let mut sums: BTreeMap<String, (i64, f64)> = BTreeMap::new();
+    let mut excluded: BTreeMap<String, i64> = BTreeMap::new();
+    let mut top_three: BTreeMap<String, i64> = BTreeMap::new();
+    let mut submissions = 0;
+    for s in stored
+        .iter()
+        .filter(|s| members.contains(&s.unit_id.as_str()))
+    {
+        submissions += 1;
+        for (indicator, option) in &s.answers {
+            if let Some(p) = points[&(indicator.clone(), option.clone())] {
+                let e = sums.entry(indicator.clone()).or_default();
+                e.0 += 1;
+                e.1 += f64::from(p);
+                if let Some(top) = in_top_three(&points, indicator, p) {
+                    *top_three.entry(indicator.clone()).or_default() += i64::from(top);
+                }
+            } else {
+                *excluded.entry(indicator.clone()).or_default() += 1;
+            }
+        }
+    }
+    let means: BTreeMap<String, (i64, f64)> = sums
+        .into_iter()
+        .map(|(k, (n, sum))| (k, (n, sum / n as f64)))
+        .collect();
+    let total_weight: f64 = means.keys().map(|k| weights[k]).sum();
+    let composite = (!means.is_empty())
+        .then(|| means.iter().map(|(k, (_, m))| weights[k] * m).sum::<f64>() / total_weight);
+    Expected {
+        submissions,
+        means,
+        excluded,
+        top_three,
+        composite,
+    }
+}
+
+/// Checks GetUnitScore of every seeded unit against a recomputation from the campaign's stored
+/// rows that count (received or approved): submission counts, every indicator's valid and
+/// excluded counts and mean, and the composite.
+pub async fn assert_scores_match_stored(app: &TestApp, campaign: &str) {
+    let stored: Vec<_> = stored_submissions(app, campaign)
+        .await
+        .into_iter()
+        .filter(|s| s.review_state.counts())
+        .collect();
+    for (unit, ..) in SEEDED_UNITS {
+        let expected = recompute(&stored, &seeded_subtree(unit));
+        let actual = unit_score(app, campaign, unit).await;
+        let at = format!("{campaign}/{unit}");
+        assert_eq!(actual.submission_count, expected.submissions, "{at}");
+        match (actual.composite_score, expected.composite) {
+            (Some(a), Some(e)) => assert!((a - e).abs() < 1e-9, "{at}: {a} vs {e}"),
+            (a, e) => assert_eq!(a, e, "{at}"),
+        }
+        for indicator in standard_questionnaire().indicators {
+            let code = indicator.code;
+            let score = actual
+                .indicators
+                .iter()
+                .find(|i| i.indicator_code == code)
+                .unwrap_or_else(|| panic!("{at}: no score for {code}"));
+            let excluded = expected.excluded.get(&code).copied().unwrap_or(0);
+            assert_eq!(score.excluded_count, excluded, "{at}/{code}");
+            match expected.means.get(&code) {
+                Some((n, mean)) => {
+                    assert_eq!(score.valid_count, *n, "{at}/{code}");
+                    let actual_mean = score.mean.expect("a mean with valid answers");
+                    assert!(
+                        (actual_mean - mean).abs() < 1e-9,
+                        "{at}/{code}: {actual_mean} vs {mean}"
+                    );
+                }
+                None => assert_eq!((score.valid_count, score.mean), (0, None), "{at}/{code}"),
+            }
+            let reported = indicator
+                .options
+                .iter()
+                .filter(|o| o.kind() == pb::OptionKind::Scored)
+                .count()
+                > 3;
+            match &score.top_three {
+                Some(top) => {
+                    assert!(
+                        reported,
+                        "{at}/{code}: a top-three share with three or fewer options"
+                    );
+                    let count = expected.top_three.get(&code).copied().unwrap_or(0);
+                    assert_eq!(top.count, count, "{at}/{code}");
+                    let share =
+                        (score.valid_count > 0).then(|| count as f64 / score.valid_count as f64);
+                    assert_eq!(top.share, share, "{at}/{code}");
+                }
+                None => assert!(!reported, "{at}/{code}: no top-three share"),
+            }
+        }
+    }
+}

@@ -1,0 +1,101 @@
+//! What the server wrote, read back with the tests' own SQL on a connection of their own, so
+//! the checks do not lean on the store they check. The storage codes are spelled out here too.
+
+use std::collections::BTreeMap;
+
+use canvass::domain::ids::UnitId;
+use canvass::domain::review::ReviewState;
+use canvass::domain::submission::{Carrier, Channel};
+use sqlx::Connection;
+use sqlx::types::Json;
+use uuid::Uuid;
+
+use super::harness::TestApp;
+
+/// A row of `submissions`, decoded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredSubmission {
+    pub submission_id: Uuid,
+    pub unit_id: UnitId,
+    pub channel: Channel,
+    /// Phone polls only.
+    pub carrier: Option<Carrier>,
+    /// Indicator code -> option code.
+    pub answers: BTreeMap<String, String>,
+    /// Only received and approved rows count in the aggregates.
+    pub review_state: ReviewState,
+}
+
+/// The columns as stored: id, unit, channel, carrier (0 for none), answers, review state.
+type Row = (Uuid, String, i16, i16, Json<BTreeMap<String, String>>, i16);
+
+/// The submissions of `campaign` in `app`'s database, in the order they were committed.
+pub async fn stored_submissions(app: &TestApp, campaign: &str) -> Vec<StoredSubmission> {
+    stored_submissions_at(&app.database_url, campaign).await
+}
+
+/// [`stored_submissions`] of the database at `database_url`, for tests without a [`TestApp`].
+pub async fn stored_submissions_at(database_url: &str, campaign: &str) -> Vec<StoredSubmission> {
+    let rows: Vec<Row> = if database_url.starts_with("sqlite:") {
+        let mut conn = sqlx::SqliteConnection::connect(database_url)
+            .await
+            .expect("the test opens the SQLite database");
+        let rows = sqlx::query_as(
+            "SELECT submission_id, unit_id, channel, carrier, answers, review_state \
+             FROM submissions WHERE campaign_id = ? ORDER BY seq",
+        )
+        .bind(campaign)
+        .fetch_all(&mut conn)
+        .await
+        .expect("stored submissions read");
+        conn.close().await.ok();
+        rows
+    } else {
+        let mut conn = sqlx::PgConnection::connect(database_url)
+            .await
+            .expect("the test connects to PostgreSQL");
+        let rows = sqlx::query_as(
+            "SELECT submission_id, unit_id, channel, carrier, answers, review_state \
+             FROM submissions WHERE campaign_id = $1 ORDER BY seq",
+        )
+        .bind(campaign)
+        .fetch_all(&mut conn)
+        .await
+        .expect("stored submissions read");
+        conn.close().await.ok();
+        rows
+    };
+    rows.into_iter().map(decode).collect()
+}
+
+fn decode(
+    (submission_id, unit_id, channel, carrier, Json(answers), review_state): Row,
+) -> StoredSubmission {
+    StoredSubmission {
+        submission_id,
+        unit_id: UnitId::parse(&unit_id)
+            .unwrap_or_else(|e| panic!("stored unit id {unit_id:?}: {e}")),
+        channel: match channel {
+            1 => Channel::Visit,
+            2 => Channel::Phone,
+            other => panic!("stored channel {other}"),
+        },
+        carrier: match carrier {
+            0 => None,
+            1 => Some(Carrier::ChinaMobile),
+            2 => Some(Carrier::ChinaTelecom),
+            3 => Some(Carrier::ChinaUnicom),
+            4 => Some(Carrier::ChinaBroadnet),
+            5 => Some(Carrier::Other),
+            other => panic!("stored carrier {other}"),
+        },
+        answers,
+        review_state: match review_state {
+            1 => ReviewState::Received,
+            2 => ReviewState::Flagged,
+            3 => ReviewState::Approved,
+            4 => ReviewState::Rejected,
+            other => panic!("stored review state {other}"),
+        },
+    }
+}
