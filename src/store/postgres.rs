@@ -54,3 +54,29 @@ async fn warn_if_commits_are_not_durable(pool: &PgPool) -> Result<()> {
 pub fn units_filter(units: Option<&[crate::domain::ids::UnitId]>) -> Option<Vec<&str>> {
     units.map(|units| units.iter().map(|u| u.as_str()).collect())
 }
+
+/// `{1,2,3}`: PostgreSQL's text form of an integer array, one per row of an `UNNEST` bind
+/// (a two-dimensional array would be flattened).
+pub fn array_literal(numbers: &[i64]) -> String {
+    let mut text = String::with_capacity(2 + numbers.len() * 4);
+    text.push('{');
+    for (i, n) in numbers.iter().enumerate() {
+        if i > 0 {
+            text.push(',');
+        }
+        text.push_str(&n.to_string());
+    }
+    text.push('}');
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn array_literals_are_postgres_text_arrays() {
+        assert_eq!(array_literal(&[]), "{}");
+        assert_eq!(array_literal(&[1, -2, 300]), "{1,-2,300}");
+    }
+}

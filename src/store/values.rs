@@ -5,9 +5,9 @@
 
 use sqlx::encode::IsNull;
 use sqlx::error::BoxDynError;
-use sqlx::postgres::{PgTypeInfo, PgValueRef};
-use sqlx::sqlite::{SqliteTypeInfo, SqliteValueRef};
+use sqlx::postgres::{PgHasArrayType, PgTypeInfo};
 use sqlx::{Database, Decode, Encode, Postgres, Sqlite, Type};
+use time::OffsetDateTime;
 
 use crate::domain::aapor::Disposition;
 use crate::domain::grievance::{GrievanceStatus, Urgency};
@@ -180,9 +180,9 @@ stored_as!(
     }
 );
 
-/// Ids are re-validated when read back; failure means corrupted data.
-macro_rules! stored_id {
-    ($ty:ty) => {
+/// Implements the sqlx traits of every backend for a domain type stored as text.
+macro_rules! stored_text {
+    ($ty:ty, |$stored:ident| $decode:expr) => {
         impl<DB: Database> Type<DB> for $ty
         where
             str: Type<DB>,
@@ -210,50 +210,28 @@ macro_rules! stored_id {
             &'r str: Decode<'r, DB>,
         {
             fn decode(value: <DB as Database>::ValueRef<'r>) -> Result<Self, BoxDynError> {
-                let stored = <&str as Decode<'r, DB>>::decode(value)?;
-                Ok(<$ty>::parse(stored).map_err(|e| format!("stored id {stored:?}: {e}"))?)
+                let $stored = <&str as Decode<'r, DB>>::decode(value)?;
+                Ok($decode?)
             }
         }
     };
 }
 
-stored_id!(UnitId);
-stored_id!(CampaignId);
-stored_id!(QuestionnaireId);
-
-/// Respondent attributes relevant to weighting, in their canonical text form.
-impl<DB: Database> Type<DB> for Stratum
-where
-    str: Type<DB>,
-{
-    fn type_info() -> DB::TypeInfo {
-        <str as Type<DB>>::type_info()
-    }
-    fn compatible(ty: &DB::TypeInfo) -> bool {
-        <str as Type<DB>>::compatible(ty)
-    }
+/// Ids are re-validated when read back; failure means corrupted data.
+fn stored_id<T>(stored: &str, parse: impl FnOnce(&str) -> Result<T, String>) -> Result<T, String> {
+    parse(stored).map_err(|e| format!("stored id {stored:?}: {e}"))
 }
 
-impl<'q, DB: Database> Encode<'q, DB> for Stratum
-where
-    for<'a> &'a str: Encode<'q, DB>,
-{
-    fn encode_by_ref(
-        &self,
-        buf: &mut <DB as Database>::ArgumentBuffer,
-    ) -> Result<IsNull, BoxDynError> {
-        <&str as Encode<'q, DB>>::encode(self.as_str(), buf)
-    }
-}
-
-impl<'r, DB: Database> Decode<'r, DB> for Stratum
-where
-    String: Decode<'r, DB>,
-{
-    fn decode(value: <DB as Database>::ValueRef<'r>) -> Result<Self, BoxDynError> {
-        Ok(Stratum::from_stored(String::decode(value)?))
-    }
-}
+stored_text!(UnitId, |stored| stored_id(stored, UnitId::parse));
+stored_text!(CampaignId, |stored| stored_id(stored, CampaignId::parse));
+stored_text!(QuestionnaireId, |stored| stored_id(
+    stored,
+    QuestionnaireId::parse
+));
+// Respondent attributes relevant to weighting, in their canonical text form.
+stored_text!(Stratum, |stored| Ok::<_, String>(Stratum::from_stored(
+    stored.to_owned()
+)));
 
 /// A submission's quality flags: their names joined by commas, empty for none.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -274,59 +252,53 @@ stored_as!(
     ))
 );
 
-/// Instants: whole microseconds in SQLite, `timestamptz` in PostgreSQL.
-impl Type<Sqlite> for Timestamp {
-    fn type_info() -> SqliteTypeInfo {
-        <i64 as Type<Sqlite>>::type_info()
-    }
-    fn compatible(ty: &SqliteTypeInfo) -> bool {
-        <i64 as Type<Sqlite>>::compatible(ty)
-    }
+/// Implements the sqlx traits of one backend for a domain type stored there as `$repr`.
+macro_rules! stored_in {
+    ($db:ty, $ty:ty, $repr:ty, |$value:ident| $encode:expr, |$stored:ident| $decode:expr) => {
+        impl Type<$db> for $ty {
+            fn type_info() -> <$db as Database>::TypeInfo {
+                <$repr as Type<$db>>::type_info()
+            }
+            fn compatible(ty: &<$db as Database>::TypeInfo) -> bool {
+                <$repr as Type<$db>>::compatible(ty)
+            }
+        }
+        impl Encode<'_, $db> for $ty {
+            fn encode_by_ref(
+                &self,
+                buf: &mut <$db as Database>::ArgumentBuffer,
+            ) -> Result<IsNull, BoxDynError> {
+                let $value = self;
+                <$repr as Encode<$db>>::encode($encode, buf)
+            }
+        }
+        impl<'r> Decode<'r, $db> for $ty {
+            fn decode(value: <$db as Database>::ValueRef<'r>) -> Result<Self, BoxDynError> {
+                let $stored = <$repr as Decode<'r, $db>>::decode(value)?;
+                Ok($decode?)
+            }
+        }
+    };
 }
 
-impl Encode<'_, Sqlite> for Timestamp {
-    fn encode_by_ref(
-        &self,
-        buf: &mut <Sqlite as Database>::ArgumentBuffer,
-    ) -> Result<IsNull, BoxDynError> {
-        <i64 as Encode<Sqlite>>::encode(self.as_micros(), buf)
-    }
-}
+// Instants: whole microseconds in SQLite, `timestamptz` in PostgreSQL.
+stored_in!(Sqlite, Timestamp, i64, |t| t.as_micros(), |micros| Ok::<
+    _,
+    String,
+>(
+    Timestamp::from_micros(micros)
+));
+stored_in!(
+    Postgres,
+    Timestamp,
+    OffsetDateTime,
+    |t| t.to_offset_date_time(),
+    |at| Ok::<_, String>(Timestamp::from_offset_date_time(at))
+);
 
-impl<'r> Decode<'r, Sqlite> for Timestamp {
-    fn decode(value: SqliteValueRef<'r>) -> Result<Self, BoxDynError> {
-        Ok(Timestamp::from_micros(<i64 as Decode<Sqlite>>::decode(
-            value,
-        )?))
-    }
-}
-
-impl Type<Postgres> for Timestamp {
-    fn type_info() -> PgTypeInfo {
-        <time::OffsetDateTime as Type<Postgres>>::type_info()
-    }
-}
-
-impl sqlx::postgres::PgHasArrayType for Timestamp {
+impl PgHasArrayType for Timestamp {
     fn array_type_info() -> PgTypeInfo {
-        <time::OffsetDateTime as sqlx::postgres::PgHasArrayType>::array_type_info()
-    }
-}
-
-impl Encode<'_, Postgres> for Timestamp {
-    fn encode_by_ref(
-        &self,
-        buf: &mut <Postgres as Database>::ArgumentBuffer,
-    ) -> Result<IsNull, BoxDynError> {
-        <time::OffsetDateTime as Encode<Postgres>>::encode(self.to_offset_date_time(), buf)
-    }
-}
-
-impl<'r> Decode<'r, Postgres> for Timestamp {
-    fn decode(value: PgValueRef<'r>) -> Result<Self, BoxDynError> {
-        Ok(Timestamp::from_offset_date_time(
-            <time::OffsetDateTime as Decode<Postgres>>::decode(value)?,
-        ))
+        <OffsetDateTime as PgHasArrayType>::array_type_info()
     }
 }
 
@@ -348,50 +320,15 @@ impl Counts {
     }
 }
 
-impl Type<Sqlite> for Counts {
-    fn type_info() -> SqliteTypeInfo {
-        <str as Type<Sqlite>>::type_info()
-    }
-    fn compatible(ty: &SqliteTypeInfo) -> bool {
-        <str as Type<Sqlite>>::compatible(ty)
-    }
-}
-
-impl<'r> Decode<'r, Sqlite> for Counts {
-    fn decode(value: SqliteValueRef<'r>) -> Result<Self, BoxDynError> {
-        Ok(Counts::from_json(<&str as Decode<Sqlite>>::decode(value)?)?)
-    }
-}
-
-impl Type<Postgres> for Counts {
-    fn type_info() -> PgTypeInfo {
-        <Vec<i64> as Type<Postgres>>::type_info()
-    }
-    fn compatible(ty: &PgTypeInfo) -> bool {
-        <Vec<i64> as Type<Postgres>>::compatible(ty)
-    }
-}
-
-impl<'r> Decode<'r, Postgres> for Counts {
-    fn decode(value: PgValueRef<'r>) -> Result<Self, BoxDynError> {
-        Ok(Counts(<Vec<i64> as Decode<Postgres>>::decode(value)?))
-    }
-}
-
-/// `{1,2,3}`: PostgreSQL's text form of an integer array, one per row of an `UNNEST` bind
-/// (a two-dimensional array would be flattened).
-pub fn array_literal(numbers: &[i64]) -> String {
-    let mut text = String::with_capacity(2 + numbers.len() * 4);
-    text.push('{');
-    for (i, n) in numbers.iter().enumerate() {
-        if i > 0 {
-            text.push(',');
-        }
-        text.push_str(&n.to_string());
-    }
-    text.push('}');
-    text
-}
+stored_in!(Sqlite, Counts, String, |c| Counts::json(&c.0), |text| {
+    Counts::from_json(&text)
+});
+stored_in!(Postgres, Counts, Vec<i64>, |c| c.0.clone(), |numbers| Ok::<
+    _,
+    String,
+>(
+    Counts(numbers)
+));
 
 /// A stored 32-byte hash.
 pub fn hash32(stored: Vec<u8>, what: &str) -> crate::error::Result<[u8; 32]> {
@@ -439,11 +376,5 @@ mod tests {
         );
         assert!(Counts::from_json("not json").is_err());
         assert!(Counts::from_json("[1, 2.5]").is_err());
-    }
-
-    #[test]
-    fn array_literals_are_postgres_text_arrays() {
-        assert_eq!(array_literal(&[]), "{}");
-        assert_eq!(array_literal(&[1, -2, 300]), "{1,-2,300}");
     }
 }

@@ -241,11 +241,11 @@ per_backend! {
         // does not have (the API refuses that earlier; the schema is the last line).
         let good = stored_visit("jinshi-v1", 1);
         let orphan = stored_visit("no-such-unit", 2);
-        let failed = app.store.commit_submissions(&[&good, &orphan], Timestamp::now()).await;
+        let failed = app.store.commit_submissions(&[&good, &orphan], Timestamp::now(), &canvass::ingest::admit).await;
         assert!(failed.is_err(), "{failed:?}");
         assert_eq!(app.stored_count("c1").await, 0);
         // The writer is usable again; the good visit commits on its own and counts once.
-        let outcomes = app.store.commit_submissions(&[&good], Timestamp::now()).await.unwrap();
+        let outcomes = app.store.commit_submissions(&[&good], Timestamp::now(), &canvass::ingest::admit).await.unwrap();
         assert!(matches!(outcomes[..], [CommitOutcome::Inserted { .. }]), "{outcomes:?}");
         assert_eq!(app.stored_count("c1").await, 1);
         assert_eq!(unit_score(&app, "c1", "jinshi-v1").await.submission_count, 1);

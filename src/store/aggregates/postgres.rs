@@ -5,7 +5,8 @@ use sqlx::PgConnection;
 
 use super::Deltas;
 use crate::error::Result;
-use crate::store::values::{array_literal, code};
+use crate::store::postgres::array_literal;
+use crate::store::values::code;
 
 /// Adds a batch's summed deltas in one upsert; `add_moments` (see the migrations) sums the
 /// moment arrays in the database. Rows are sent in key order so that writers of several server

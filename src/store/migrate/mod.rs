@@ -6,11 +6,12 @@ pub mod sqlite;
 
 use std::collections::BTreeMap;
 
+use futures::{Stream, TryStreamExt};
 use sqlx::types::Json;
 
 use super::Store;
 use super::aggregates::{CellRowKey, Contribution, Deltas};
-use super::values::CarrierColumn;
+use super::values::{CarrierColumn, Counts};
 use crate::domain::campaign::Campaign;
 use crate::domain::ids::{CampaignId, UnitId};
 use crate::domain::questionnaire::Questionnaire;
@@ -33,6 +34,11 @@ const UNCOUNTED: &str = "SELECT DISTINCT campaign_id FROM cell_stats WHERE top_t
 const CONTRIBUTIONS: &str = "SELECT unit_id, channel, carrier, answers, respondent_attributes, \
      review_state FROM submissions WHERE campaign_id = $1";
 
+/// Gives the rows still uncounted after their campaign's count (those whose submissions were
+/// all rejected since) an empty list.
+const NONE_COUNTED: &str =
+    "UPDATE cell_stats SET top_three = $2 WHERE campaign_id = $1 AND top_three IS NULL";
+
 /// Counts the top-three answers of aggregate rows written before those counts were kept, from
 /// their campaigns' counted submissions.
 async fn count_top_three(store: &Store) -> Result<()> {
@@ -46,14 +52,25 @@ async fn count_top_three(store: &Store) -> Result<()> {
         super::catalog::load_campaigns(store).await?,
         super::catalog::load_questionnaires(store).await?,
     );
-    match store {
-        Store::Sqlite(db) => {
-            sqlite::count_top_three(db, &uncounted, &campaigns, &questionnaires).await
-        }
-        Store::Postgres(db) => {
-            postgres::count_top_three(db, &uncounted, &campaigns, &questionnaires).await
-        }
+    for id in &uncounted {
+        let count = TopThreeCount::of(&campaigns, &questionnaires, id)?;
+        // One transaction per campaign, its uncounted rows locked first where other server
+        // processes may be ingesting meanwhile.
+        transaction!(store, |tx, dialect| {
+            dialect::lock_uncounted(&mut *tx, id).await?;
+            let mut count = count;
+            count
+                .add_all(sqlx::query_as(CONTRIBUTIONS).bind(id).fetch(&mut *tx))
+                .await?;
+            dialect::write_top_three(&mut *tx, id, count.rows()).await?;
+            sqlx::query(NONE_COUNTED)
+                .bind(id)
+                .bind(Counts::default())
+                .execute(&mut *tx)
+                .await?;
+        });
     }
+    Ok(())
 }
 
 #[derive(Debug, sqlx::FromRow)]
@@ -115,6 +132,17 @@ impl<'a> TopThreeCount<'a> {
             &row.respondent_attributes.0,
         );
         self.deltas.add_stored(&counted, 1);
+    }
+
+    /// Adds every submission of `stored`, one row at a time.
+    pub async fn add_all(
+        &mut self,
+        mut stored: impl Stream<Item = Result<StoredContribution, sqlx::Error>> + Unpin,
+    ) -> Result<()> {
+        while let Some(row) = stored.try_next().await? {
+            self.add(row);
+        }
+        Ok(())
     }
 
     /// Each row's key with its counts, one per indicator.
