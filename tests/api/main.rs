@@ -13,5 +13,6 @@ mod leaders;
 mod outage;
 mod pg_cluster;
 mod properties;
+mod store;
 mod submissions;
 mod upload;
