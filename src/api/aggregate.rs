@@ -10,7 +10,7 @@ use super::convert::{
 use super::pagination::Page;
 use super::watch::watch;
 use crate::domain::ids::{CampaignId, Code, UnitId};
-use crate::domain::scoring::RankBasis;
+use crate::domain::ranking::RankBasis;
 use crate::error::{Error, Violations};
 use crate::proto::v1 as pb;
 use crate::proto::v1::aggregate_service_server::AggregateService;

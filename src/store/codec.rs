@@ -8,13 +8,15 @@ use uuid::Uuid;
 
 use crate::domain::aapor::{Disposition, Outcome, next_outcome};
 use crate::domain::campaign::Campaign;
+use crate::domain::cells::{CellKey, Figures, Stratum};
+use crate::domain::channel::{Carrier, Channel};
+use crate::domain::flags::Flag;
 use crate::domain::ids::{CampaignId, Code, UnitId};
-use crate::domain::quality::{Flag, QualityRules};
+use crate::domain::quality::QualityRules;
 use crate::domain::questionnaire::{AnswerOption, Indicator, OptionValue, Questionnaire};
 use crate::domain::review::ReviewState;
-use crate::domain::scoring::{CellKey, Stratum};
 use crate::domain::stats::Moments;
-use crate::domain::submission::{Carrier, Channel, NewSubmission, Source};
+use crate::domain::submission::{NewSubmission, Source};
 use crate::domain::weighting::{Margin, Method, Weighting};
 use crate::error::{Error, Result};
 
@@ -184,7 +186,7 @@ pub struct CountedRow {
     pub unit_id: UnitId,
     pub channel: Channel,
     pub carrier: Option<Carrier>,
-    pub stratum: crate::domain::scoring::Stratum,
+    pub stratum: Stratum,
     /// (questionnaire position, what the answer adds) of each answer.
     pub answers: Vec<(usize, Moments)>,
 }
@@ -269,7 +271,7 @@ impl<'a> TopThreeCount<'a> {
         self.deltas
             .cells
             .into_iter()
-            .map(|(key, figures)| (key, figures.flat_top_three()))
+            .map(|(key, figures)| (key, flat_top_three(&figures)))
             .collect()
     }
 }
@@ -495,104 +497,81 @@ pub fn cell_key(channel: i16, carrier: i16, stratum: String) -> Result<CellKey> 
     })
 }
 
-/// What one aggregate row holds, or what a batch adds to it: submissions, and the moments of
-/// each indicator by questionnaire position.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct CellFigures {
-    pub submissions: i64,
-    pub moments: Vec<Moments>,
+/// A row's moments flattened as stored: valid, excluded, sum, sum of squares per indicator.
+pub fn flat_moments(figures: &Figures) -> Vec<i64> {
+    figures
+        .indicators
+        .iter()
+        .flat_map(|m| [m.valid, m.excluded, m.sum, m.sum_sq])
+        .collect()
 }
 
-impl CellFigures {
-    fn add_answer(&mut self, position: usize, moments: Moments) {
-        if self.moments.len() <= position {
-            self.moments.resize(position + 1, Moments::default());
-        }
-        self.moments[position] += moments;
-    }
+/// A row's top-three counts as stored, one per indicator, in a column of their own.
+pub fn flat_top_three(figures: &Figures) -> Vec<i64> {
+    figures.indicators.iter().map(|m| m.top_three).collect()
+}
 
-    /// Adds `other` position by position; the shorter list counts as zeros beyond its end.
-    pub fn add(&mut self, other: &CellFigures) {
-        self.submissions += other.submissions;
-        for (position, moments) in other.moments.iter().enumerate() {
-            self.add_answer(position, *moments);
-        }
+/// Rebuilds a row's figures from its stored lists; either may stop early, as zeros beyond its
+/// end.
+///
+/// # Errors
+/// A stored moments list whose length is not a multiple of four.
+pub fn figures_from_flat(submissions: i64, flat: &[i64], top_three: &[i64]) -> Result<Figures> {
+    if !flat.len().is_multiple_of(4) {
+        return Err(Error::internal(format!(
+            "stored moments hold {} numbers, not four per indicator",
+            flat.len()
+        )));
     }
+    let mut figures = Figures {
+        submissions,
+        indicators: flat
+            .chunks_exact(4)
+            .map(|m| Moments {
+                valid: m[0],
+                excluded: m[1],
+                sum: m[2],
+                sum_sq: m[3],
+                top_three: 0,
+            })
+            .collect(),
+    };
+    for (position, count) in top_three.iter().enumerate() {
+        figures.add_answer(
+            position,
+            Moments {
+                top_three: *count,
+                ..Moments::default()
+            },
+        );
+    }
+    Ok(figures)
+}
 
-    /// The moments flattened as stored: valid, excluded, sum, sum of squares per indicator.
-    pub fn flat_moments(&self) -> Vec<i64> {
-        self.moments
-            .iter()
-            .flat_map(|m| [m.valid, m.excluded, m.sum, m.sum_sq])
-            .collect()
-    }
+/// A row's flattened moments as a JSON array (SQLite has no arrays).
+pub fn moments_json(figures: &Figures) -> String {
+    serde_json::to_string(&flat_moments(figures)).expect("numbers always serialise")
+}
 
-    /// The top-three counts as stored, one per indicator, in a column of their own.
-    pub fn flat_top_three(&self) -> Vec<i64> {
-        self.moments.iter().map(|m| m.top_three).collect()
-    }
+/// A row's top-three counts as a JSON array.
+pub fn top_three_json(figures: &Figures) -> String {
+    serde_json::to_string(&flat_top_three(figures)).expect("numbers always serialise")
+}
 
-    /// Rebuilds a row from its stored lists; either may stop early, as zeros beyond its end.
-    ///
-    /// # Errors
-    /// A stored moments list whose length is not a multiple of four.
-    pub fn from_flat(submissions: i64, flat: &[i64], top_three: &[i64]) -> Result<Self> {
-        if !flat.len().is_multiple_of(4) {
-            return Err(Error::internal(format!(
-                "stored moments hold {} numbers, not four per indicator",
-                flat.len()
-            )));
-        }
-        let mut figures = Self {
-            submissions,
-            moments: flat
-                .chunks_exact(4)
-                .map(|m| Moments {
-                    valid: m[0],
-                    excluded: m[1],
-                    sum: m[2],
-                    sum_sq: m[3],
-                    top_three: 0,
-                })
-                .collect(),
-        };
-        for (position, count) in top_three.iter().enumerate() {
-            figures.add_answer(
-                position,
-                Moments {
-                    top_three: *count,
-                    ..Moments::default()
-                },
-            );
-        }
-        Ok(figures)
-    }
-
-    /// The flattened moments as a JSON array (SQLite has no arrays).
-    pub fn moments_json(&self) -> String {
-        serde_json::to_string(&self.flat_moments()).expect("numbers always serialise")
-    }
-
-    /// The top-three counts as a JSON array.
-    pub fn top_three_json(&self) -> String {
-        serde_json::to_string(&self.flat_top_three()).expect("numbers always serialise")
-    }
-
-    /// # Errors
-    /// Text that is not a JSON array of whole numbers (four per indicator for the moments).
-    pub fn from_json(submissions: i64, moments: &str, top_three: &str) -> Result<Self> {
-        let parse = |json: &str| -> Result<Vec<i64>> {
-            serde_json::from_str(json).map_err(|e| Error::internal(format!("stored moments: {e}")))
-        };
-        Self::from_flat(submissions, &parse(moments)?, &parse(top_three)?)
-    }
+/// # Errors
+/// Text that is not a JSON array of whole numbers (four per indicator for the moments).
+pub fn figures_from_json(submissions: i64, moments: &str, top_three: &str) -> Result<Figures> {
+    let parse = |json: &str| -> Result<Vec<i64>> {
+        serde_json::from_str(json).map_err(|e| Error::internal(format!("stored moments: {e}")))
+    };
+    figures_from_flat(submissions, &parse(moments)?, &parse(top_three)?)
 }
 
 /// The aggregate rows a set of submissions changes, summed per row so that each touched row is
 /// written once per batch.
 #[derive(Debug, Default)]
 pub struct Deltas {
-    pub cells: HashMap<CellRowKey, CellFigures>,
+    pub cells: HashMap<CellRowKey, Figures>,
 }
 
 impl Deltas {
@@ -651,7 +630,7 @@ impl Deltas {
     }
 
     /// The touched rows in key order: writers that lock rows in one order cannot deadlock.
-    pub fn sorted(&self) -> Vec<(&CellRowKey, &CellFigures)> {
+    pub fn sorted(&self) -> Vec<(&CellRowKey, &Figures)> {
         let mut rows: Vec<_> = self.cells.iter().collect();
         rows.sort_unstable_by(|a, b| a.0.cmp(b.0));
         rows
@@ -834,28 +813,10 @@ mod tests {
     }
 
     #[test]
-    fn cell_figures_add_position_by_position_and_pad_the_shorter() {
-        let mut stored = CellFigures {
-            submissions: 2,
-            moments: vec![moments(2, 0, 160, 12800)],
-        };
-        let delta = CellFigures {
-            submissions: 1,
-            moments: vec![moments(1, 0, 60, 3600), moments(0, 1, 0, 0)],
-        };
-        stored.add(&delta);
-        assert_eq!(stored.submissions, 3);
-        assert_eq!(
-            stored.moments,
-            vec![moments(3, 0, 220, 16400), moments(0, 1, 0, 0)]
-        );
-    }
-
-    #[test]
     fn stored_forms_round_trip_and_reject_partial_indicators() {
-        let figures = CellFigures {
+        let figures = Figures {
             submissions: 5,
-            moments: vec![
+            indicators: vec![
                 Moments {
                     top_three: 3,
                     ..moments(4, 1, 300, 23000)
@@ -863,25 +824,25 @@ mod tests {
                 moments(5, 0, 0, 0),
             ],
         };
-        assert_eq!(figures.flat_moments(), vec![4, 1, 300, 23000, 5, 0, 0, 0]);
-        assert_eq!(figures.flat_top_three(), vec![3, 0]);
+        assert_eq!(flat_moments(&figures), vec![4, 1, 300, 23000, 5, 0, 0, 0]);
+        assert_eq!(flat_top_three(&figures), vec![3, 0]);
         assert_eq!(
-            CellFigures::from_flat(5, &figures.flat_moments(), &figures.flat_top_three()).unwrap(),
+            figures_from_flat(5, &flat_moments(&figures), &flat_top_three(&figures)).unwrap(),
             figures
         );
         assert_eq!(
-            CellFigures::from_json(5, &figures.moments_json(), &figures.top_three_json()).unwrap(),
+            figures_from_json(5, &moments_json(&figures), &top_three_json(&figures)).unwrap(),
             figures
         );
         // Counts stored for fewer indicators than the moments (or none) are zeros beyond.
         assert_eq!(
-            CellFigures::from_flat(5, &figures.flat_moments(), &[3]).unwrap(),
+            figures_from_flat(5, &flat_moments(&figures), &[3]).unwrap(),
             figures
         );
-        assert!(CellFigures::from_flat(1, &[1, 2, 3], &[]).is_err());
-        assert!(CellFigures::from_json(1, "[1,2,3,4,5]", "[]").is_err());
-        assert!(CellFigures::from_json(1, "not json", "[]").is_err());
-        assert!(CellFigures::from_json(1, "[]", "not json").is_err());
+        assert!(figures_from_flat(1, &[1, 2, 3], &[]).is_err());
+        assert!(figures_from_json(1, "[1,2,3,4,5]", "[]").is_err());
+        assert!(figures_from_json(1, "not json", "[]").is_err());
+        assert!(figures_from_json(1, "[]", "not json").is_err());
     }
 
     #[test]
@@ -899,16 +860,16 @@ mod tests {
         };
         let added = Deltas::of_stored(std::slice::from_ref(&row), 1);
         let removed = Deltas::of_stored(&[row], -1);
-        let mut total = CellFigures::default();
+        let mut total = Figures::default();
         for deltas in [&added, &removed] {
             let (_, figures) = deltas.sorted()[0];
             total.add(figures);
         }
         assert_eq!(total.submissions, 0);
-        assert!(total.moments.iter().all(|m| *m == Moments::default()));
+        assert!(total.indicators.iter().all(|m| *m == Moments::default()));
         let (_, figures) = added.sorted()[0];
         assert_eq!(
-            figures.moments,
+            figures.indicators,
             vec![
                 Moments {
                     top_three: 1,

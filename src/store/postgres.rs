@@ -14,19 +14,21 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::codec::{
-    self, CellFigures, Deltas, Prepared, StoredContribution, StoredSubmission, carrier_column,
+    self, Deltas, Prepared, StoredContribution, StoredSubmission, carrier_column,
     carrier_from_column, cell_key, decode_answers, decode_indicators, decode_quality_rules,
     decode_weighting, encode_answers, encode_attributes, encode_indicators, encode_quality_rules,
     encode_weighting, outcomes, poll_case_updates, prepare,
 };
 use super::{CommitOutcome, StoreOptions, insert_error};
 use crate::domain::campaign::Campaign;
+use crate::domain::cells::CellRow;
+use crate::domain::channel::Channel;
+use crate::domain::flags::{decode_flags, encode_flags};
+use crate::domain::geo::Area;
 use crate::domain::ids::{CampaignId, QuestionnaireId, UnitId};
-use crate::domain::quality::{Area, decode_flags, encode_flags};
 use crate::domain::questionnaire::Questionnaire;
 use crate::domain::review::ReviewState;
-use crate::domain::scoring::CellStatRow;
-use crate::domain::submission::{Channel, NewSubmission, Source};
+use crate::domain::submission::{NewSubmission, Source};
 use crate::domain::time::Timestamp;
 use crate::domain::unit::{Unit, UnitKind};
 use crate::error::{Error, Result};
@@ -324,7 +326,7 @@ impl PgStore {
         Ok(outcomes(prepared, is_new, &existing, accepted_at))
     }
 
-    pub async fn campaign_stats(&self, campaign: &CampaignId) -> Result<Vec<CellStatRow>> {
+    pub async fn campaign_stats(&self, campaign: &CampaignId) -> Result<Vec<CellRow>> {
         let rows = sqlx::query(
             "SELECT unit_id, channel, carrier, stratum, submissions, moments, top_three \
              FROM cell_stats WHERE campaign_id = $1",
@@ -336,20 +338,19 @@ impl PgStore {
             .map(|row| {
                 let flat: Vec<i64> = row.try_get("moments")?;
                 let top_three: Option<Vec<i64>> = row.try_get("top_three")?;
-                let figures = CellFigures::from_flat(
+                let figures = codec::figures_from_flat(
                     row.try_get("submissions")?,
                     &flat,
                     &codec::stored_top_three(top_three)?,
                 )?;
-                Ok(CellStatRow {
+                Ok(CellRow {
                     unit_id: parse_stored(row.try_get("unit_id")?, UnitId::parse)?,
                     cell: cell_key(
                         row.try_get("channel")?,
                         row.try_get("carrier")?,
                         row.try_get("stratum")?,
                     )?,
-                    submissions: figures.submissions,
-                    moments: figures.moments,
+                    figures,
                 })
             })
             .collect()
@@ -562,8 +563,8 @@ async fn apply_deltas(tx: &mut Transaction<'_, Postgres>, deltas: &Deltas) -> Re
         strata.push(stratum.as_str());
         submissions.push(figures.submissions);
         // An array literal per row: UNNEST would flatten a two-dimensional array.
-        moments.push(array_literal(&figures.flat_moments()));
-        top_three.push(array_literal(&figures.flat_top_three()));
+        moments.push(array_literal(&codec::flat_moments(figures)));
+        top_three.push(array_literal(&codec::flat_top_three(figures)));
     }
     sqlx::query(
         "INSERT INTO cell_stats (campaign_id, unit_id, channel, carrier, stratum, submissions, \

@@ -19,21 +19,22 @@ use sqlx::{Connection, Row, Sqlite, SqliteConnection, Transaction};
 use uuid::Uuid;
 
 use super::codec::{
-    self, CellFigures, CellRowKey, Deltas, HouseholdKey, Prepared, StoredContribution,
-    StoredSubmission, carrier_column, carrier_from_column, cell_key, cell_row_key, decode_answers,
-    decode_indicators, decode_quality_rules, decode_weighting, encode_answers, encode_attributes,
-    encode_indicators, encode_quality_rules, encode_weighting, new_submissions, outcomes,
-    poll_case_updates, prepare,
+    self, CellRowKey, Deltas, HouseholdKey, Prepared, StoredContribution, StoredSubmission,
+    carrier_column, carrier_from_column, cell_key, cell_row_key, decode_answers, decode_indicators,
+    decode_quality_rules, decode_weighting, encode_answers, encode_attributes, encode_indicators,
+    encode_quality_rules, encode_weighting, new_submissions, outcomes, poll_case_updates, prepare,
 };
 use super::{CommitOutcome, StoreOptions, insert_error};
 use crate::domain::campaign::Campaign;
+use crate::domain::cells::{CellRow, Figures, Stratum};
+use crate::domain::channel::Channel;
+use crate::domain::flags::{decode_flags, encode_flags};
+use crate::domain::geo::Area;
 use crate::domain::grievance::{GrievanceStatus, grievance_id};
 use crate::domain::ids::{CampaignId, QuestionnaireId, UnitId};
-use crate::domain::quality::{Area, decode_flags, encode_flags};
 use crate::domain::questionnaire::Questionnaire;
 use crate::domain::review::ReviewState;
-use crate::domain::scoring::{CellStatRow, Stratum};
-use crate::domain::submission::{Channel, NewSubmission, Source};
+use crate::domain::submission::{NewSubmission, Source};
 use crate::domain::time::Timestamp;
 use crate::domain::unit::{Unit, UnitKind};
 use crate::error::{Error, Result};
@@ -338,7 +339,7 @@ impl SqliteStore {
         committed
     }
 
-    pub async fn campaign_stats(&self, campaign: &CampaignId) -> Result<Vec<CellStatRow>> {
+    pub async fn campaign_stats(&self, campaign: &CampaignId) -> Result<Vec<CellRow>> {
         let rows = sqlx::query(
             "SELECT unit_id, channel, carrier, stratum, submissions, moments, top_three \
              FROM cell_stats WHERE campaign_id = ?",
@@ -348,16 +349,15 @@ impl SqliteStore {
         .await?;
         rows.iter()
             .map(|row| {
-                let figures = CellFigures::from_json(
+                let figures = codec::figures_from_json(
                     row.get("submissions"),
                     row.get("moments"),
                     codec::stored_top_three(row.get("top_three"))?,
                 )?;
-                Ok(CellStatRow {
+                Ok(CellRow {
                     unit_id: parse_stored(row.get("unit_id"), UnitId::parse)?,
                     cell: cell_key(row.get("channel"), row.get("carrier"), row.get("stratum"))?,
-                    submissions: figures.submissions,
-                    moments: figures.moments,
+                    figures,
                 })
             })
             .collect()
@@ -507,7 +507,7 @@ struct BatchFacts {
     households: HashSet<HouseholdKey>,
     existing: HashMap<(CampaignId, Uuid), CommitOutcome>,
     interviewed: HashSet<(CampaignId, [u8; 32])>,
-    cells: HashMap<CellRowKey, CellFigures>,
+    cells: HashMap<CellRowKey, Figures>,
 }
 
 impl BatchFacts {
@@ -686,7 +686,7 @@ fn cell_keys_json<'a>(keys: impl Iterator<Item = &'a CellRowKey>) -> String {
 
 /// The rows `deltas` touches with their new totals (stored figures plus deltas), as the JSON
 /// array `upsert_cells_sql!` binds.
-fn cell_rows_json(mut stored: HashMap<CellRowKey, CellFigures>, deltas: &Deltas) -> String {
+fn cell_rows_json(mut stored: HashMap<CellRowKey, Figures>, deltas: &Deltas) -> String {
     let rows: Vec<_> = deltas
         .cells
         .iter()
@@ -701,15 +701,15 @@ fn cell_rows_json(mut stored: HashMap<CellRowKey, CellFigures>, deltas: &Deltas)
                 carrier,
                 stratum.as_str(),
                 figures.submissions,
-                figures.moments_json(),
-                figures.top_three_json(),
+                codec::moments_json(&figures),
+                codec::top_three_json(&figures),
             )
         })
         .collect();
     to_json(&rows)
 }
 
-fn stored_cell(row: &SqliteRow) -> Result<(CellRowKey, CellFigures)> {
+fn stored_cell(row: &SqliteRow) -> Result<(CellRowKey, Figures)> {
     let key = (
         parse_stored(row.get("campaign_id"), CampaignId::parse)?,
         parse_stored(row.get("unit_id"), UnitId::parse)?,
@@ -719,7 +719,7 @@ fn stored_cell(row: &SqliteRow) -> Result<(CellRowKey, CellFigures)> {
     );
     Ok((
         key,
-        CellFigures::from_json(
+        codec::figures_from_json(
             row.get("submissions"),
             row.get("moments"),
             codec::stored_top_three(row.get("top_three"))?,

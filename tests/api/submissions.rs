@@ -2,8 +2,8 @@
 
 use std::collections::BTreeMap;
 
+use canvass::domain::cells::Stratum;
 use canvass::domain::ids::{CampaignId, UnitId};
-use canvass::domain::scoring::Stratum;
 use canvass::domain::submission::{NewSubmission, Source};
 use canvass::domain::time::Timestamp;
 use canvass::proto::v1 as pb;

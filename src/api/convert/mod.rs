@@ -6,20 +6,21 @@ use std::collections::{BTreeMap, HashSet};
 use prost_types::Timestamp as PbTimestamp;
 
 use crate::domain::campaign::{Campaign, DEFAULT_MIN_SAMPLE};
+use crate::domain::channel::{Carrier, Channel};
+use crate::domain::flags::Flag;
+use crate::domain::geo::{Area, GeoLocation, parse_accuracy, parse_latitude, parse_longitude};
 use crate::domain::grievance::{NewGrievance, Urgency};
 use crate::domain::ids::{CampaignId, Code, QuestionnaireId, UnitId, parse_name};
 use crate::domain::intake::SubmissionDraft;
 use crate::domain::phone::{PhoneHasher, PhoneNumber};
-use crate::domain::quality::{Area, Flag, QualityRules};
+use crate::domain::quality::QualityRules;
 use crate::domain::questionnaire::{
     AnswerOption, Indicator, OptionValue, Questionnaire, parse_points, parse_weight,
 };
+use crate::domain::ranking::{IndicatorStanding, RankingRow};
 use crate::domain::review::ReviewState;
-use crate::domain::scoring::{Breakdown, IndicatorScore, IndicatorStanding, RankingRow, UnitScore};
-use crate::domain::submission::{
-    Acknowledgement, Carrier, GeoLocation, Source, parse_accuracy, parse_latitude, parse_longitude,
-    parse_submission_id,
-};
+use crate::domain::scoring::{Breakdown, IndicatorScore, UnitScore};
+use crate::domain::submission::{Acknowledgement, Source, parse_submission_id};
 use crate::domain::time::Timestamp;
 use crate::domain::unit::{Unit, UnitKind};
 use crate::domain::weighting::{Margin, Method, WeightedEstimate, Weighting};

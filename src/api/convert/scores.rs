@@ -37,8 +37,8 @@ fn indicator_score_to_proto(i: &IndicatorScore) -> pb::IndicatorScore {
 fn breakdown_to_proto(b: &Breakdown) -> pb::ScoreBreakdown {
     pb::ScoreBreakdown {
         channel: match b.channel {
-            crate::domain::submission::Channel::Visit => pb::Channel::Visit,
-            crate::domain::submission::Channel::Phone => pb::Channel::Phone,
+            Channel::Visit => pb::Channel::Visit,
+            Channel::Phone => pb::Channel::Phone,
         }
         .into(),
         carrier: carrier_to_proto(b.carrier).into(),

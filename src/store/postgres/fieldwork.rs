@@ -13,11 +13,12 @@ use super::super::codec::{
 use super::super::{ListQuery, ReviewRequest};
 use super::{PgStore, apply_deltas, channel_from_row, parse_stored, timestamp};
 use crate::domain::aapor::{AttemptOutcome, Disposition, NewCallAttempt, Outcome};
+use crate::domain::channel::Carrier;
+use crate::domain::flags::{Flag, decode_flags};
 use crate::domain::grievance::{Grievance, GrievanceStatus, Urgency, grievance_id};
 use crate::domain::ids::{CampaignId, UnitId};
-use crate::domain::quality::{Flag, decode_flags};
 use crate::domain::review::{Decision, ReviewAction, ReviewState, SubmissionSummary};
-use crate::domain::submission::{Carrier, NewSubmission};
+use crate::domain::submission::NewSubmission;
 use crate::domain::time::Timestamp;
 use crate::error::{Error, Result};
 

@@ -10,11 +10,11 @@ use super::super::codec::{CaseUpdate, StoredCase, carrier_from_column, fold_case
 use super::super::{ListQuery, ReviewRequest};
 use super::{SqliteStore, apply_deltas, channel_from_row, parse_stored};
 use crate::domain::aapor::{AttemptOutcome, Disposition, NewCallAttempt, Outcome};
+use crate::domain::channel::Carrier;
+use crate::domain::flags::{Flag, decode_flags};
 use crate::domain::grievance::{Grievance, GrievanceStatus, Urgency};
 use crate::domain::ids::{CampaignId, UnitId};
-use crate::domain::quality::{Flag, decode_flags};
 use crate::domain::review::{Decision, ReviewAction, ReviewState, SubmissionSummary};
-use crate::domain::submission::Carrier;
 use crate::domain::time::Timestamp;
 use crate::error::{Error, Result};
 
