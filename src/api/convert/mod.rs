@@ -49,6 +49,17 @@ fn timestamp(value: Option<&PbTimestamp>) -> Result<Timestamp, String> {
     Timestamp::from_parts(t.seconds, t.nanos)
 }
 
+/// Parses the (campaign, unit) pair many requests name.
+///
+/// # Errors
+/// INVALID_ARGUMENT naming each malformed id.
+pub fn campaign_and_unit(campaign_id: &str, unit_id: &str) -> Result<(CampaignId, UnitId)> {
+    let mut v = Violations::new();
+    let campaign = v.check("campaign_id", CampaignId::parse(campaign_id));
+    let unit = v.check("unit_id", UnitId::parse(unit_id));
+    v.into_result(|| campaign.zip(unit))
+}
+
 /// An optional reference: empty means none.
 fn optional_id<T>(
     value: &str,
@@ -99,6 +110,13 @@ pub fn carrier(value: i32) -> Result<Carrier, String> {
     }
 }
 
+pub fn channel_to_proto(channel: Channel) -> pb::Channel {
+    match channel {
+        Channel::Visit => pb::Channel::Visit,
+        Channel::Phone => pb::Channel::Phone,
+    }
+}
+
 pub fn carrier_to_proto(carrier: Option<Carrier>) -> pb::Carrier {
     match carrier {
         None => pb::Carrier::Unspecified,
@@ -110,11 +128,15 @@ pub fn carrier_to_proto(carrier: Option<Carrier>) -> pb::Carrier {
     }
 }
 
+mod callcenter;
 mod catalog;
+mod review;
 mod scores;
 mod submission;
 mod weighting;
 
+pub use callcenter::*;
 pub use catalog::*;
+pub use review::*;
 pub use scores::*;
 pub use submission::*;
