@@ -10,11 +10,11 @@ use crate::catalog::{Catalog, Snapshot};
 use crate::domain::aapor::{
     AttemptOutcome, Disposition, GroupCounts, NewCallAttempt, Rates, rates,
 };
+use crate::domain::channel::Carrier;
+use crate::domain::flags::Flag;
 use crate::domain::grievance::{Grievance, GrievanceStatus, GrievanceSummary, summarise};
 use crate::domain::ids::{CampaignId, UnitId};
-use crate::domain::quality::Flag;
 use crate::domain::review::{Decision, ReviewAction, ReviewState, SubmissionSummary};
-use crate::domain::submission::Carrier;
 use crate::domain::time::Timestamp;
 use crate::error::{Error, Result};
 use crate::store::{ListQuery, ReviewChange, Store};

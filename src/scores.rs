@@ -1,6 +1,6 @@
 //! Score queries: stored per-unit statistics rolled up over the unit tree and turned into
-//! scores and ranks by the pure functions in `domain::scoring`. The cost grows with the number
-//! of units, never with the number of submissions.
+//! scores and ranks by the pure functions in `domain::scoring` and `domain::ranking`. The cost
+//! grows with the number of units, never with the number of submissions.
 
 use std::sync::Arc;
 
@@ -9,11 +9,13 @@ use tokio::sync::broadcast;
 use crate::catalog::{Catalog, Snapshot};
 use crate::domain::campaign::Campaign;
 use crate::domain::ids::{CampaignId, UnitId};
+use crate::domain::pooling::CampaignStats;
 use crate::domain::questionnaire::Questionnaire;
-use crate::domain::scoring::{
-    CampaignStats, IndicatorStanding, RankBasis, RankingRow, ScoringContext, UnitScore, bottom,
-    movers, peers, peers_including, persistent_laggards, rank_peers, top, weaknesses,
+use crate::domain::ranking::{
+    IndicatorStanding, RankBasis, RankingRow, bottom, movers, peers, peers_including,
+    persistent_laggards, rank_peers, top, weaknesses,
 };
+use crate::domain::scoring::{ScoringContext, UnitScore};
 use crate::domain::unit::{Unit, UnitKind};
 use crate::error::{Error, Result};
 use crate::live::Change;

@@ -4,13 +4,13 @@ use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
 use super::convert::{
-    indicator_standing_to_proto, ranking_row_to_proto, timestamp_to_proto, unit_kind,
-    unit_score_to_proto,
+    campaign_and_unit, indicator_standing_to_proto, ranking_row_to_proto, timestamp_to_proto,
+    unit_kind, unit_score_to_proto,
 };
 use super::pagination::Page;
 use super::watch::watch;
 use crate::domain::ids::{CampaignId, Code, UnitId};
-use crate::domain::scoring::RankBasis;
+use crate::domain::ranking::RankBasis;
 use crate::error::{Error, Violations};
 use crate::proto::v1 as pb;
 use crate::proto::v1::aggregate_service_server::AggregateService;
@@ -18,14 +18,6 @@ use crate::scores::{RankFilter, RankingQuery, Scores};
 
 pub struct AggregateApi {
     pub scores: Scores,
-}
-
-/// Parses the (campaign, unit) pair most score requests name.
-fn campaign_and_unit(campaign_id: &str, unit_id: &str) -> Result<(CampaignId, UnitId), Error> {
-    let mut v = Violations::new();
-    let campaign = v.check("campaign_id", CampaignId::parse(campaign_id));
-    let unit = v.check("unit_id", UnitId::parse(unit_id));
-    v.into_result(|| campaign.zip(unit))
 }
 
 /// Parses an optional indicator code: empty ranks on the composite score.

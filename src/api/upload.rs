@@ -19,8 +19,9 @@ use tonic::Status;
 
 use super::convert::{acknowledgement_to_proto, phone_poll_draft, visit_draft};
 use crate::auth::Principal;
+use crate::domain::channel::Channel;
 use crate::domain::phone::PhoneHasher;
-use crate::domain::submission::{Acknowledgement, Channel};
+use crate::domain::submission::Acknowledgement;
 use crate::error::{Error, Result};
 use crate::ingest::Ingest;
 use crate::proto::v1 as pb;

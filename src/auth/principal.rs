@@ -5,8 +5,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::channel::Channel;
 use crate::domain::ids::UnitId;
-use crate::domain::submission::Channel;
 use crate::domain::unit::UnitTree;
 use crate::error::{Error, Result};
 

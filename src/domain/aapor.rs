@@ -3,9 +3,9 @@
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use super::channel::Carrier;
 use super::ids::{CampaignId, UnitId};
 use super::phone::RespondentHash;
-use super::submission::Carrier;
 use super::time::Timestamp;
 
 /// The outcome of one call attempt, final or interim.

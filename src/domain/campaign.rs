@@ -1,11 +1,11 @@
 //! Campaigns: survey rounds over the subtree of a scope unit.
 
-use super::ids::{CampaignId, QuestionnaireId, UnitId};
-use super::time::Timestamp;
 use std::collections::BTreeMap;
 
+use super::cells::Stratum;
+use super::ids::{CampaignId, QuestionnaireId, UnitId};
 use super::quality::QualityRules;
-use super::scoring::Stratum;
+use super::time::Timestamp;
 use super::weighting::Weighting;
 
 /// Units with fewer accepted submissions than this are reported but not ranked, unless the

@@ -2,10 +2,15 @@
 
 pub mod aapor;
 pub mod campaign;
+pub mod cells;
+pub mod channel;
+pub mod flags;
+pub mod geo;
 pub mod grievance;
 pub mod ids;
 pub mod intake;
 pub mod phone;
+pub mod pooling;
 pub mod quality;
 pub mod questionnaire;
 pub mod ranking;

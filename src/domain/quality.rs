@@ -1,56 +1,9 @@
 //! Data-quality checks run on every submission at ingest. A failed check adds a named flag; a
 //! flagged submission is kept (never lost) but waits for review before it counts.
 
-use super::submission::GeoLocation;
+use super::flags::Flag;
+use super::geo::{Area, GeoLocation, distance_meters};
 use super::time::Timestamp;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Flag {
-    /// Interview shorter than the campaign allows for the number of questions answered.
-    TooFast,
-    /// GPS fix outside the unit's area (centre and radius).
-    OutsideUnitArea,
-    /// GPS accuracy worse than the campaign allows.
-    PoorGpsAccuracy,
-    /// The same household was already visited in this campaign.
-    DuplicateHousehold,
-    /// Uploaded long after the interview ended.
-    LateUpload,
-}
-
-impl Flag {
-    pub const ALL: [Flag; 5] = [
-        Self::TooFast,
-        Self::OutsideUnitArea,
-        Self::PoorGpsAccuracy,
-        Self::DuplicateHousehold,
-        Self::LateUpload,
-    ];
-
-    /// The wire enum's name, also the stored form.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::TooFast => "QUALITY_FLAG_TOO_FAST",
-            Self::OutsideUnitArea => "QUALITY_FLAG_OUTSIDE_UNIT_AREA",
-            Self::PoorGpsAccuracy => "QUALITY_FLAG_POOR_GPS_ACCURACY",
-            Self::DuplicateHousehold => "QUALITY_FLAG_DUPLICATE_HOUSEHOLD",
-            Self::LateUpload => "QUALITY_FLAG_LATE_UPLOAD",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|f| f.name() == name)
-    }
-}
-
-/// Encodes flags for storage: names joined by commas, empty for none.
-pub fn encode_flags(flags: &[Flag]) -> String {
-    flags.iter().map(|f| f.name()).collect::<Vec<_>>().join(",")
-}
-
-pub fn decode_flags(text: &str) -> Vec<Flag> {
-    text.split(',').filter_map(Flag::from_name).collect()
-}
 
 /// Per-campaign thresholds.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -71,24 +24,6 @@ impl Default for QualityRules {
             max_upload_delay_hours: 72,
         }
     }
-}
-
-/// A unit's area: a centre and a radius.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Area {
-    pub latitude: f64,
-    pub longitude: f64,
-    pub radius_meters: f64,
-}
-
-/// Great-circle distance in metres (haversine, mean Earth radius).
-pub fn distance_meters(a_lat: f64, a_lon: f64, b_lat: f64, b_lon: f64) -> f64 {
-    const EARTH_RADIUS_M: f64 = 6_371_008.8;
-    let (p1, p2) = (a_lat.to_radians(), b_lat.to_radians());
-    let dp = (b_lat - a_lat).to_radians();
-    let dl = (b_lon - a_lon).to_radians();
-    let h = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
-    2.0 * EARTH_RADIUS_M * h.sqrt().asin()
 }
 
 /// What the checks look at.
@@ -210,18 +145,5 @@ mod tests {
             check(&rules, &interview(600, None, None), at(600 + 73 * 3600)),
             [Flag::LateUpload]
         );
-    }
-
-    #[test]
-    fn distance_is_about_3_3_km_per_0_03_degrees_of_latitude() {
-        let d = distance_meters(29.87, 121.55, 29.90, 121.55);
-        assert!((d - 3_335.8).abs() < 5.0, "{d}");
-    }
-
-    #[test]
-    fn flags_round_trip_through_storage() {
-        let flags = vec![Flag::TooFast, Flag::LateUpload];
-        assert_eq!(decode_flags(&encode_flags(&flags)), flags);
-        assert!(decode_flags("").is_empty());
     }
 }

@@ -89,6 +89,25 @@ impl Questionnaire {
             .enumerate()
             .find(|(_, i)| i.code.as_str() == code)
     }
+
+    /// Questionnaire "q" of unscored indicators `codes`, weighing 1 each, for unit tests.
+    #[cfg(test)]
+    pub(crate) fn for_tests(codes: &[&str]) -> Self {
+        Self {
+            id: QuestionnaireId::parse("q").unwrap(),
+            name: "q".into(),
+            indicators: codes
+                .iter()
+                .map(|code| Indicator {
+                    code: Code::parse(code).unwrap(),
+                    text: String::new(),
+                    weight: 1.0,
+                    options: Vec::new(),
+                })
+                .collect(),
+            created_at: Timestamp::from_micros(0),
+        }
+    }
 }
 
 /// Parses an indicator weight: finite and strictly positive.

@@ -2,9 +2,9 @@
 
 use uuid::Uuid;
 
+use super::channel::Channel;
+use super::flags::Flag;
 use super::ids::{CampaignId, UnitId};
-use super::quality::Flag;
-use super::submission::Channel;
 use super::time::Timestamp;
 
 /// A stored submission as reviewers see it.

@@ -5,120 +5,15 @@ use std::collections::BTreeMap;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use super::cells::Stratum;
+use super::channel::{Carrier, Channel};
+use super::flags::Flag;
+use super::geo::GeoLocation;
 use super::grievance::NewGrievance;
 use super::ids::{CampaignId, Code, UnitId};
 use super::phone::RespondentHash;
-use super::quality::Flag;
 use super::review::ReviewState;
-use super::scoring::Stratum;
 use super::time::Timestamp;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Carrier {
-    ChinaMobile,
-    ChinaTelecom,
-    ChinaUnicom,
-    ChinaBroadnet,
-    Other,
-}
-
-impl Carrier {
-    pub const ALL: [Carrier; 5] = [
-        Self::ChinaMobile,
-        Self::ChinaTelecom,
-        Self::ChinaUnicom,
-        Self::ChinaBroadnet,
-        Self::Other,
-    ];
-
-    /// The stable number stored in the database (matches the wire enum).
-    pub fn as_i16(self) -> i16 {
-        match self {
-            Self::ChinaMobile => 1,
-            Self::ChinaTelecom => 2,
-            Self::ChinaUnicom => 3,
-            Self::ChinaBroadnet => 4,
-            Self::Other => 5,
-        }
-    }
-
-    pub fn from_i16(value: i16) -> Option<Self> {
-        Self::ALL.into_iter().find(|c| c.as_i16() == value)
-    }
-
-    /// The wire enum's name, used as the level name when weighting by carrier.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::ChinaMobile => "CARRIER_CHINA_MOBILE",
-            Self::ChinaTelecom => "CARRIER_CHINA_TELECOM",
-            Self::ChinaUnicom => "CARRIER_CHINA_UNICOM",
-            Self::ChinaBroadnet => "CARRIER_CHINA_BROADNET",
-            Self::Other => "CARRIER_OTHER",
-        }
-    }
-}
-
-/// How the interview was collected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Channel {
-    Visit,
-    Phone,
-}
-
-impl Channel {
-    pub fn as_i16(self) -> i16 {
-        match self {
-            Self::Visit => 1,
-            Self::Phone => 2,
-        }
-    }
-
-    pub fn from_i16(value: i16) -> Option<Self> {
-        [Self::Visit, Self::Phone]
-            .into_iter()
-            .find(|c| c.as_i16() == value)
-    }
-
-    /// The wire enum's name, used as the level name when weighting by channel.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Visit => "CHANNEL_VISIT",
-            Self::Phone => "CHANNEL_PHONE",
-        }
-    }
-}
-
-/// A GPS fix: coordinates in range, accuracy non-negative, nothing NaN.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct GeoLocation {
-    pub latitude: f64,
-    pub longitude: f64,
-    pub accuracy_meters: f64,
-}
-
-pub fn parse_latitude(value: f64) -> Result<f64, String> {
-    parse_in_range(value, -90.0, 90.0)
-}
-
-pub fn parse_longitude(value: f64) -> Result<f64, String> {
-    parse_in_range(value, -180.0, 180.0)
-}
-
-pub fn parse_accuracy(value: f64) -> Result<f64, String> {
-    if value.is_finite() && value >= 0.0 {
-        Ok(value)
-    } else {
-        Err("must be a finite number of metres, at least 0".into())
-    }
-}
-
-fn parse_in_range(value: f64, min: f64, max: f64) -> Result<f64, String> {
-    if value.is_finite() && (min..=max).contains(&value) {
-        Ok(value)
-    } else {
-        Err(format!("must be a number between {min} and {max}"))
-    }
-}
 
 /// Parses a client-generated submission id: any RFC 4122 UUID except nil.
 pub fn parse_submission_id(value: &str) -> Result<Uuid, String> {
@@ -314,14 +209,6 @@ mod tests {
         assert_eq!(a.content_hash(), b.content_hash());
         b.answers[0].option = Code::parse("bad").unwrap();
         assert_ne!(a.content_hash(), b.content_hash());
-    }
-
-    #[test]
-    fn coordinates_must_be_in_range_and_finite() {
-        assert!(parse_latitude(90.0).is_ok());
-        assert!(parse_latitude(90.5).is_err());
-        assert!(parse_longitude(f64::NAN).is_err());
-        assert!(parse_accuracy(-1.0).is_err());
     }
 
     #[test]

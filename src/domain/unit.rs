@@ -2,8 +2,8 @@
 
 use std::collections::HashMap;
 
+use super::geo::Area;
 use super::ids::UnitId;
-use super::quality::Area;
 use super::time::Timestamp;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -52,6 +52,21 @@ pub struct Unit {
     /// Where visits to the unit should be recorded; units without one use an ancestor's.
     pub area: Option<Area>,
     pub created_at: Timestamp,
+}
+
+impl Unit {
+    /// Root village `id`, named after its id, for unit tests.
+    #[cfg(test)]
+    pub(crate) fn for_tests(id: &str) -> Self {
+        Self {
+            id: UnitId::parse(id).unwrap(),
+            name: id.into(),
+            kind: UnitKind::Village,
+            parent_id: None,
+            area: None,
+            created_at: Timestamp::from_micros(0),
+        }
+    }
 }
 
 /// All units, indexed for the walks that scope checks and roll-ups need.

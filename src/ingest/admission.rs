@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use crate::domain::quality::Flag;
+use crate::domain::flags::Flag;
 use crate::domain::review::ReviewState;
 use crate::domain::submission::NewSubmission;
 use crate::store::{Admission, HouseholdKey};
@@ -46,8 +46,8 @@ mod tests {
     use uuid::Uuid;
 
     use super::*;
+    use crate::domain::cells::Stratum;
     use crate::domain::ids::{CampaignId, UnitId};
-    use crate::domain::scoring::Stratum;
     use crate::domain::submission::Source;
     use crate::domain::time::Timestamp;
 

@@ -83,13 +83,14 @@ use uuid::Uuid;
 
 use crate::domain::aapor::{AttemptOutcome, Disposition, NewCallAttempt};
 use crate::domain::campaign::Campaign;
+use crate::domain::cells::CellRow;
+use crate::domain::channel::Carrier;
+use crate::domain::flags::Flag;
 use crate::domain::grievance::{Grievance, GrievanceStatus};
 use crate::domain::ids::{CampaignId, UnitId};
-use crate::domain::quality::Flag;
 use crate::domain::questionnaire::Questionnaire;
 use crate::domain::review::{ReviewAction, ReviewState, SubmissionSummary};
-use crate::domain::scoring::CellStatRow;
-use crate::domain::submission::{Carrier, NewSubmission};
+use crate::domain::submission::NewSubmission;
 use crate::domain::time::Timestamp;
 use crate::domain::unit::Unit;
 use crate::error::{Error, Result};
@@ -209,7 +210,7 @@ impl Store {
     }
 
     /// The campaign's stored aggregates: rows per unit and cell, never per submission.
-    pub async fn campaign_stats(&self, campaign: &CampaignId) -> Result<Vec<CellStatRow>> {
+    pub async fn campaign_stats(&self, campaign: &CampaignId) -> Result<Vec<CellRow>> {
         aggregates::campaign_cells(self, campaign).await
     }
 

@@ -10,12 +10,12 @@ use sqlx::{Database, Decode, Encode, Postgres, Sqlite, Type};
 use time::OffsetDateTime;
 
 use crate::domain::aapor::Disposition;
+use crate::domain::cells::Stratum;
+use crate::domain::channel::{Carrier, Channel};
+use crate::domain::flags::Flag;
 use crate::domain::grievance::{GrievanceStatus, Urgency};
 use crate::domain::ids::{CampaignId, QuestionnaireId, UnitId};
-use crate::domain::quality::Flag;
 use crate::domain::review::{Decision, ReviewState};
-use crate::domain::scoring::Stratum;
-use crate::domain::submission::{Carrier, Channel};
 use crate::domain::time::Timestamp;
 use crate::domain::unit::UnitKind;
 

@@ -12,8 +12,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use canvass::auth::Role;
+use canvass::domain::channel::Channel;
 use canvass::domain::ids::UnitId;
-use canvass::domain::submission::Channel;
 use canvass::proto::v1 as pb;
 use tokio::sync::Barrier;
 use tonic::Code;

@@ -8,11 +8,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use canvass::domain::campaign::Campaign;
+use canvass::domain::cells::Stratum;
+use canvass::domain::channel::Carrier;
 use canvass::domain::ids::{CampaignId, Code, QuestionnaireId, UnitId};
+use canvass::domain::pooling::CampaignStats;
 use canvass::domain::questionnaire::{AnswerOption, Indicator, OptionValue, Questionnaire};
-use canvass::domain::ranking::competition_ranks;
-use canvass::domain::scoring::{CampaignStats, RankBasis, ScoringContext, Stratum, peers};
-use canvass::domain::submission::{Carrier, NewSubmission, ScoredAnswer, Source};
+use canvass::domain::ranking::{RankBasis, competition_ranks, peers};
+use canvass::domain::scoring::ScoringContext;
+use canvass::domain::submission::{NewSubmission, ScoredAnswer, Source};
 use canvass::domain::time::Timestamp;
 use canvass::domain::unit::{Unit, UnitKind, UnitTree};
 use canvass::ingest::{WriterConfig, WriterHandle};

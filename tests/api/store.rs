@@ -5,13 +5,14 @@
 use std::collections::BTreeMap;
 
 use canvass::domain::aapor::{AttemptOutcome, Disposition, NewCallAttempt};
+use canvass::domain::cells::Stratum;
+use canvass::domain::channel::Carrier;
+use canvass::domain::flags::Flag;
 use canvass::domain::grievance::{GrievanceStatus, NewGrievance, Urgency};
 use canvass::domain::ids::{CampaignId, Code, UnitId};
 use canvass::domain::phone::RespondentHash;
-use canvass::domain::quality::Flag;
 use canvass::domain::review::{Decision, ReviewState};
-use canvass::domain::scoring::Stratum;
-use canvass::domain::submission::{Carrier, NewSubmission, ScoredAnswer, Source};
+use canvass::domain::submission::{NewSubmission, ScoredAnswer, Source};
 use canvass::domain::time::Timestamp;
 use canvass::error::Error;
 use canvass::store::{CommitOutcome, ListQuery, ReviewChange, Store};
@@ -76,8 +77,8 @@ async fn commit(store: &Store, batch: &[&NewSubmission]) -> Vec<CommitOutcome> {
 /// Counted submissions and the security indicator's (valid, sum) over the campaign.
 async fn counted(store: &Store) -> (i64, i64, i64) {
     let rows = store.campaign_stats(&c1()).await.unwrap();
-    let submissions = rows.iter().map(|r| r.submissions).sum();
-    let security = rows.iter().filter_map(|r| r.moments.first());
+    let submissions = rows.iter().map(|r| r.figures.submissions).sum();
+    let security = rows.iter().filter_map(|r| r.figures.indicators.first());
     let (valid, sum) = security.fold((0, 0), |(v, s), m| (v + m.valid, s + m.sum));
     (submissions, valid, sum)
 }

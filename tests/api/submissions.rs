@@ -2,10 +2,11 @@
 
 use std::collections::BTreeMap;
 
+use canvass::domain::cells::Stratum;
+use canvass::domain::channel::{Carrier, Channel};
 use canvass::domain::ids::{CampaignId, UnitId};
 use canvass::domain::review::ReviewState;
-use canvass::domain::scoring::Stratum;
-use canvass::domain::submission::{Carrier, Channel, NewSubmission, Source};
+use canvass::domain::submission::{NewSubmission, Source};
 use canvass::domain::time::Timestamp;
 use canvass::proto::v1 as pb;
 use canvass::store::CommitOutcome;

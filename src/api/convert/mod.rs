@@ -6,20 +6,21 @@ use std::collections::{BTreeMap, HashSet};
 use prost_types::Timestamp as PbTimestamp;
 
 use crate::domain::campaign::{Campaign, DEFAULT_MIN_SAMPLE};
+use crate::domain::channel::{Carrier, Channel};
+use crate::domain::flags::Flag;
+use crate::domain::geo::{Area, GeoLocation, parse_accuracy, parse_latitude, parse_longitude};
 use crate::domain::grievance::{NewGrievance, Urgency};
 use crate::domain::ids::{CampaignId, Code, QuestionnaireId, UnitId, parse_name};
 use crate::domain::intake::SubmissionDraft;
 use crate::domain::phone::{PhoneHasher, PhoneNumber};
-use crate::domain::quality::{Area, Flag, QualityRules};
+use crate::domain::quality::QualityRules;
 use crate::domain::questionnaire::{
     AnswerOption, Indicator, OptionValue, Questionnaire, parse_points, parse_weight,
 };
+use crate::domain::ranking::{IndicatorStanding, RankingRow};
 use crate::domain::review::ReviewState;
-use crate::domain::scoring::{Breakdown, IndicatorScore, IndicatorStanding, RankingRow, UnitScore};
-use crate::domain::submission::{
-    Acknowledgement, Carrier, GeoLocation, Source, parse_accuracy, parse_latitude, parse_longitude,
-    parse_submission_id,
-};
+use crate::domain::scoring::{Breakdown, IndicatorScore, UnitScore};
+use crate::domain::submission::{Acknowledgement, Source, parse_submission_id};
 use crate::domain::time::Timestamp;
 use crate::domain::unit::{Unit, UnitKind};
 use crate::domain::weighting::{Margin, Method, WeightedEstimate, Weighting};
@@ -46,6 +47,17 @@ pub fn timestamp_to_proto(t: Timestamp) -> PbTimestamp {
 fn timestamp(value: Option<&PbTimestamp>) -> Result<Timestamp, String> {
     let t = value.ok_or("is required")?;
     Timestamp::from_parts(t.seconds, t.nanos)
+}
+
+/// Parses the (campaign, unit) pair many requests name.
+///
+/// # Errors
+/// INVALID_ARGUMENT naming each malformed id.
+pub fn campaign_and_unit(campaign_id: &str, unit_id: &str) -> Result<(CampaignId, UnitId)> {
+    let mut v = Violations::new();
+    let campaign = v.check("campaign_id", CampaignId::parse(campaign_id));
+    let unit = v.check("unit_id", UnitId::parse(unit_id));
+    v.into_result(|| campaign.zip(unit))
 }
 
 /// An optional reference: empty means none.
@@ -98,6 +110,13 @@ pub fn carrier(value: i32) -> Result<Carrier, String> {
     }
 }
 
+pub fn channel_to_proto(channel: Channel) -> pb::Channel {
+    match channel {
+        Channel::Visit => pb::Channel::Visit,
+        Channel::Phone => pb::Channel::Phone,
+    }
+}
+
 pub fn carrier_to_proto(carrier: Option<Carrier>) -> pb::Carrier {
     match carrier {
         None => pb::Carrier::Unspecified,
@@ -109,11 +128,15 @@ pub fn carrier_to_proto(carrier: Option<Carrier>) -> pb::Carrier {
     }
 }
 
+mod callcenter;
 mod catalog;
+mod review;
 mod scores;
 mod submission;
 mod weighting;
 
+pub use callcenter::*;
 pub use catalog::*;
+pub use review::*;
 pub use scores::*;
 pub use submission::*;

@@ -36,11 +36,7 @@ fn indicator_score_to_proto(i: &IndicatorScore) -> pb::IndicatorScore {
 
 fn breakdown_to_proto(b: &Breakdown) -> pb::ScoreBreakdown {
     pb::ScoreBreakdown {
-        channel: match b.channel {
-            crate::domain::submission::Channel::Visit => pb::Channel::Visit,
-            crate::domain::submission::Channel::Phone => pb::Channel::Phone,
-        }
-        .into(),
+        channel: channel_to_proto(b.channel).into(),
         carrier: carrier_to_proto(b.carrier).into(),
         submission_count: b.submissions,
         composite_score: b.composite,

@@ -10,11 +10,12 @@ use std::collections::{BTreeMap, HashMap};
 use super::Store;
 use super::values::{CarrierColumn, Counts};
 use crate::domain::campaign::Campaign;
+use crate::domain::cells::{CellKey, CellRow, Figures, Stratum};
+use crate::domain::channel::Channel;
 use crate::domain::ids::{CampaignId, UnitId};
 use crate::domain::questionnaire::Questionnaire;
-use crate::domain::scoring::{CellKey, CellStatRow, Stratum};
 use crate::domain::stats::Moments;
-use crate::domain::submission::{Channel, NewSubmission};
+use crate::domain::submission::NewSubmission;
 use crate::error::{Error, Result};
 
 /// A stored aggregate row's key: campaign, unit, channel, carrier column and stratum.
@@ -31,78 +32,55 @@ pub fn cell_row_key(s: &NewSubmission) -> CellRowKey {
     )
 }
 
-/// What one aggregate row holds, or what a batch adds to it: submissions, and the moments of
-/// each indicator by questionnaire position.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct CellFigures {
-    pub submissions: i64,
-    pub moments: Vec<Moments>,
+/// The moments flattened as stored: valid, excluded, sum, sum of squares per indicator.
+pub fn flat_moments(figures: &Figures) -> Vec<i64> {
+    figures
+        .indicators
+        .iter()
+        .flat_map(|m| [m.valid, m.excluded, m.sum, m.sum_sq])
+        .collect()
 }
 
-impl CellFigures {
-    fn add_answer(&mut self, position: usize, moments: Moments) {
-        if self.moments.len() <= position {
-            self.moments.resize(position + 1, Moments::default());
-        }
-        self.moments[position] += moments;
-    }
+/// The top-three counts as stored, one per indicator, in a column of their own.
+pub fn flat_top_three(figures: &Figures) -> Vec<i64> {
+    figures.indicators.iter().map(|m| m.top_three).collect()
+}
 
-    /// Adds `other` position by position; the shorter list counts as zeros beyond its end.
-    pub fn add(&mut self, other: &CellFigures) {
-        self.submissions += other.submissions;
-        for (position, moments) in other.moments.iter().enumerate() {
-            self.add_answer(position, *moments);
-        }
+/// Rebuilds a row's figures from its stored lists; either may stop early, as zeros beyond
+/// its end.
+///
+/// # Errors
+/// A stored moments list whose length is not a multiple of four.
+pub fn figures_from_flat(submissions: i64, flat: &[i64], top_three: &[i64]) -> Result<Figures> {
+    if !flat.len().is_multiple_of(4) {
+        return Err(Error::internal(format!(
+            "stored moments hold {} numbers, not four per indicator",
+            flat.len()
+        )));
     }
-
-    /// The moments flattened as stored: valid, excluded, sum, sum of squares per indicator.
-    pub fn flat_moments(&self) -> Vec<i64> {
-        self.moments
-            .iter()
-            .flat_map(|m| [m.valid, m.excluded, m.sum, m.sum_sq])
-            .collect()
+    let mut figures = Figures {
+        submissions,
+        indicators: flat
+            .chunks_exact(4)
+            .map(|m| Moments {
+                valid: m[0],
+                excluded: m[1],
+                sum: m[2],
+                sum_sq: m[3],
+                top_three: 0,
+            })
+            .collect(),
+    };
+    for (position, count) in top_three.iter().enumerate() {
+        figures.add_answer(
+            position,
+            Moments {
+                top_three: *count,
+                ..Moments::default()
+            },
+        );
     }
-
-    /// The top-three counts as stored, one per indicator, in a column of their own.
-    pub fn flat_top_three(&self) -> Vec<i64> {
-        self.moments.iter().map(|m| m.top_three).collect()
-    }
-
-    /// Rebuilds a row from its stored lists; either may stop early, as zeros beyond its end.
-    ///
-    /// # Errors
-    /// A stored moments list whose length is not a multiple of four.
-    pub fn from_flat(submissions: i64, flat: &[i64], top_three: &[i64]) -> Result<Self> {
-        if !flat.len().is_multiple_of(4) {
-            return Err(Error::internal(format!(
-                "stored moments hold {} numbers, not four per indicator",
-                flat.len()
-            )));
-        }
-        let mut figures = Self {
-            submissions,
-            moments: flat
-                .chunks_exact(4)
-                .map(|m| Moments {
-                    valid: m[0],
-                    excluded: m[1],
-                    sum: m[2],
-                    sum_sq: m[3],
-                    top_three: 0,
-                })
-                .collect(),
-        };
-        for (position, count) in top_three.iter().enumerate() {
-            figures.add_answer(
-                position,
-                Moments {
-                    top_three: *count,
-                    ..Moments::default()
-                },
-            );
-        }
-        Ok(figures)
-    }
+    Ok(figures)
 }
 
 /// A stored aggregate row as both dialects read it.
@@ -120,14 +98,14 @@ pub struct StoredCell {
 }
 
 impl StoredCell {
-    pub fn into_parts(self) -> Result<(CellRowKey, CellFigures)> {
+    pub fn into_parts(self) -> Result<(CellRowKey, Figures)> {
         let top_three = self.top_three.ok_or_else(|| {
             Error::internal(
                 "an aggregate row has no top-three counts yet: restart a current server to count \
                  them",
             )
         })?;
-        let figures = CellFigures::from_flat(self.submissions, &self.moments.0, &top_three.0)?;
+        let figures = figures_from_flat(self.submissions, &self.moments.0, &top_three.0)?;
         Ok((
             (
                 self.campaign_id,
@@ -142,7 +120,7 @@ impl StoredCell {
 }
 
 /// The campaign's aggregate rows.
-pub async fn campaign_cells(store: &Store, campaign: &CampaignId) -> Result<Vec<CellStatRow>> {
+pub async fn campaign_cells(store: &Store, campaign: &CampaignId) -> Result<Vec<CellRow>> {
     let rows: Vec<StoredCell> = read!(store, |db| {
         sqlx::query_as(
             "SELECT campaign_id, unit_id, channel, carrier, stratum, submissions, moments, \
@@ -155,15 +133,14 @@ pub async fn campaign_cells(store: &Store, campaign: &CampaignId) -> Result<Vec<
     rows.into_iter()
         .map(|row| {
             let ((_, unit_id, channel, carrier, stratum), figures) = row.into_parts()?;
-            Ok(CellStatRow {
+            Ok(CellRow {
                 unit_id,
                 cell: CellKey {
                     channel,
                     carrier: carrier.0,
                     stratum,
                 },
-                submissions: figures.submissions,
-                moments: figures.moments,
+                figures,
             })
         })
         .collect()
@@ -173,7 +150,7 @@ pub async fn campaign_cells(store: &Store, campaign: &CampaignId) -> Result<Vec<
 /// written once per batch.
 #[derive(Debug, Default)]
 pub struct Deltas {
-    pub cells: HashMap<CellRowKey, CellFigures>,
+    pub cells: HashMap<CellRowKey, Figures>,
 }
 
 impl Deltas {
@@ -213,7 +190,7 @@ impl Deltas {
     }
 
     /// The touched rows in key order: writers that lock rows in one order cannot deadlock.
-    pub fn sorted(&self) -> Vec<(&CellRowKey, &CellFigures)> {
+    pub fn sorted(&self) -> Vec<(&CellRowKey, &Figures)> {
         let mut rows: Vec<_> = self.cells.iter().collect();
         rows.sort_unstable_by(|a, b| a.0.cmp(b.0));
         rows
@@ -283,28 +260,10 @@ mod tests {
     }
 
     #[test]
-    fn cell_figures_add_position_by_position_and_pad_the_shorter() {
-        let mut stored = CellFigures {
-            submissions: 2,
-            moments: vec![moments(2, 0, 160, 12800)],
-        };
-        let delta = CellFigures {
-            submissions: 1,
-            moments: vec![moments(1, 0, 60, 3600), moments(0, 1, 0, 0)],
-        };
-        stored.add(&delta);
-        assert_eq!(stored.submissions, 3);
-        assert_eq!(
-            stored.moments,
-            vec![moments(3, 0, 220, 16400), moments(0, 1, 0, 0)]
-        );
-    }
-
-    #[test]
     fn stored_forms_round_trip_and_reject_partial_indicators() {
-        let figures = CellFigures {
+        let figures = Figures {
             submissions: 5,
-            moments: vec![
+            indicators: vec![
                 Moments {
                     top_three: 3,
                     ..moments(4, 1, 300, 23000)
@@ -312,18 +271,18 @@ mod tests {
                 moments(5, 0, 0, 0),
             ],
         };
-        assert_eq!(figures.flat_moments(), vec![4, 1, 300, 23000, 5, 0, 0, 0]);
-        assert_eq!(figures.flat_top_three(), vec![3, 0]);
+        assert_eq!(flat_moments(&figures), vec![4, 1, 300, 23000, 5, 0, 0, 0]);
+        assert_eq!(flat_top_three(&figures), vec![3, 0]);
         assert_eq!(
-            CellFigures::from_flat(5, &figures.flat_moments(), &figures.flat_top_three()).unwrap(),
+            figures_from_flat(5, &flat_moments(&figures), &flat_top_three(&figures)).unwrap(),
             figures
         );
         // Counts stored for fewer indicators than the moments (or none) are zeros beyond.
         assert_eq!(
-            CellFigures::from_flat(5, &figures.flat_moments(), &[3]).unwrap(),
+            figures_from_flat(5, &flat_moments(&figures), &[3]).unwrap(),
             figures
         );
-        assert!(CellFigures::from_flat(1, &[1, 2, 3], &[]).is_err());
+        assert!(figures_from_flat(1, &[1, 2, 3], &[]).is_err());
     }
 
     #[test]
@@ -345,16 +304,16 @@ mod tests {
         added.add_stored(&row, 1);
         let mut removed = Deltas::default();
         removed.add_stored(&row, -1);
-        let mut total = CellFigures::default();
+        let mut total = Figures::default();
         for deltas in [&added, &removed] {
             let (_, figures) = deltas.sorted()[0];
             total.add(figures);
         }
         assert_eq!(total.submissions, 0);
-        assert!(total.moments.iter().all(|m| *m == Moments::default()));
+        assert!(total.indicators.iter().all(|m| *m == Moments::default()));
         let (_, figures) = added.sorted()[0];
         assert_eq!(
-            figures.moments,
+            figures.indicators,
             vec![
                 Moments {
                     top_three: 1,

@@ -3,7 +3,7 @@
 
 use sqlx::PgConnection;
 
-use super::Deltas;
+use super::{Deltas, flat_moments, flat_top_three};
 use crate::error::Result;
 use crate::store::postgres::array_literal;
 use crate::store::values::code;
@@ -37,8 +37,8 @@ pub async fn apply_deltas(conn: &mut PgConnection, deltas: &Deltas) -> Result<()
         strata.push(stratum.as_str());
         submissions.push(figures.submissions);
         // An array literal per row: UNNEST would flatten a two-dimensional array.
-        moments.push(array_literal(&figures.flat_moments()));
-        top_three.push(array_literal(&figures.flat_top_three()));
+        moments.push(array_literal(&flat_moments(figures)));
+        top_three.push(array_literal(&flat_top_three(figures)));
     }
     sqlx::query(
         "INSERT INTO cell_stats (campaign_id, unit_id, channel, carrier, stratum, submissions, \

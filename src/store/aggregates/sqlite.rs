@@ -7,7 +7,8 @@ use std::collections::HashMap;
 use serde::Serialize;
 use sqlx::SqliteConnection;
 
-use super::{CellFigures, CellRowKey, Deltas, StoredCell};
+use super::{CellRowKey, Deltas, StoredCell, flat_moments, flat_top_three};
+use crate::domain::cells::Figures;
 use crate::error::Result;
 use crate::store::values::{Counts, code};
 
@@ -63,7 +64,7 @@ pub fn cell_keys_json<'a>(keys: impl Iterator<Item = &'a CellRowKey>) -> String 
 
 /// The rows `deltas` touches with their new totals (stored figures plus deltas), as the JSON
 /// array `upsert_cells_sql!` binds.
-pub fn cell_rows_json(mut stored: HashMap<CellRowKey, CellFigures>, deltas: &Deltas) -> String {
+pub fn cell_rows_json(mut stored: HashMap<CellRowKey, Figures>, deltas: &Deltas) -> String {
     let rows: Vec<_> = deltas
         .cells
         .iter()
@@ -78,8 +79,8 @@ pub fn cell_rows_json(mut stored: HashMap<CellRowKey, CellFigures>, deltas: &Del
                 carrier.code(),
                 stratum.as_str(),
                 figures.submissions,
-                Counts::json(&figures.flat_moments()),
-                Counts::json(&figures.flat_top_three()),
+                Counts::json(&flat_moments(&figures)),
+                Counts::json(&flat_top_three(&figures)),
             )
         })
         .collect();

@@ -9,8 +9,9 @@ use std::collections::HashMap;
 use super::Store;
 use super::values::{CarrierColumn, hash32};
 use crate::domain::aapor::{AttemptOutcome, Disposition, NewCallAttempt, Outcome, next_outcome};
+use crate::domain::channel::Carrier;
 use crate::domain::ids::{CampaignId, UnitId};
-use crate::domain::submission::{Carrier, NewSubmission, Source};
+use crate::domain::submission::{NewSubmission, Source};
 use crate::domain::time::Timestamp;
 use crate::error::Result;
 

@@ -6,8 +6,9 @@ use sqlx::types::Json;
 
 use super::{Store, insert_error};
 use crate::domain::campaign::Campaign;
+use crate::domain::geo::Area;
 use crate::domain::ids::{CampaignId, QuestionnaireId, UnitId};
-use crate::domain::quality::{Area, QualityRules};
+use crate::domain::quality::QualityRules;
 use crate::domain::questionnaire::Questionnaire;
 use crate::domain::time::Timestamp;
 use crate::domain::unit::{Unit, UnitKind};

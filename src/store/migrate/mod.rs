@@ -10,13 +10,13 @@ use futures::{Stream, TryStreamExt};
 use sqlx::types::Json;
 
 use super::Store;
-use super::aggregates::{CellRowKey, Contribution, Deltas};
+use super::aggregates::{CellRowKey, Contribution, Deltas, flat_top_three};
 use super::values::{CarrierColumn, Counts};
 use crate::domain::campaign::Campaign;
+use crate::domain::channel::Channel;
 use crate::domain::ids::{CampaignId, UnitId};
 use crate::domain::questionnaire::Questionnaire;
 use crate::domain::review::ReviewState;
-use crate::domain::submission::Channel;
 use crate::error::{Error, Result};
 
 pub async fn run(store: &Store) -> Result<()> {
@@ -150,7 +150,7 @@ impl<'a> TopThreeCount<'a> {
         self.deltas
             .cells
             .into_iter()
-            .map(|(key, figures)| (key, figures.flat_top_three()))
+            .map(|(key, figures)| (key, flat_top_three(&figures)))
             .collect()
     }
 }

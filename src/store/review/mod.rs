@@ -22,11 +22,11 @@ use super::aggregates::{Contribution, Deltas};
 use super::values::{CarrierColumn, Flags};
 use super::{ListQuery, Store};
 use crate::domain::campaign::Campaign;
+use crate::domain::channel::Channel;
+use crate::domain::flags::Flag;
 use crate::domain::ids::{CampaignId, UnitId};
-use crate::domain::quality::Flag;
 use crate::domain::questionnaire::Questionnaire;
 use crate::domain::review::{Decision, ReviewAction, ReviewState, SubmissionSummary};
-use crate::domain::submission::Channel;
 use crate::domain::time::Timestamp;
 use crate::error::{Error, Result};
 

@@ -10,8 +10,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use uuid::Uuid;
 
 use super::values::{Flags, hash32};
+use crate::domain::flags::Flag;
 use crate::domain::ids::{CampaignId, UnitId};
-use crate::domain::quality::Flag;
 use crate::domain::review::ReviewState;
 use crate::domain::submission::NewSubmission;
 use crate::domain::time::Timestamp;

@@ -20,6 +20,7 @@ use super::{
     Admit, Admitted, CommitOutcome, ExistingRow, HouseholdKey, admitted, answers_json,
     attributes_json, outcomes,
 };
+use crate::domain::cells::Figures;
 use crate::domain::grievance::GrievanceStatus;
 use crate::domain::ids::{CampaignId, UnitId};
 use crate::domain::submission::{NewSubmission, Source};
@@ -28,7 +29,7 @@ use crate::error::{Error, Result};
 use crate::store::aggregates::sqlite::{
     cell_keys_json, cell_rows_json, select_cells_sql, to_json, upsert_cells_sql,
 };
-use crate::store::aggregates::{CellFigures, CellRowKey, Deltas, StoredCell, cell_row_key};
+use crate::store::aggregates::{CellRowKey, Deltas, StoredCell, cell_row_key};
 use crate::store::calls::{self, poll_case_updates};
 use crate::store::grievances::sqlite::{grievance_rows, insert_grievances_sql};
 use crate::store::sqlite::SqliteStore;
@@ -173,7 +174,7 @@ struct BatchFacts {
     households: HashSet<HouseholdKey>,
     existing: HashMap<(CampaignId, Uuid), CommitOutcome>,
     interviewed: HashSet<(CampaignId, [u8; 32])>,
-    cells: HashMap<CellRowKey, CellFigures>,
+    cells: HashMap<CellRowKey, Figures>,
 }
 
 impl BatchFacts {
@@ -283,10 +284,10 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
+    use crate::domain::cells::Stratum;
+    use crate::domain::channel::Carrier;
     use crate::domain::phone::RespondentHash;
     use crate::domain::review::ReviewState;
-    use crate::domain::scoring::Stratum;
-    use crate::domain::submission::Carrier;
 
     fn poll(id: u128, respondent: u8) -> NewSubmission {
         NewSubmission {

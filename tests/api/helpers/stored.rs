@@ -3,9 +3,9 @@
 
 use std::collections::BTreeMap;
 
+use canvass::domain::channel::{Carrier, Channel};
 use canvass::domain::ids::UnitId;
 use canvass::domain::review::ReviewState;
-use canvass::domain::submission::{Carrier, Channel};
 use sqlx::Connection;
 use sqlx::types::Json;
 use uuid::Uuid;
