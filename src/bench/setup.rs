@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use tonic::metadata::{Ascii, MetadataValue};
 
-use super::server::{Memory, ScratchDatabase, ScratchDir, ServerProcess};
+use super::server::{Memory, ScratchDir, ServerProcess};
 use crate::auth::{KeyPaths, Role, TokenIssuer, ensure_keypair};
 use crate::domain::ids::UnitId;
 use crate::error::{Error, Result};
-use crate::store::redact_url;
+use crate::store::{ScratchDatabase, Store};
 
 /// Lifetime of the tokens a run mints: longer than any run.
 const TOKEN_TTL: Duration = Duration::from_secs(6 * 3600);
@@ -64,13 +64,7 @@ impl Setup {
     pub async fn start(args: &ServerArgs) -> Result<Self> {
         let dir = ScratchDir::new()?;
         let scratch_database = match &args.database_url {
-            Some(url) if url.starts_with("postgres") => Some(ScratchDatabase::create(url).await?),
-            Some(url) => {
-                return Err(Error::invalid(
-                    "--database-url",
-                    format!("expected postgres://…, got {}", redact_url(url)),
-                ));
-            }
+            Some(url) => Some(ScratchDatabase::create(url).await?),
             None => None,
         };
         let database_url = scratch_database
@@ -88,11 +82,7 @@ impl Setup {
         Ok(Self {
             address: server.address,
             server: Some(server),
-            store: if scratch_database.is_some() {
-                "PostgreSQL"
-            } else {
-                "SQLite"
-            },
+            store: Store::name_of(&database_url),
             database_url: Some(database_url),
             issuer: Some(issuer),
             admin,

@@ -72,8 +72,8 @@ impl NewCallAttempt {
             h.update(part.as_bytes());
         }
         h.update(self.respondent.0);
-        h.update(self.carrier.as_i16().to_le_bytes());
-        h.update(self.disposition.as_i16().to_le_bytes());
+        h.update(self.carrier.content_code().to_le_bytes());
+        h.update(self.disposition.content_code().to_le_bytes());
         h.update(self.attempted_at.as_micros().to_le_bytes());
         h.finalize().into()
     }
@@ -153,18 +153,13 @@ impl Disposition {
         }
     }
 
-    /// The stable number stored in the database (matches the wire enum).
-    pub fn as_i16(self) -> i16 {
+    /// The disposition's number in content hashes (its place in [`Self::ALL`], from 1), which
+    /// a retry must reproduce exactly as it was first sent: never reorder `ALL`.
+    pub fn content_code(self) -> i16 {
         Self::ALL
             .iter()
             .position(|d| *d == self)
             .map_or(0, |i| i as i16 + 1)
-    }
-
-    pub fn from_i16(value: i16) -> Option<Self> {
-        usize::try_from(value - 1)
-            .ok()
-            .and_then(|i| Self::ALL.get(i).copied())
     }
 
     /// Interviews outrank every other outcome of the same case, whenever they happened.
@@ -396,10 +391,8 @@ mod tests {
     }
 
     #[test]
-    fn stored_numbers_round_trip() {
-        for d in Disposition::ALL {
-            assert_eq!(Disposition::from_i16(d.as_i16()), Some(d));
-        }
-        assert_eq!(Disposition::from_i16(0), None);
+    fn content_codes_are_distinct_and_from_one() {
+        let codes: Vec<i16> = Disposition::ALL.iter().map(|d| d.content_code()).collect();
+        assert_eq!(codes, (1..=18).collect::<Vec<i16>>());
     }
 }

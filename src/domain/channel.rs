@@ -8,19 +8,6 @@ pub enum Channel {
 }
 
 impl Channel {
-    pub fn as_i16(self) -> i16 {
-        match self {
-            Self::Visit => 1,
-            Self::Phone => 2,
-        }
-    }
-
-    pub fn from_i16(value: i16) -> Option<Self> {
-        [Self::Visit, Self::Phone]
-            .into_iter()
-            .find(|c| c.as_i16() == value)
-    }
-
     /// The wire enum's name, used as the level name when weighting by channel.
     pub fn name(self) -> &'static str {
         match self {
@@ -49,8 +36,9 @@ impl Carrier {
         Self::Other,
     ];
 
-    /// The stable number stored in the database (matches the wire enum).
-    pub fn as_i16(self) -> i16 {
+    /// The carrier's number in content hashes, which a retry must reproduce exactly as it
+    /// was first sent: never renumber.
+    pub fn content_code(self) -> i16 {
         match self {
             Self::ChinaMobile => 1,
             Self::ChinaTelecom => 2,
@@ -58,10 +46,6 @@ impl Carrier {
             Self::ChinaBroadnet => 4,
             Self::Other => 5,
         }
-    }
-
-    pub fn from_i16(value: i16) -> Option<Self> {
-        Self::ALL.into_iter().find(|c| c.as_i16() == value)
     }
 
     /// The wire enum's name, used as the level name when weighting by carrier.

@@ -1,4 +1,4 @@
-//! The named data-quality flags a submission can carry, and their stored form.
+//! The named data-quality flags a submission can carry.
 
 /// A data-quality check a submission failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -40,23 +40,15 @@ impl Flag {
     }
 }
 
-/// Encodes flags for storage: names joined by commas, empty for none.
-pub fn encode_flags(flags: &[Flag]) -> String {
-    flags.iter().map(|f| f.name()).collect::<Vec<_>>().join(",")
-}
-
-pub fn decode_flags(text: &str) -> Vec<Flag> {
-    text.split(',').filter_map(Flag::from_name).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn flags_round_trip_through_storage() {
-        let flags = vec![Flag::TooFast, Flag::LateUpload];
-        assert_eq!(decode_flags(&encode_flags(&flags)), flags);
-        assert!(decode_flags("").is_empty());
+    fn flags_are_found_by_their_names() {
+        for flag in Flag::ALL {
+            assert_eq!(Flag::from_name(flag.name()), Some(flag));
+        }
+        assert_eq!(Flag::from_name(""), None);
     }
 }

@@ -20,34 +20,14 @@ pub enum GrievanceStatus {
 }
 
 impl Urgency {
-    pub fn as_i16(self) -> i16 {
+    /// The urgency's number in content hashes, which a retry must reproduce exactly as it was
+    /// first sent: never renumber.
+    pub fn content_code(self) -> i16 {
         match self {
             Self::Low => 1,
             Self::Medium => 2,
             Self::High => 3,
         }
-    }
-
-    pub fn from_i16(value: i16) -> Option<Self> {
-        [Self::Low, Self::Medium, Self::High]
-            .into_iter()
-            .find(|u| u.as_i16() == value)
-    }
-}
-
-impl GrievanceStatus {
-    pub fn as_i16(self) -> i16 {
-        match self {
-            Self::Open => 1,
-            Self::InProgress => 2,
-            Self::Resolved => 3,
-        }
-    }
-
-    pub fn from_i16(value: i16) -> Option<Self> {
-        [Self::Open, Self::InProgress, Self::Resolved]
-            .into_iter()
-            .find(|s| s.as_i16() == value)
     }
 }
 

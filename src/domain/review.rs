@@ -50,42 +50,7 @@ pub enum Decision {
     Reject,
 }
 
-impl Decision {
-    pub fn as_i16(self) -> i16 {
-        match self {
-            Self::Approve => 1,
-            Self::Reject => 2,
-        }
-    }
-
-    pub fn from_i16(value: i16) -> Option<Self> {
-        [Self::Approve, Self::Reject]
-            .into_iter()
-            .find(|d| d.as_i16() == value)
-    }
-}
-
 impl ReviewState {
-    pub fn as_i16(self) -> i16 {
-        match self {
-            Self::Received => 1,
-            Self::Flagged => 2,
-            Self::Approved => 3,
-            Self::Rejected => 4,
-        }
-    }
-
-    pub fn from_i16(value: i16) -> Option<Self> {
-        [
-            Self::Received,
-            Self::Flagged,
-            Self::Approved,
-            Self::Rejected,
-        ]
-        .into_iter()
-        .find(|s| s.as_i16() == value)
-    }
-
     /// Whether the submission's answers are in the aggregates.
     pub fn counts(self) -> bool {
         matches!(self, Self::Received | Self::Approved)

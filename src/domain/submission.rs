@@ -142,7 +142,7 @@ impl NewSubmission {
             } => {
                 field(b"phone");
                 field(&respondent.0);
-                field(&carrier.as_i16().to_le_bytes());
+                field(&carrier.content_code().to_le_bytes());
             }
         }
         for answer in &self.answers {
@@ -156,7 +156,7 @@ impl NewSubmission {
         for g in &self.grievances {
             field(g.category.as_bytes());
             field(g.description.as_bytes());
-            field(&g.urgency.as_i16().to_le_bytes());
+            field(&g.urgency.content_code().to_le_bytes());
         }
         h.finalize().into()
     }

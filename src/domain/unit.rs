@@ -25,22 +25,6 @@ impl UnitKind {
         Self::Community,
         Self::Department,
     ];
-
-    /// The stable number stored in the database (matches the wire enum).
-    pub fn as_i16(self) -> i16 {
-        match self {
-            Self::City => 1,
-            Self::Township => 2,
-            Self::Subdistrict => 3,
-            Self::Village => 4,
-            Self::Community => 5,
-            Self::Department => 6,
-        }
-    }
-
-    pub fn from_i16(value: i16) -> Option<Self> {
-        Self::ALL.into_iter().find(|kind| kind.as_i16() == value)
-    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

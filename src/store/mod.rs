@@ -73,6 +73,7 @@ mod grievances;
 mod migrate;
 mod postgres;
 mod review;
+mod scratch;
 mod sqlite;
 mod submissions;
 mod values;
@@ -97,6 +98,7 @@ use crate::error::{Error, Result};
 
 pub use changes::{ChangeListener, LISTENER_APPLICATION_NAME};
 pub use review::ReviewChange;
+pub use scratch::ScratchDatabase;
 pub use submissions::{Admission, Admit, CommitOutcome, HouseholdKey};
 
 use postgres::PgStore;
@@ -150,6 +152,15 @@ impl Store {
         match self {
             Self::Sqlite(_) => "SQLite",
             Self::Postgres(_) => "PostgreSQL",
+        }
+    }
+
+    /// The database product a `DATABASE_URL` names, for reports.
+    pub fn name_of(url: &str) -> &'static str {
+        if url.starts_with("sqlite:") {
+            "SQLite"
+        } else {
+            "PostgreSQL"
         }
     }
 

@@ -4,15 +4,21 @@ use super::*;
 use crate::domain::aapor::{Disposition, GroupCounts, NewCallAttempt, Rates};
 use crate::domain::intake::CLOCK_SKEW_ALLOWANCE_SECONDS;
 
+/// The wire enum numbers dispositions from 1 in the order of [`Disposition::ALL`].
 fn disposition(value: i32) -> Result<Disposition, String> {
-    match i16::try_from(value).ok().and_then(Disposition::from_i16) {
-        Some(d) => Ok(d),
-        None => Err("must be a call disposition other than UNSPECIFIED".into()),
-    }
+    usize::try_from(value)
+        .ok()
+        .and_then(|n| n.checked_sub(1))
+        .and_then(|i| Disposition::ALL.get(i).copied())
+        .ok_or_else(|| "must be a call disposition other than UNSPECIFIED".into())
 }
 
 pub fn disposition_to_proto(d: Disposition) -> i32 {
-    i32::from(d.as_i16())
+    let position = Disposition::ALL
+        .iter()
+        .position(|listed| *listed == d)
+        .expect("ALL lists every disposition");
+    i32::try_from(position + 1).expect("eighteen dispositions")
 }
 
 /// Validates an attempt logged by `submitted_by`; the number is hashed here and goes no
@@ -98,6 +104,25 @@ pub fn rates_to_proto(counts: &GroupCounts, r: &Rates) -> pb::OutcomeRates {
 mod tests {
     use super::*;
     use crate::error::Error;
+
+    #[test]
+    fn dispositions_carry_their_wire_numbers() {
+        for d in Disposition::ALL {
+            let wire = pb::CallDisposition::try_from(disposition_to_proto(d)).unwrap();
+            let mut name = String::from("CALL_DISPOSITION");
+            for c in format!("{d:?}").chars() {
+                if c.is_uppercase() {
+                    name.push('_');
+                }
+                name.push(c.to_ascii_uppercase());
+            }
+            assert_eq!(wire.as_str_name(), name);
+            assert_eq!(disposition(disposition_to_proto(d)), Ok(d));
+        }
+        assert!(disposition(0).is_err());
+        assert!(disposition(19).is_err());
+        assert!(disposition(-1).is_err());
+    }
 
     fn attempt_at(seconds: i64) -> pb::LogCallAttemptRequest {
         pb::LogCallAttemptRequest {
