@@ -127,13 +127,7 @@ mod tests {
     use super::*;
 
     fn moments(valid: i64, excluded: i64, sum: i64, sum_sq: i64) -> Moments {
-        Moments {
-            valid,
-            excluded,
-            sum,
-            sum_sq,
-            top_three: 0,
-        }
+        Moments::sums(valid, excluded, sum, sum_sq)
     }
 
     #[test]

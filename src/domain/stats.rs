@@ -21,6 +21,18 @@ pub struct Moments {
 }
 
 impl Moments {
+    /// Moments with these sums and no top-three answers, for unit tests.
+    #[cfg(test)]
+    pub(crate) fn sums(valid: i64, excluded: i64, sum: i64, sum_sq: i64) -> Self {
+        Self {
+            valid,
+            excluded,
+            sum,
+            sum_sq,
+            top_three: 0,
+        }
+    }
+
     /// The contribution of one answer; `top_three` counts only for an answer with points.
     pub fn of_answer(points: Option<u8>, top_three: bool) -> Self {
         match points {

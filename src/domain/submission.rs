@@ -172,20 +172,32 @@ pub struct Acknowledgement {
 }
 
 #[cfg(test)]
+impl NewSubmission {
+    /// Submission `id` to campaign c1 from unit u1, with no answers or flags.
+    pub(crate) fn for_tests(id: u128, source: Source) -> Self {
+        Self {
+            id: Uuid::from_u128(id),
+            campaign_id: CampaignId::parse("c1").unwrap(),
+            unit_id: UnitId::parse("u1").unwrap(),
+            source,
+            started_at: Timestamp::from_micros(1),
+            ended_at: Timestamp::from_micros(2),
+            answers: Vec::new(),
+            attributes: BTreeMap::new(),
+            stratum: Stratum::default(),
+            grievances: Vec::new(),
+            flags: Vec::new(),
+            submitted_by: "worker-1".into(),
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
     fn sample() -> NewSubmission {
         NewSubmission {
-            id: Uuid::from_u128(7),
-            campaign_id: CampaignId::parse("c1").unwrap(),
-            unit_id: UnitId::parse("u1").unwrap(),
-            source: Source::Visit {
-                household_ref: "h-1".into(),
-                location: None,
-            },
-            started_at: Timestamp::from_micros(1),
-            ended_at: Timestamp::from_micros(2),
             answers: vec![ScoredAnswer {
                 indicator: Code::parse("security").unwrap(),
                 position: 0,
@@ -193,11 +205,13 @@ mod tests {
                 points: Some(80),
                 top_three: true,
             }],
-            attributes: BTreeMap::new(),
-            stratum: Stratum::default(),
-            grievances: Vec::new(),
-            flags: Vec::new(),
-            submitted_by: "worker-1".into(),
+            ..NewSubmission::for_tests(
+                7,
+                Source::Visit {
+                    household_ref: "h-1".into(),
+                    location: None,
+                },
+            )
         }
     }
 

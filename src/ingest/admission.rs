@@ -41,33 +41,18 @@ pub fn admit(batch: &[&NewSubmission], visited: &HashSet<HouseholdKey>) -> Vec<A
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
-    use uuid::Uuid;
-
     use super::*;
-    use crate::domain::cells::Stratum;
     use crate::domain::ids::{CampaignId, UnitId};
     use crate::domain::submission::Source;
-    use crate::domain::time::Timestamp;
 
     fn visit(id: u128, household: &str, flags: Vec<Flag>) -> NewSubmission {
+        let source = Source::Visit {
+            household_ref: household.into(),
+            location: None,
+        };
         NewSubmission {
-            id: Uuid::from_u128(id),
-            campaign_id: CampaignId::parse("c1").unwrap(),
-            unit_id: UnitId::parse("u1").unwrap(),
-            source: Source::Visit {
-                household_ref: household.into(),
-                location: None,
-            },
-            started_at: Timestamp::from_micros(1),
-            ended_at: Timestamp::from_micros(2),
-            answers: Vec::new(),
-            attributes: BTreeMap::new(),
-            stratum: Stratum::default(),
-            grievances: Vec::new(),
             flags,
-            submitted_by: "worker-1".into(),
+            ..NewSubmission::for_tests(id, source)
         }
     }
 

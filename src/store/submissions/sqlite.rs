@@ -281,32 +281,17 @@ fn new_submissions(
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use super::*;
-    use crate::domain::cells::Stratum;
     use crate::domain::channel::Carrier;
     use crate::domain::phone::RespondentHash;
     use crate::domain::review::ReviewState;
 
     fn poll(id: u128, respondent: u8) -> NewSubmission {
-        NewSubmission {
-            id: Uuid::from_u128(id),
-            campaign_id: CampaignId::parse("c1").unwrap(),
-            unit_id: UnitId::parse("u1").unwrap(),
-            source: Source::Phone {
-                respondent: RespondentHash([respondent; 32]),
-                carrier: Carrier::ChinaMobile,
-            },
-            started_at: Timestamp::from_micros(1),
-            ended_at: Timestamp::from_micros(2),
-            answers: Vec::new(),
-            attributes: BTreeMap::new(),
-            stratum: Stratum::default(),
-            grievances: Vec::new(),
-            flags: Vec::new(),
-            submitted_by: "seat-1".into(),
-        }
+        let source = Source::Phone {
+            respondent: RespondentHash([respondent; 32]),
+            carrier: Carrier::ChinaMobile,
+        };
+        NewSubmission::for_tests(id, source)
     }
 
     #[test]
