@@ -13,6 +13,7 @@ mod leaders;
 mod outage;
 mod pg_cluster;
 mod properties;
+mod scope;
 mod store;
 mod submissions;
 mod upload;
