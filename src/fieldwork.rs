@@ -108,19 +108,7 @@ impl Fieldwork {
                 ),
             ));
         }
-        if !catalog
-            .units
-            .is_within(&attempt.unit_id, &campaign.scope_unit_id)
-        {
-            return Err(Error::precondition(
-                "UNIT_OUT_OF_CAMPAIGN_SCOPE",
-                format!("units/{}", attempt.unit_id),
-                format!(
-                    "unit {} is not within campaign {}'s scope",
-                    attempt.unit_id, campaign.id
-                ),
-            ));
-        }
+        campaign.require_in_scope(&catalog.units, &attempt.unit_id)?;
         match self
             .store
             .commit_call_attempt(&attempt, Timestamp::now())
@@ -153,7 +141,8 @@ impl Fieldwork {
     /// AAPOR rates of `unit` with its descendants, overall and per carrier.
     ///
     /// # Errors
-    /// NOT_FOUND for an unknown campaign or unit.
+    /// NOT_FOUND for an unknown campaign or unit; FAILED_PRECONDITION for a unit outside the
+    /// campaign's scope.
     pub async fn response_rates(
         &self,
         campaign_id: &CampaignId,
@@ -162,6 +151,7 @@ impl Fieldwork {
         let catalog = self.snapshot(campaign_id, Some(unit_id)).await?;
         let campaign = catalog.campaign(campaign_id)?;
         catalog.unit(unit_id)?;
+        campaign.require_in_scope(&catalog.units, unit_id)?;
         let members: std::collections::HashSet<&UnitId> = catalog
             .units
             .subtree(unit_id)
@@ -375,7 +365,8 @@ impl Fieldwork {
     }
 
     /// # Errors
-    /// PERMISSION_DENIED outside the caller's units; NOT_FOUND for an unknown campaign or unit.
+    /// PERMISSION_DENIED outside the caller's units; NOT_FOUND for an unknown campaign or unit;
+    /// FAILED_PRECONDITION for a unit outside the campaign's scope.
     pub async fn grievance_summary(
         &self,
         caller: &Principal,
@@ -390,6 +381,9 @@ impl Fieldwork {
         };
         let query = self.list_query(caller, &listing).await?;
         let catalog = self.catalog.snapshot();
+        catalog
+            .campaign(campaign_id)?
+            .require_in_scope(&catalog.units, unit)?;
         let units: Vec<UnitId> = query.units.unwrap_or_else(|| {
             catalog
                 .units

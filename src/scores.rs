@@ -124,14 +124,28 @@ impl Scores {
         Ok(catalog)
     }
 
+    /// A catalog holding `campaign` and `unit`, with the unit in the campaign's scope.
+    async fn snapshot_in_scope(
+        &self,
+        campaign: &CampaignId,
+        unit: &UnitId,
+    ) -> Result<Arc<Snapshot>> {
+        let catalog = self.snapshot_with(campaign, unit).await?;
+        catalog
+            .campaign(campaign)?
+            .require_in_scope(&catalog.units, unit)?;
+        Ok(catalog)
+    }
+
     /// # Errors
-    /// NOT_FOUND for an unknown campaign or unit.
+    /// NOT_FOUND for an unknown campaign or unit; FAILED_PRECONDITION for a unit outside the
+    /// campaign's scope.
     pub async fn unit_score(
         &self,
         campaign_id: &CampaignId,
         unit_id: &UnitId,
     ) -> Result<UnitScore> {
-        let catalog = self.snapshot_with(campaign_id, unit_id).await?;
+        let catalog = self.snapshot_in_scope(campaign_id, unit_id).await?;
         let loaded = self.load(&catalog, campaign_id).await?;
         Ok(loaded
             .context()
@@ -255,13 +269,14 @@ impl Scores {
     }
 
     /// # Errors
-    /// NOT_FOUND for an unknown campaign or unit.
+    /// NOT_FOUND for an unknown campaign or unit; FAILED_PRECONDITION for a unit outside the
+    /// campaign's scope.
     pub async fn weaknesses(
         &self,
         campaign_id: &CampaignId,
         unit_id: &UnitId,
     ) -> Result<(Unit, Vec<IndicatorStanding>)> {
-        let catalog = self.snapshot_with(campaign_id, unit_id).await?;
+        let catalog = self.snapshot_in_scope(campaign_id, unit_id).await?;
         let loaded = self.load(&catalog, campaign_id).await?;
         let unit = catalog.unit(unit_id)?.clone();
         let peer_units = peers_including(&catalog.units, &loaded.campaign.scope_unit_id, &unit);

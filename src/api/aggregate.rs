@@ -85,7 +85,8 @@ type WatchStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
 #[tonic::async_trait]
 impl AggregateService for AggregateApi {
     /// # Errors
-    /// INVALID_ARGUMENT for malformed ids; NOT_FOUND for an unknown campaign or unit.
+    /// INVALID_ARGUMENT for malformed ids; NOT_FOUND for an unknown campaign or unit;
+    /// FAILED_PRECONDITION for a unit outside the campaign's scope.
     async fn get_unit_score(
         &self,
         request: Request<pb::GetUnitScoreRequest>,
@@ -199,7 +200,8 @@ impl AggregateService for AggregateApi {
     }
 
     /// # Errors
-    /// INVALID_ARGUMENT for malformed ids; NOT_FOUND for an unknown campaign or unit.
+    /// INVALID_ARGUMENT for malformed ids; NOT_FOUND for an unknown campaign or unit;
+    /// FAILED_PRECONDITION for a unit outside the campaign's scope.
     async fn get_unit_weaknesses(
         &self,
         request: Request<pb::GetUnitWeaknessesRequest>,

@@ -42,7 +42,8 @@ impl CallCenterService for CallCenterApi {
     }
 
     /// # Errors
-    /// INVALID_ARGUMENT for malformed ids; NOT_FOUND for an unknown campaign or unit.
+    /// INVALID_ARGUMENT for malformed ids; NOT_FOUND for an unknown campaign or unit;
+    /// FAILED_PRECONDITION for a unit outside the campaign's scope.
     async fn get_response_rates(
         &self,
         request: Request<pb::GetResponseRatesRequest>,

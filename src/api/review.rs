@@ -116,7 +116,8 @@ impl ReviewService for ReviewApi {
     }
 
     /// # Errors
-    /// INVALID_ARGUMENT for malformed ids; PERMISSION_DENIED; NOT_FOUND.
+    /// INVALID_ARGUMENT for malformed ids; PERMISSION_DENIED; NOT_FOUND; FAILED_PRECONDITION for
+    /// a unit outside the campaign's scope.
     async fn get_grievance_summary(
         &self,
         request: Request<pb::GetGrievanceSummaryRequest>,

@@ -6,7 +6,9 @@ use super::cells::Stratum;
 use super::ids::{CampaignId, QuestionnaireId, UnitId};
 use super::quality::QualityRules;
 use super::time::Timestamp;
+use super::unit::UnitTree;
 use super::weighting::Weighting;
+use crate::error::{Error, Result};
 
 /// Units with fewer accepted submissions than this are reported but not ranked, unless the
 /// campaign says otherwise (the usual public-statistics rule).
@@ -59,6 +61,27 @@ impl Campaign {
         self.opens_at <= at && at < self.closes_at
     }
 
+    /// Refuses a unit outside this campaign's scope (the scope unit and its descendants): the
+    /// campaign takes no submission, call attempt or question about it. Its figures would be
+    /// zeros that read like a unit nobody was satisfied with, and an ancestor's would be the
+    /// scope's under another name.
+    ///
+    /// # Errors
+    /// FAILED_PRECONDITION (UNIT_OUT_OF_CAMPAIGN_SCOPE) when `unit` lies outside the scope.
+    pub fn require_in_scope(&self, units: &UnitTree, unit: &UnitId) -> Result<()> {
+        if units.is_within(unit, &self.scope_unit_id) {
+            return Ok(());
+        }
+        Err(Error::precondition(
+            "UNIT_OUT_OF_CAMPAIGN_SCOPE",
+            format!("units/{unit}"),
+            format!(
+                "unit {unit} is not within campaign {}'s scope unit {}",
+                self.id, self.scope_unit_id
+            ),
+        ))
+    }
+
     /// An unweighted campaign `id` of `questionnaire` over `scope`, for unit tests.
     #[cfg(test)]
     pub(crate) fn for_tests(id: &str, questionnaire: &QuestionnaireId, scope: &str) -> Self {
@@ -75,6 +98,44 @@ impl Campaign {
             quality_rules: QualityRules::default(),
             eligibility_rate: None,
             created_at: Timestamp::from_micros(0),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::unit::Unit;
+
+    #[test]
+    fn only_the_scope_and_its_descendants_are_in_scope() {
+        let unit = |id: &str, parent: Option<&str>| Unit {
+            parent_id: parent.map(|p| UnitId::parse(p).unwrap()),
+            ..Unit::for_tests(id)
+        };
+        let tree = UnitTree::new([
+            unit("city", None),
+            unit("jinshi", Some("city")),
+            unit("jinshi-v1", Some("jinshi")),
+            unit("dongshan", Some("city")),
+        ]);
+        let q = QuestionnaireId::parse("q").unwrap();
+        let campaign = Campaign::for_tests("c", &q, "jinshi");
+        let check = |id: &str| campaign.require_in_scope(&tree, &UnitId::parse(id).unwrap());
+        assert!(check("jinshi").is_ok());
+        assert!(check("jinshi-v1").is_ok());
+        for outside in ["dongshan", "city"] {
+            match check(outside) {
+                Err(Error::FailedPrecondition {
+                    violation_type,
+                    subject,
+                    ..
+                }) => {
+                    assert_eq!(violation_type, "UNIT_OUT_OF_CAMPAIGN_SCOPE");
+                    assert_eq!(subject, format!("units/{outside}"));
+                }
+                other => panic!("{outside}: {other:?}"),
+            }
         }
     }
 }

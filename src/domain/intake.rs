@@ -106,16 +106,7 @@ pub fn resolve(
             ),
         ));
     }
-    if !units.is_within(&draft.unit_id, &campaign.scope_unit_id) {
-        return Err(Error::precondition(
-            "UNIT_OUT_OF_CAMPAIGN_SCOPE",
-            format!("units/{}", draft.unit_id),
-            format!(
-                "unit {} is not within campaign {}'s scope unit {}",
-                draft.unit_id, campaign.id, campaign.scope_unit_id
-            ),
-        ));
-    }
+    campaign.require_in_scope(units, &draft.unit_id)?;
 
     answers.sort_by(|a, b| a.indicator.cmp(&b.indicator));
     let location = match &draft.source {

@@ -163,6 +163,85 @@ pub fn composite_score(scores: impl IntoIterator<Item = (f64, Option<f64>)>) -> 
     (weights > 0.0).then(|| weighted / weights)
 }
 
+/// A standard error and the 95% interval built on it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Uncertainty {
+    pub standard_error: f64,
+    pub confidence_interval: (f64, f64),
+}
+
+impl Uncertainty {
+    /// Pairs an estimate's standard error with its interval; absent when either is.
+    pub fn of(
+        standard_error: Option<f64>,
+        confidence_interval: Option<(f64, f64)>,
+    ) -> Option<Self> {
+        let (standard_error, confidence_interval) = standard_error.zip(confidence_interval)?;
+        Some(Self {
+            standard_error,
+            confidence_interval,
+        })
+    }
+}
+
+/// The composite's conservative uncertainty, from `(weight, score, uncertainty)` of each
+/// indicator: `SE_c ≤ Σ aᵢ·SEᵢ` with `aᵢ = wᵢ / Σw` over the indicators that count in the
+/// composite (those with a score), and the interval `Σ aᵢ·[lowerᵢ, upperᵢ]`, i.e. the composite
+/// ± `Σ aᵢ·t(0.975, nᵢ-1)·SEᵢ`.
+///
+/// The same respondents answer every indicator, so the indicators are correlated, and the
+/// aggregates keep no cross-indicator sums to estimate the covariances with. By Cauchy–Schwarz
+/// the weighted sum of the standard errors bounds the composite's from above, with equality
+/// under perfect correlation. The interval averages the indicators' own intervals with the
+/// composite's weights, so each keeps the t quantile of its own sample size.
+///
+/// Absent when no indicator counts, or when one that counts has no standard error (a single
+/// valid answer): leaving its uncertainty out would claim a precision the data do not have.
+pub fn conservative_composite_uncertainty(
+    indicators: impl IntoIterator<Item = (f64, Option<f64>, Option<Uncertainty>)>,
+) -> Option<Uncertainty> {
+    let mut weights = 0.0;
+    let (mut se, mut lower, mut upper) = (0.0, 0.0, 0.0);
+    for (weight, score, uncertainty) in indicators {
+        if score.is_none() {
+            continue;
+        }
+        let u = uncertainty?;
+        weights += weight;
+        se += weight * u.standard_error;
+        lower += weight * u.confidence_interval.0;
+        upper += weight * u.confidence_interval.1;
+    }
+    (weights > 0.0).then(|| Uncertainty {
+        standard_error: se / weights,
+        confidence_interval: (lower / weights, upper / weights),
+    })
+}
+
+/// The change of a score between two independent rounds, judged against its margin of error.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Change {
+    /// This round's score minus the compared round's.
+    pub delta: f64,
+    /// `1.96 · sqrt(SE₁² + SE₂²)`.
+    pub margin: f64,
+}
+
+impl Change {
+    /// The change from `before` to `after`, each a (score, standard error) of its own sample.
+    pub fn between(before: (f64, f64), after: (f64, f64)) -> Self {
+        Self {
+            delta: after.0 - before.0,
+            margin: 1.96 * before.1.hypot(after.1),
+        }
+    }
+
+    /// Whether the change may be reported as a rise or a fall: `|Δ| ≥ 1.96 · SE_Δ`.
+    pub fn is_beyond_margin(&self) -> bool {
+        self.delta.abs() >= self.margin
+    }
+}
+
 /// Wilson score interval for a proportion `successes / n` at z = 1.96.
 pub fn wilson_interval(successes: u64, n: u64) -> Option<(f64, f64)> {
     if n == 0 {
@@ -239,6 +318,71 @@ mod tests {
             Some(80.0)
         );
         assert_eq!(composite_score([(1.0, None)]), None);
+    }
+
+    #[test]
+    fn composite_bound_worked_example() {
+        // Weights 10, 10, 4 with SEs 1.2, 1.5, 2.0 -> (12 + 15 + 8) / 24.
+        let indicator = |weight: f64, score: f64, se: f64, n: i64| {
+            let half = t_quantile_975(n - 1) * se;
+            let interval = (score - half, score + half);
+            (
+                weight,
+                Some(score),
+                Uncertainty::of(Some(se), Some(interval)),
+            )
+        };
+        let parts = [
+            indicator(10.0, 73.2, 1.2, 100),
+            indicator(10.0, 68.0, 1.5, 60),
+            indicator(4.0, 77.5, 2.0, 30),
+        ];
+        let bound = conservative_composite_uncertainty(parts).unwrap();
+        assert!(close(bound.standard_error, 1.4583), "{bound:?}");
+        let composite = composite_score(parts.map(|(w, s, _)| (w, s))).unwrap();
+        let half = (10.0 * t_quantile_975(99) * 1.2
+            + 10.0 * t_quantile_975(59) * 1.5
+            + 4.0 * t_quantile_975(29) * 2.0)
+            / 24.0;
+        let (lower, upper) = bound.confidence_interval;
+        assert!((lower - (composite - half)).abs() < 1e-9, "{lower}");
+        assert!((upper - (composite + half)).abs() < 1e-9, "{upper}");
+    }
+
+    #[test]
+    fn composite_bound_counts_the_indicators_of_the_composite_only() {
+        let known = Uncertainty::of(Some(2.0), Some((76.0, 84.0)));
+        // An indicator without a score is not in the composite, so not in its bound either.
+        let bound =
+            conservative_composite_uncertainty([(3.0, Some(80.0), known), (5.0, None, None)])
+                .unwrap();
+        assert_eq!(bound, known.unwrap());
+        // One that counts but has no standard error (a single answer) leaves the bound absent.
+        let single = conservative_composite_uncertainty([
+            (3.0, Some(80.0), known),
+            (5.0, Some(100.0), None),
+        ]);
+        assert_eq!(single, None);
+        assert_eq!(
+            conservative_composite_uncertainty([(1.0, None, None)]),
+            None
+        );
+        assert_eq!(Uncertainty::of(Some(1.0), None), None);
+    }
+
+    #[test]
+    fn changes_within_and_beyond_the_margin_worked_examples() {
+        // 73.57 (SE 1.20) -> 76.09 (SE 1.10): within the margin.
+        let change = Change::between((73.57, 1.20), (76.09, 1.10));
+        assert!(close(change.delta, 2.52));
+        assert!(close(change.margin, 3.1906), "{change:?}");
+        assert!(!change.is_beyond_margin());
+        // With SEs 0.80 and 0.75 the same scores are a rise.
+        let change = Change::between((73.57, 0.80), (76.09, 0.75));
+        assert!(close(change.margin, 2.1493), "{change:?}");
+        assert!(change.is_beyond_margin());
+        // A fall is judged the same way.
+        assert!(Change::between((76.09, 0.75), (73.57, 0.80)).is_beyond_margin());
     }
 
     #[test]

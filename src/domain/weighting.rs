@@ -17,8 +17,19 @@ const RAKING_MAX_CYCLES: usize = 1000;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Margin {
     pub dimension: String,
-    /// Level -> population share; shares are positive and sum to 1 (validated at the boundary).
+    /// Level -> population share; shares are positive and sum to 1 within a rounding tolerance
+    /// (validated at the boundary), and are rescaled to sum to 1 where weights are computed.
     pub shares: BTreeMap<String, f64>,
+}
+
+/// Population shares from population counts per level (or anything proportional to them):
+/// each count over their sum. The counts are positive and finite (validated at the boundary).
+pub fn shares_of_populations(populations: &BTreeMap<String, f64>) -> BTreeMap<String, f64> {
+    let total: f64 = populations.values().sum();
+    populations
+        .iter()
+        .map(|(level, count)| (level.clone(), count / total))
+        .collect()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -302,6 +313,76 @@ mod tests {
             "{}",
             estimate.effective_sample_size
         );
+    }
+
+    #[test]
+    fn carrier_shares_from_subscriber_counts_and_from_rounded_shares() {
+        let carriers = |amounts: [f64; 3]| -> BTreeMap<String, f64> {
+            ["telecom", "mobile", "unicom"]
+                .into_iter()
+                .map(String::from)
+                .zip(amounts)
+                .collect()
+        };
+        let sample = cells(&[
+            (&["telecom"], 60.0),
+            (&["mobile"], 200.0),
+            (&["unicom"], 140.0),
+        ]);
+        let weights_for = |shares: BTreeMap<String, f64>| {
+            let weighting = Weighting {
+                method: Method::PostStratification,
+                margins: vec![Margin {
+                    dimension: "carrier".into(),
+                    shares,
+                }],
+            };
+            let weights = cell_weights(&weighting, &sample);
+            ["telecom", "mobile", "unicom"].map(|l| weights[&vec![l.to_string()]])
+        };
+        let estimate = |w: [f64; 3]| {
+            let cell = |n: i64, points: i64| Moments::sums(n, 0, n * points, n * points * points);
+            weighted_mean(&[
+                (w[0], cell(60, 70)),
+                (w[1], cell(200, 80)),
+                (w[2], cell(140, 75)),
+            ])
+            .unwrap()
+            .mean
+        };
+        let domain = [0.5876, 1.0942, 1.0421];
+
+        // 58,000 / 360,000 / 240,000 subscribers of 658,000: DOMAIN.md's shares, weights and
+        // estimate to 4 decimals.
+        let shares = shares_of_populations(&carriers([58_000.0, 360_000.0, 240_000.0]));
+        for (level, rounded) in [("telecom", 0.0881), ("mobile", 0.5471), ("unicom", 0.3647)] {
+            assert!(close(shares[level], rounded), "{level}: {}", shares[level]);
+        }
+        let from_counts = weights_for(shares);
+        for (w, e) in from_counts.iter().zip(domain) {
+            assert!(close(*w, e), "{from_counts:?}");
+        }
+        assert!(close(estimate(from_counts), 77.2948));
+
+        // The shares as published, rounded to 4 decimals (sum 0.9999), are rescaled to sum to 1:
+        // w_h = (P_h / ΣP) · n / n_h. They carry 4 decimals of the shares, not of the weights,
+        // so the weights and the estimate agree with the exact ones to the precision the
+        // rounding leaves (each share within 0.00005: the weights within 0.0005).
+        let from_rounded = weights_for(carriers([0.0881, 0.5471, 0.3647]));
+        for ((w, share), n) in from_rounded
+            .iter()
+            .zip([0.0881, 0.5471, 0.3647])
+            .zip([60.0, 200.0, 140.0])
+        {
+            assert!(
+                (w - share / 0.9999 * 400.0 / n).abs() < 1e-12,
+                "{from_rounded:?}"
+            );
+        }
+        for (w, e) in from_rounded.iter().zip(domain) {
+            assert!((w - e).abs() < 5e-4, "{from_rounded:?}");
+        }
+        assert!((estimate(from_rounded) - 77.2948).abs() < 1e-3);
     }
 
     #[test]

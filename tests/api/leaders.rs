@@ -76,6 +76,7 @@ fn margin(dimension: &str, levels: &[(&str, f64)]) -> pb::Margin {
             .map(|(value, share)| pb::MarginLevel {
                 value: (*value).into(),
                 share: *share,
+                ..Default::default()
             })
             .collect(),
     }

@@ -6,13 +6,22 @@ fn interval_to_proto(interval: Option<(f64, f64)>) -> Option<pb::ConfidenceInter
     interval.map(|(lower, upper)| pb::ConfidenceInterval { lower, upper })
 }
 
-fn weighted_to_proto(w: &WeightedEstimate) -> pb::WeightedEstimate {
+fn stratum_to_proto(s: &StratumWeight) -> pb::WeightingStratum {
+    pb::WeightingStratum {
+        levels: s.levels.iter().cloned().collect(),
+        weight: s.weight,
+        sample_count: s.count,
+    }
+}
+
+fn weighted_to_proto(w: &WeightedEstimate, strata: &[StratumWeight]) -> pb::WeightedEstimate {
     pb::WeightedEstimate {
         mean: w.mean,
         standard_error: w.standard_error,
         confidence_interval: interval_to_proto(w.confidence_interval),
         effective_sample_size: w.effective_sample_size,
         design_effect: w.design_effect,
+        strata: strata.iter().map(stratum_to_proto).collect(),
     }
 }
 
@@ -24,12 +33,18 @@ fn indicator_score_to_proto(i: &IndicatorScore) -> pb::IndicatorScore {
         mean: i.mean,
         standard_error: i.standard_error,
         confidence_interval: interval_to_proto(i.confidence_interval),
-        weighted: i.weighted.as_ref().map(weighted_to_proto),
+        weighted: i
+            .weighted
+            .as_ref()
+            .map(|w| weighted_to_proto(w, &i.weighted_strata)),
         top_three: i.top_three.as_ref().map(|t| pb::TopThreeShare {
             count: t.count,
             share: t.share,
             confidence_interval: interval_to_proto(t.interval),
-            weighted: t.weighted.as_ref().map(weighted_to_proto),
+            weighted: t
+                .weighted
+                .as_ref()
+                .map(|w| weighted_to_proto(w, &i.weighted_strata)),
         }),
     }
 }
@@ -61,6 +76,25 @@ pub fn unit_score_to_proto(campaign_id: &CampaignId, score: &UnitScore) -> pb::U
         weighted_composite_score: score.weighted_composite,
         weighted_submission_count: score.weighted_submissions,
         effective_sample_size: score.effective_sample_size,
+        composite_conservative_standard_error: score
+            .composite_uncertainty
+            .map(|u| u.standard_error),
+        composite_conservative_interval: interval_to_proto(
+            score.composite_uncertainty.map(|u| u.confidence_interval),
+        ),
+        weighted_composite_conservative_standard_error: score
+            .weighted_composite_uncertainty
+            .map(|u| u.standard_error),
+        weighted_composite_conservative_interval: interval_to_proto(
+            score
+                .weighted_composite_uncertainty
+                .map(|u| u.confidence_interval),
+        ),
+        weighting_strata: score
+            .weighting_strata
+            .iter()
+            .map(stratum_to_proto)
+            .collect(),
     }
 }
 

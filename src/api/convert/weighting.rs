@@ -48,7 +48,9 @@ pub(super) fn weighting_from_proto(
             );
         }
         let allowed = builtin_levels(&m.dimension);
-        let mut shares = BTreeMap::new();
+        // A margin gives every level a share, or every level a population.
+        let by_population = m.levels.iter().any(|l| l.population != 0.0);
+        let mut amounts = BTreeMap::new();
         for (j, level) in m.levels.iter().enumerate() {
             let lfield = format!("{mfield}.levels[{j}]");
             if level.value.trim().is_empty()
@@ -70,20 +72,52 @@ pub(super) fn weighting_from_proto(
                     ),
                 );
             }
-            if !(level.share.is_finite() && level.share > 0.0) {
+            let (amount, name) = if by_population {
+                if level.share != 0.0 {
+                    v.add(
+                        format!("{lfield}.share"),
+                        "must be unset when the margin's levels give populations",
+                    );
+                }
+                (level.population, "population")
+            } else {
+                (level.share, "share")
+            };
+            if !(amount.is_finite() && amount > 0.0) {
                 v.add(
-                    format!("{lfield}.share"),
+                    format!("{lfield}.{name}"),
                     "must be a finite number greater than 0",
                 );
             }
-            if shares.insert(level.value.clone(), level.share).is_some() {
+            if amounts.insert(level.value.clone(), amount).is_some() {
                 v.add(format!("{lfield}.value"), "duplicates another level");
             }
         }
-        let total: f64 = m.levels.iter().map(|l| l.share).sum();
-        if m.levels.is_empty() || (total - 1.0).abs() > SHARE_SUM_TOLERANCE {
-            v.add(format!("{mfield}.levels"), "shares must sum to 1");
+        if m.levels.is_empty() {
+            v.add(format!("{mfield}.levels"), "must list at least one level");
         }
+        let total: f64 = amounts.values().sum();
+        let shares = if by_population {
+            // Each population is finite (or refused above); their sum may still overflow.
+            if !total.is_finite() && amounts.values().all(|a| a.is_finite()) {
+                v.add(
+                    format!("{mfield}.levels"),
+                    "populations must sum to a finite number",
+                );
+            }
+            shares_of_populations(&amounts)
+        } else {
+            if !m.levels.is_empty() && (total - 1.0).abs() > SHARE_SUM_TOLERANCE {
+                v.add(
+                    format!("{mfield}.levels"),
+                    format!(
+                        "shares must sum to 1 (within {SHARE_SUM_TOLERANCE}), not {total:.6}; \
+                         or give each level's population and the server derives the shares"
+                    ),
+                );
+            }
+            amounts
+        };
         if let Some(dimension) = dimension {
             margins.push(Margin {
                 dimension: dimension.to_string(),
@@ -115,6 +149,7 @@ pub(super) fn weighting_to_proto(w: &Weighting) -> pb::Weighting {
                     .map(|(value, share)| pb::MarginLevel {
                         value: value.clone(),
                         share: *share,
+                        population: 0.0,
                     })
                     .collect(),
             })

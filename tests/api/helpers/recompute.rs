@@ -3,7 +3,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use canvass::domain::channel::Carrier;
 use canvass::proto::v1 as pb;
+use statrs::distribution::{ContinuousCDF, StudentsT};
 
 use super::fixtures::{SEEDED_UNITS, seeded_subtree, standard_questionnaire};
 use super::harness::{TestApp, unit_score};
@@ -14,7 +16,11 @@ use super::stored::{StoredSubmission, stored_submissions};
 pub type PointsTable = HashMap<(String, String), Option<u32>>;
 
 pub fn points_table() -> (PointsTable, HashMap<String, f64>) {
-    let q = standard_questionnaire();
+    points_table_of(&standard_questionnaire())
+}
+
+/// [`points_table`] of any questionnaire.
+pub fn points_table_of(q: &pb::Questionnaire) -> (PointsTable, HashMap<String, f64>) {
     let mut points = HashMap::new();
     let mut weights = HashMap::new();
     for i in &q.indicators {
@@ -154,4 +160,124 @@ pub async fn assert_scores_match_stored(app: &TestApp, campaign: &str) {
             }
         }
     }
+}
+
+/// The points of every scored answer, per indicator, of the rows whose unit lies in `members`,
+/// each with its submission's carrier (phone polls only).
+pub fn answered_points(
+    points: &PointsTable,
+    stored: &[StoredSubmission],
+    members: &[&str],
+) -> BTreeMap<String, Vec<(Option<Carrier>, f64)>> {
+    let mut answered: BTreeMap<String, Vec<(Option<Carrier>, f64)>> = BTreeMap::new();
+    for s in stored
+        .iter()
+        .filter(|s| members.contains(&s.unit_id.as_str()))
+    {
+        for (indicator, option) in &s.answers {
+            if let Some(p) = points[&(indicator.clone(), option.clone())] {
+                answered
+                    .entry(indicator.clone())
+                    .or_default()
+                    .push((s.carrier, f64::from(p)));
+            }
+        }
+    }
+    answered
+}
+
+/// The 97.5th percentile of Student's t with `n - 1` degrees of freedom.
+pub fn t_975(n: usize) -> f64 {
+    StudentsT::new(0.0, 1.0, (n - 1) as f64)
+        .expect("two or more values")
+        .inverse_cdf(0.975)
+}
+
+/// A figure's estimate with its standard error and 95% interval, as DOMAIN.md defines them.
+#[derive(Debug, Clone, Copy)]
+pub struct Estimate {
+    pub mean: f64,
+    /// (standard error, interval); `None` below two values.
+    pub spread: Option<(f64, (f64, f64))>,
+}
+
+/// DOMAIN.md's interval of a mean: `mean ± t(0.975, n-1) · s / sqrt(n)`, s with n - 1.
+pub fn mean_estimate(values: &[f64]) -> Estimate {
+    let n = values.len();
+    let mean = values.iter().sum::<f64>() / n as f64;
+    let spread = (n >= 2).then(|| {
+        let s2 = values.iter().map(|y| (y - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+        let se = (s2 / n as f64).sqrt();
+        let half = t_975(n) * se;
+        (se, (mean - half, mean + half))
+    });
+    Estimate { mean, spread }
+}
+
+/// DOMAIN.md's weighted mean over (weight, y) and its linearised standard error
+/// `sqrt(n/(n-1) · Σ w²(y - ȳw)²) / Σw`, with the interval `mean ± t(0.975, n-1) · SE` the
+/// proto documents.
+pub fn weighted_estimate(values: &[(f64, f64)]) -> Estimate {
+    let n = values.len();
+    let sum_w: f64 = values.iter().map(|(w, _)| w).sum();
+    let mean = values.iter().map(|(w, y)| w * y).sum::<f64>() / sum_w;
+    let spread = (n >= 2).then(|| {
+        let spread: f64 = values.iter().map(|(w, y)| (w * (y - mean)).powi(2)).sum();
+        let se = (n as f64 / (n - 1) as f64 * spread).sqrt() / sum_w;
+        let half = t_975(n) * se;
+        (se, (mean - half, mean + half))
+    });
+    Estimate { mean, spread }
+}
+
+/// DOMAIN.md's conservative bound of a composite over (weight, estimate) of the indicators that
+/// count in it: `Σ aᵢ·SEᵢ` and `Σ aᵢ·[lowerᵢ, upperᵢ]`, `aᵢ = wᵢ / Σw`; `None` when one of them
+/// has no standard error.
+pub fn conservative_bound(parts: &[(f64, Estimate)]) -> Option<(f64, (f64, f64))> {
+    let total: f64 = parts.iter().map(|(w, _)| w).sum();
+    let mut bound = (0.0, (0.0, 0.0));
+    for (w, estimate) in parts {
+        let (se, (lower, upper)) = estimate.spread?;
+        let a = w / total;
+        bound.0 += a * se;
+        bound.1.0 += a * lower;
+        bound.1.1 += a * upper;
+    }
+    (!parts.is_empty()).then_some(bound)
+}
+
+/// Post-stratification weights by carrier, written out: `w_h = P_h · n / n_h` over the
+/// submissions of `members` whose carrier `shares` names, with the shares rescaled to sum to 1
+/// over the carriers present.
+pub fn carrier_weights(
+    stored: &[StoredSubmission],
+    members: &[&str],
+    shares: &[(Carrier, f64)],
+) -> BTreeMap<Carrier, (f64, i64)> {
+    let mut counts: BTreeMap<Carrier, i64> = BTreeMap::new();
+    for s in stored
+        .iter()
+        .filter(|s| members.contains(&s.unit_id.as_str()))
+    {
+        if let Some(c) = s.carrier.filter(|c| shares.iter().any(|(l, _)| l == c)) {
+            *counts.entry(c).or_default() += 1;
+        }
+    }
+    let n: i64 = counts.values().sum();
+    let present: f64 = shares
+        .iter()
+        .filter(|(c, _)| counts.contains_key(c))
+        .map(|(_, p)| p)
+        .sum();
+    counts
+        .into_iter()
+        .map(|(c, n_h)| {
+            let p = shares
+                .iter()
+                .find(|(l, _)| *l == c)
+                .expect("a margin level")
+                .1;
+            (c, (p / present * n as f64 / n_h as f64, n_h))
+        })
+        .collect()
 }
