@@ -11,6 +11,7 @@ mod concurrency;
 mod fieldwork;
 mod leaders;
 mod outage;
+mod peers;
 mod pg_cluster;
 mod properties;
 mod store;
