@@ -9,14 +9,15 @@ use tokio::sync::broadcast;
 use crate::catalog::{Catalog, Snapshot};
 use crate::domain::campaign::Campaign;
 use crate::domain::ids::{CampaignId, UnitId};
+use crate::domain::peers::{PeerGroup, peers};
 use crate::domain::pooling::CampaignStats;
 use crate::domain::questionnaire::Questionnaire;
 use crate::domain::ranking::{
-    IndicatorStanding, RankBasis, RankingRow, bottom, movers, peers, peers_including,
-    persistent_laggards, rank_peers, top, weaknesses,
+    IndicatorStanding, RankBasis, RankingRow, bottom, movers, persistent_laggards, rank_peers, top,
+    weaknesses,
 };
 use crate::domain::scoring::{ScoringContext, UnitScore};
-use crate::domain::unit::{Unit, UnitKind};
+use crate::domain::unit::Unit;
 use crate::error::{Error, Result};
 use crate::live::Change;
 use crate::store::Store;
@@ -43,21 +44,22 @@ impl Loaded {
 pub struct RankingQuery {
     pub campaign_id: CampaignId,
     pub scope: UnitId,
-    pub kind: UnitKind,
+    /// `None`: the default group under the scope (`PeerGroup::default_under`).
+    pub group: Option<PeerGroup>,
     pub basis: RankBasis,
 }
 
-/// A ranking and the campaign its previous ranks come from.
+/// A ranking, the peers it compared and the campaign its previous ranks come from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Ranking {
+    /// After the filter, if any.
     pub rows: Vec<RankingRow>,
     pub compared_campaign_id: Option<CampaignId>,
-}
-
-impl Ranking {
-    pub fn ranked_count(&self) -> usize {
-        self.rows.iter().filter(|r| r.rank.is_some()).count()
-    }
+    pub group: PeerGroup,
+    /// Peers compared, before the filter.
+    pub peer_count: usize,
+    /// Peers ranked, before the filter.
+    pub ranked_count: usize,
 }
 
 /// Which filter to apply to a ranking.
@@ -74,12 +76,44 @@ pub struct Laggard {
     pub standings: Vec<(CampaignId, Option<f64>, Option<u32>, usize)>,
 }
 
+/// The persistent laggards of a comparison chain.
+pub struct Laggards {
+    /// Latest first.
+    pub campaigns: Vec<CampaignId>,
+    pub group: PeerGroup,
+    pub entries: Vec<Laggard>,
+}
+
+/// The largest risers and fallers between a baseline and a campaign.
+pub struct Movers {
+    pub baseline: CampaignId,
+    pub group: PeerGroup,
+    pub risers: Vec<RankingRow>,
+    pub fallers: Vec<RankingRow>,
+}
+
+/// A unit's indicators placed among its peers.
+pub struct Weaknesses {
+    pub unit: Unit,
+    pub group: PeerGroup,
+    pub standings: Vec<IndicatorStanding>,
+}
+
 /// One campaign in a unit's history.
 pub struct HistoryPoint {
     pub campaign: Arc<Campaign>,
     pub score: UnitScore,
+    /// The composite the rank orders by: the weighted one in a weighted campaign.
+    pub ranked_value: Option<f64>,
     pub rank: Option<u32>,
-    pub ranked_count: usize,
+    pub ranked_count: u32,
+}
+
+/// A unit's scores across campaigns, and the peer group its ranks are among.
+pub struct History {
+    pub unit: Unit,
+    pub group: PeerGroup,
+    pub points: Vec<HistoryPoint>,
 }
 
 #[derive(Clone)]
@@ -154,16 +188,18 @@ impl Scores {
 
     /// # Errors
     /// NOT_FOUND for an unknown campaign or scope; INVALID_ARGUMENT for an indicator the
-    /// campaign's questionnaire lacks.
+    /// campaign's questionnaire lacks, or when no kinds are named under a scope that has no
+    /// default peer group.
     pub async fn rankings(&self, query: &RankingQuery, filter: RankFilter) -> Result<Ranking> {
         let catalog = self.snapshot_with(&query.campaign_id, &query.scope).await?;
         let loaded = self.load(&catalog, &query.campaign_id).await?;
         check_basis(&loaded.questionnaire, &query.basis)?;
+        let group = ranked_group(&catalog, query)?;
         let compared = match &loaded.campaign.compared_campaign_id {
             Some(id) => Some(self.load(&catalog, id).await?),
             None => None,
         };
-        let peer_units = peers(&catalog.units, &query.scope, query.kind);
+        let peer_units = peers(&catalog.units, &query.scope, &group);
         let rows = rank_peers(
             &catalog.units,
             &peer_units,
@@ -171,6 +207,8 @@ impl Scores {
             compared.as_ref().map(Loaded::context).as_ref(),
             &query.basis,
         );
+        let peer_count = rows.len();
+        let ranked_count = rows.iter().filter(|r| r.rank.is_some()).count();
         let rows = match filter {
             RankFilter::All => rows,
             RankFilter::Top(n) => top(rows, n),
@@ -179,6 +217,9 @@ impl Scores {
         Ok(Ranking {
             rows,
             compared_campaign_id: loaded.campaign.compared_campaign_id.clone(),
+            group,
+            peer_count,
+            ranked_count,
         })
     }
 
@@ -186,16 +227,13 @@ impl Scores {
     /// ends at `query.campaign_id`.
     ///
     /// # Errors
-    /// NOT_FOUND as for rankings; FAILED_PRECONDITION when the chain has fewer than `k` campaigns.
-    pub async fn laggards(
-        &self,
-        query: &RankingQuery,
-        n: u32,
-        k: usize,
-    ) -> Result<(Vec<CampaignId>, Vec<Laggard>)> {
+    /// NOT_FOUND and INVALID_ARGUMENT as for rankings; FAILED_PRECONDITION when the chain has
+    /// fewer than `k` campaigns.
+    pub async fn laggards(&self, query: &RankingQuery, n: u32, k: usize) -> Result<Laggards> {
         let catalog = self.snapshot_with(&query.campaign_id, &query.scope).await?;
+        let group = ranked_group(&catalog, query)?;
         let chain = comparison_chain(&catalog, &query.campaign_id, k)?;
-        let peer_units = peers(&catalog.units, &query.scope, query.kind);
+        let peer_units = peers(&catalog.units, &query.scope, &group);
         let mut rankings = Vec::with_capacity(chain.len());
         for id in &chain {
             let loaded = self.load(&catalog, id).await?;
@@ -208,7 +246,7 @@ impl Scores {
                 &query.basis,
             ));
         }
-        let laggards = persistent_laggards(&rankings, n)
+        let entries = persistent_laggards(&rankings, n)
             .into_iter()
             .filter_map(|unit_id| {
                 let unit = catalog.units.get(&unit_id)?.clone();
@@ -229,23 +267,29 @@ impl Scores {
                 Some(Laggard { unit, standings })
             })
             .collect();
-        Ok((chain, laggards))
+        Ok(Laggards {
+            campaigns: chain,
+            group,
+            entries,
+        })
     }
 
     /// The units that rose and fell most between `baseline` (default: the compared campaign)
     /// and the campaign.
     ///
     /// # Errors
-    /// NOT_FOUND as for rankings; FAILED_PRECONDITION when there is no baseline.
+    /// NOT_FOUND and INVALID_ARGUMENT as for rankings; FAILED_PRECONDITION when there is no
+    /// baseline.
     pub async fn movers(
         &self,
         query: &RankingQuery,
         baseline: Option<CampaignId>,
         limit: usize,
-    ) -> Result<(CampaignId, Vec<RankingRow>, Vec<RankingRow>)> {
+    ) -> Result<Movers> {
         let catalog = self.snapshot_with(&query.campaign_id, &query.scope).await?;
         let loaded = self.load(&catalog, &query.campaign_id).await?;
         check_basis(&loaded.questionnaire, &query.basis)?;
+        let group = ranked_group(&catalog, query)?;
         let baseline = baseline
             .or_else(|| loaded.campaign.compared_campaign_id.clone())
             .ok_or_else(|| {
@@ -256,7 +300,7 @@ impl Scores {
                 )
             })?;
         let before = self.load(&catalog, &baseline).await?;
-        let peer_units = peers(&catalog.units, &query.scope, query.kind);
+        let peer_units = peers(&catalog.units, &query.scope, &group);
         let rows = rank_peers(
             &catalog.units,
             &peer_units,
@@ -265,35 +309,51 @@ impl Scores {
             &query.basis,
         );
         let (risers, fallers) = movers(&rows, limit);
-        Ok((baseline, risers, fallers))
+        Ok(Movers {
+            baseline,
+            group,
+            risers,
+            fallers,
+        })
     }
 
+    /// The unit's indicators ranked among `group` (default: its level) in the campaign's scope.
+    ///
     /// # Errors
     /// NOT_FOUND for an unknown campaign or unit; FAILED_PRECONDITION for a unit outside the
-    /// campaign's scope.
+    /// campaign's scope; INVALID_ARGUMENT for a group without the unit's kind.
     pub async fn weaknesses(
         &self,
         campaign_id: &CampaignId,
         unit_id: &UnitId,
-    ) -> Result<(Unit, Vec<IndicatorStanding>)> {
+        group: Option<PeerGroup>,
+    ) -> Result<Weaknesses> {
         let catalog = self.snapshot_in_scope(campaign_id, unit_id).await?;
         let loaded = self.load(&catalog, campaign_id).await?;
         let unit = catalog.unit(unit_id)?.clone();
-        let peer_units = peers_including(&catalog.units, &loaded.campaign.scope_unit_id, &unit);
-        let standings = weaknesses(&catalog.units, &peer_units, &loaded.context(), unit_id);
-        Ok((unit, standings))
+        let group = own_group(&unit, group)?;
+        let peer_units = peers(&catalog.units, &loaded.campaign.scope_unit_id, &group);
+        let standings = weaknesses(&catalog.units, &peer_units, &loaded.context(), &unit);
+        Ok(Weaknesses {
+            unit,
+            group,
+            standings,
+        })
     }
 
-    /// Every campaign whose scope covers the unit, oldest first.
+    /// Every campaign whose scope covers the unit, oldest first, with the unit's composite rank
+    /// among `group` (default: its level) in each campaign's scope. In a campaign scoped to the
+    /// unit itself it has no peers, so no rank.
     ///
     /// # Errors
-    /// NOT_FOUND for an unknown unit.
-    pub async fn history(&self, unit_id: &UnitId) -> Result<(Unit, Vec<HistoryPoint>)> {
+    /// NOT_FOUND for an unknown unit; INVALID_ARGUMENT for a group without the unit's kind.
+    pub async fn history(&self, unit_id: &UnitId, group: Option<PeerGroup>) -> Result<History> {
         let catalog = self
             .catalog
             .snapshot_with(|s| s.units.get(unit_id).is_some())
             .await?;
         let unit = catalog.unit(unit_id)?.clone();
+        let group = own_group(&unit, group)?;
         let mut campaigns: Vec<&Arc<Campaign>> = catalog
             .campaigns
             .values()
@@ -303,24 +363,39 @@ impl Scores {
         let mut points = Vec::with_capacity(campaigns.len());
         for campaign in campaigns {
             let loaded = self.load(&catalog, &campaign.id).await?;
-            let peer_units = peers_including(&catalog.units, &campaign.scope_unit_id, &unit);
-            let ranked = loaded
-                .context()
-                .rank(&catalog.units, &peer_units, &RankBasis::Composite);
-            let ranked_count = ranked.iter().filter(|(_, _, r)| r.is_some()).count();
-            let (score, _, rank) = ranked
-                .into_iter()
-                .find(|(s, _, _)| &s.unit_id == unit_id)
-                .expect("the unit is among its own peers");
+            let peer_units = peers(&catalog.units, &campaign.scope_unit_id, &group);
+            let standing = loaded.context().standing(
+                &catalog.units,
+                &peer_units,
+                &unit,
+                &RankBasis::Composite,
+            );
             points.push(HistoryPoint {
                 campaign: campaign.clone(),
-                score,
-                rank,
-                ranked_count,
+                score: standing.score,
+                ranked_value: standing.value,
+                rank: standing.rank,
+                ranked_count: standing.ranked_count,
             });
         }
-        Ok((unit, points))
+        Ok(History {
+            unit,
+            group,
+            points,
+        })
     }
+}
+
+/// The peer group a ranking compares: the query's, or the default under its scope.
+fn ranked_group(catalog: &Snapshot, query: &RankingQuery) -> Result<PeerGroup> {
+    let scope = catalog.unit(&query.scope)?;
+    PeerGroup::for_ranking_under(query.group.clone(), scope)
+        .map_err(|e| Error::invalid("unit_kinds", e))
+}
+
+/// The peer group a unit's own standing is read in.
+fn own_group(unit: &Unit, group: Option<PeerGroup>) -> Result<PeerGroup> {
+    PeerGroup::for_standing_of(group, unit).map_err(|e| Error::invalid("unit_kinds", e))
 }
 
 fn check_basis(questionnaire: &Questionnaire, basis: &RankBasis) -> Result<()> {

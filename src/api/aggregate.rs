@@ -4,14 +4,14 @@ use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
 use super::convert::{
-    campaign_and_unit, indicator_standing_to_proto, ranking_row_to_proto, timestamp_to_proto,
-    unit_kind, unit_score_to_proto,
+    campaign_and_unit, history_to_proto, laggards_to_proto, movers_to_proto, peer_group,
+    peer_kinds_to_proto, ranking_row_to_proto, to_i32, unit_score_to_proto, weaknesses_to_proto,
 };
 use super::pagination::Page;
 use super::watch::watch;
 use crate::domain::ids::{CampaignId, Code, UnitId};
 use crate::domain::ranking::RankBasis;
-use crate::error::{Error, Violations};
+use crate::error::Violations;
 use crate::proto::v1 as pb;
 use crate::proto::v1::aggregate_service_server::AggregateService;
 use crate::scores::{RankFilter, RankingQuery, Scores};
@@ -41,21 +41,37 @@ fn count(v: &mut Violations, field: &str, value: i32, default: u32) -> Option<u3
     }
 }
 
-fn ranking_query(
-    v: &mut Violations,
-    campaign_id: &str,
-    scope_unit_id: &str,
-    kind: i32,
-    indicator_code: &str,
-) -> Option<RankingQuery> {
-    let campaign_id = v.check("campaign_id", CampaignId::parse(campaign_id));
-    let scope = v.check("scope_unit_id", UnitId::parse(scope_unit_id));
-    let kind = v.check("unit_kind", unit_kind(kind));
-    let basis = basis(v, indicator_code);
+/// The fields every ranking request shares.
+struct RankingFields<'r> {
+    campaign_id: &'r str,
+    scope_unit_id: &'r str,
+    unit_kind: i32,
+    unit_kinds: &'r [i32],
+    indicator_code: &'r str,
+}
+
+/// The [`RankingFields`] of a request message: every ranking request names them alike.
+macro_rules! ranking_fields {
+    ($r:ident) => {
+        RankingFields {
+            campaign_id: &$r.campaign_id,
+            scope_unit_id: &$r.scope_unit_id,
+            unit_kind: $r.unit_kind,
+            unit_kinds: &$r.unit_kinds,
+            indicator_code: &$r.indicator_code,
+        }
+    };
+}
+
+fn ranking_query(v: &mut Violations, r: RankingFields<'_>) -> Option<RankingQuery> {
+    let campaign_id = v.check("campaign_id", CampaignId::parse(r.campaign_id));
+    let scope = v.check("scope_unit_id", UnitId::parse(r.scope_unit_id));
+    let group = peer_group(v, r.unit_kind, r.unit_kinds);
+    let basis = basis(v, r.indicator_code);
     Some(RankingQuery {
         campaign_id: campaign_id?,
         scope: scope?,
-        kind: kind?,
+        group: group?,
         basis: basis?,
     })
 }
@@ -98,21 +114,16 @@ impl AggregateService for AggregateApi {
     }
 
     /// # Errors
-    /// INVALID_ARGUMENT for malformed ids, an unspecified kind, an unknown indicator, both
-    /// filters set or a foreign page token; NOT_FOUND for an unknown campaign or scope unit.
+    /// INVALID_ARGUMENT for malformed ids or kinds, no kinds under a scope without a default
+    /// group, an unknown indicator, both filters set or a foreign page token; NOT_FOUND for an
+    /// unknown campaign or scope unit.
     async fn list_rankings(
         &self,
         request: Request<pb::ListRankingsRequest>,
     ) -> Result<Response<pb::ListRankingsResponse>, Status> {
         let r = request.into_inner();
         let mut v = Violations::new();
-        let query = ranking_query(
-            &mut v,
-            &r.campaign_id,
-            &r.scope_unit_id,
-            r.unit_kind,
-            &r.indicator_code,
-        );
+        let query = ranking_query(&mut v, ranking_fields!(r));
         let filter = rank_filter(&mut v, r.top_n, r.bottom_n);
         let query = v.into_result(|| query)?;
         let fingerprint = format!("{query:?}/{filter:?}");
@@ -122,7 +133,7 @@ impl AggregateService for AggregateApi {
     }
 
     /// # Errors
-    /// INVALID_ARGUMENT for malformed arguments; NOT_FOUND for an unknown campaign or scope;
+    /// INVALID_ARGUMENT as for ListRankings; NOT_FOUND for an unknown campaign or scope;
     /// FAILED_PRECONDITION when the comparison chain is shorter than `campaign_count`.
     async fn list_persistent_laggards(
         &self,
@@ -130,41 +141,16 @@ impl AggregateService for AggregateApi {
     ) -> Result<Response<pb::ListPersistentLaggardsResponse>, Status> {
         let r = request.into_inner();
         let mut v = Violations::new();
-        let query = ranking_query(
-            &mut v,
-            &r.campaign_id,
-            &r.scope_unit_id,
-            r.unit_kind,
-            &r.indicator_code,
-        );
+        let query = ranking_query(&mut v, ranking_fields!(r));
         let n = count(&mut v, "bottom_n", r.bottom_n, 5);
         let k = count(&mut v, "campaign_count", r.campaign_count, 2);
         let (query, n, k) = v.into_result(|| Some((query?, n?, k?)))?;
-        let (chain, laggards) = self.scores.laggards(&query, n, k as usize).await?;
-        Ok(Response::new(pb::ListPersistentLaggardsResponse {
-            campaign_ids: chain.iter().map(ToString::to_string).collect(),
-            entries: laggards
-                .into_iter()
-                .map(|l| pb::LaggardEntry {
-                    unit_id: l.unit.id.to_string(),
-                    unit_name: l.unit.name,
-                    standings: l
-                        .standings
-                        .into_iter()
-                        .map(|(campaign, score, rank, ranked)| pb::CampaignStanding {
-                            campaign_id: campaign.to_string(),
-                            score,
-                            rank: rank.map(|r| r as i32),
-                            ranked_count: ranked as i32,
-                        })
-                        .collect(),
-                })
-                .collect(),
-        }))
+        let laggards = self.scores.laggards(&query, n, k as usize).await?;
+        Ok(Response::new(laggards_to_proto(laggards)))
     }
 
     /// # Errors
-    /// INVALID_ARGUMENT for malformed arguments; NOT_FOUND for an unknown campaign, baseline or
+    /// INVALID_ARGUMENT as for ListRankings; NOT_FOUND for an unknown campaign, baseline or
     /// scope; FAILED_PRECONDITION without a baseline.
     async fn list_rank_movers(
         &self,
@@ -172,13 +158,7 @@ impl AggregateService for AggregateApi {
     ) -> Result<Response<pb::ListRankMoversResponse>, Status> {
         let r = request.into_inner();
         let mut v = Violations::new();
-        let query = ranking_query(
-            &mut v,
-            &r.campaign_id,
-            &r.scope_unit_id,
-            r.unit_kind,
-            &r.indicator_code,
-        );
+        let query = ranking_query(&mut v, ranking_fields!(r));
         let baseline = if r.baseline_campaign_id.is_empty() {
             Some(None)
         } else {
@@ -190,59 +170,41 @@ impl AggregateService for AggregateApi {
         };
         let limit = count(&mut v, "limit", r.limit, 5);
         let (query, baseline, limit) = v.into_result(|| Some((query?, baseline?, limit?)))?;
-        let (baseline, risers, fallers) =
-            self.scores.movers(&query, baseline, limit as usize).await?;
-        Ok(Response::new(pb::ListRankMoversResponse {
-            baseline_campaign_id: baseline.to_string(),
-            risers: risers.iter().map(ranking_row_to_proto).collect(),
-            fallers: fallers.iter().map(ranking_row_to_proto).collect(),
-        }))
+        let movers = self.scores.movers(&query, baseline, limit as usize).await?;
+        Ok(Response::new(movers_to_proto(movers)))
     }
 
     /// # Errors
-    /// INVALID_ARGUMENT for malformed ids; NOT_FOUND for an unknown campaign or unit;
-    /// FAILED_PRECONDITION for a unit outside the campaign's scope.
+    /// INVALID_ARGUMENT for malformed ids or kinds, or kinds without the unit's; NOT_FOUND for an
+    /// unknown campaign or unit; FAILED_PRECONDITION for a unit outside the campaign's scope.
     async fn get_unit_weaknesses(
         &self,
         request: Request<pb::GetUnitWeaknessesRequest>,
     ) -> Result<Response<pb::UnitWeaknesses>, Status> {
         let r = request.into_inner();
-        let (campaign, unit) = campaign_and_unit(&r.campaign_id, &r.unit_id)?;
-        let (unit, standings) = self.scores.weaknesses(&campaign, &unit).await?;
-        Ok(Response::new(pb::UnitWeaknesses {
-            campaign_id: campaign.to_string(),
-            unit_id: unit.id.to_string(),
-            unit_name: unit.name,
-            indicators: standings.iter().map(indicator_standing_to_proto).collect(),
-        }))
+        let mut v = Violations::new();
+        let campaign = v.check("campaign_id", CampaignId::parse(&r.campaign_id));
+        let unit = v.check("unit_id", UnitId::parse(&r.unit_id));
+        let group = peer_group(&mut v, 0, &r.unit_kinds);
+        let (campaign, unit, group) = v.into_result(|| Some((campaign?, unit?, group?)))?;
+        let weaknesses = self.scores.weaknesses(&campaign, &unit, group).await?;
+        Ok(Response::new(weaknesses_to_proto(&campaign, weaknesses)))
     }
 
     /// # Errors
-    /// INVALID_ARGUMENT for a malformed id; NOT_FOUND for an unknown unit.
+    /// INVALID_ARGUMENT for a malformed id or kinds, or kinds without the unit's; NOT_FOUND for
+    /// an unknown unit.
     async fn get_unit_history(
         &self,
         request: Request<pb::GetUnitHistoryRequest>,
     ) -> Result<Response<pb::UnitHistory>, Status> {
-        let unit = UnitId::parse(&request.into_inner().unit_id)
-            .map_err(|e| Error::invalid("unit_id", e))?;
-        let (unit, points) = self.scores.history(&unit).await?;
-        Ok(Response::new(pb::UnitHistory {
-            unit_id: unit.id.to_string(),
-            unit_name: unit.name,
-            points: points
-                .into_iter()
-                .map(|p| pb::HistoryPoint {
-                    campaign_id: p.campaign.id.to_string(),
-                    campaign_name: p.campaign.name.clone(),
-                    open_time: Some(timestamp_to_proto(p.campaign.opens_at)),
-                    submission_count: p.score.submissions,
-                    composite_score: p.score.composite,
-                    sufficient_sample: p.score.sufficient_sample,
-                    rank: p.rank.map(|r| r as i32),
-                    ranked_count: p.ranked_count as i32,
-                })
-                .collect(),
-        }))
+        let r = request.into_inner();
+        let mut v = Violations::new();
+        let unit = v.check("unit_id", UnitId::parse(&r.unit_id));
+        let group = peer_group(&mut v, 0, &r.unit_kinds);
+        let (unit, group) = v.into_result(|| Some((unit?, group?)))?;
+        let history = self.scores.history(&unit, group).await?;
+        Ok(Response::new(history_to_proto(history)))
     }
 
     type WatchUnitScoreStream = WatchStream<pb::UnitScore>;
@@ -278,13 +240,7 @@ impl AggregateService for AggregateApi {
     ) -> Result<Response<Self::WatchRankingsStream>, Status> {
         let r = request.into_inner();
         let mut v = Violations::new();
-        let query = ranking_query(
-            &mut v,
-            &r.campaign_id,
-            &r.scope_unit_id,
-            r.unit_kind,
-            &r.indicator_code,
-        );
+        let query = ranking_query(&mut v, ranking_fields!(r));
         let query = v.into_result(|| query)?;
         let page_size = r.page_size;
         let page = Page::parse(page_size, "", "")?;
@@ -309,12 +265,11 @@ impl AggregateService for AggregateApi {
     }
 }
 
+/// One page of a ranking. The counts describe the peers compared, before filters and paging.
 pub fn ranking_page_to_proto(
     ranking: crate::scores::Ranking,
     page: &Page,
 ) -> pb::ListRankingsResponse {
-    let peer_count = ranking.rows.len() as i32;
-    let ranked_count = ranking.ranked_count() as i32;
     let (rows, next_page_token) = page.slice(ranking.rows);
     pb::ListRankingsResponse {
         entries: rows.iter().map(ranking_row_to_proto).collect(),
@@ -323,7 +278,8 @@ pub fn ranking_page_to_proto(
             .compared_campaign_id
             .map(|c| c.to_string())
             .unwrap_or_default(),
-        peer_count,
-        ranked_count,
+        peer_count: to_i32(ranking.peer_count),
+        ranked_count: to_i32(ranking.ranked_count),
+        peer_unit_kinds: peer_kinds_to_proto(&ranking.group),
     }
 }

@@ -9,6 +9,7 @@ pub mod geo;
 pub mod grievance;
 pub mod ids;
 pub mod intake;
+pub mod peers;
 pub mod phone;
 pub mod pooling;
 pub mod quality;

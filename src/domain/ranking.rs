@@ -4,7 +4,7 @@
 
 use super::ids::{Code, UnitId};
 use super::scoring::{ScoringContext, UnitScore};
-use super::unit::{Unit, UnitKind, UnitTree};
+use super::unit::{Unit, UnitTree};
 
 /// A score in hundredths, rounded half-up: 90.104 and 90.096 both become 9010. The small
 /// epsilon keeps values such as 90.105, stored as 90.10499999…, rounding up as displayed.
@@ -87,6 +87,58 @@ impl ScoringContext<'_> {
     }
 }
 
+/// One unit's place among its peers on one basis.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Standing {
+    /// Without breakdowns.
+    pub score: UnitScore,
+    /// The value ranked on (the weighted estimate in a weighted campaign), also when the unit is
+    /// not ranked.
+    pub value: Option<f64>,
+    /// Absent when the unit is not ranked, or not among the peers.
+    pub rank: Option<u32>,
+    /// Peers ranked.
+    pub ranked_count: u32,
+    /// Mean of the ranked peers' values.
+    pub peer_mean: Option<f64>,
+}
+
+impl ScoringContext<'_> {
+    /// `unit`'s standing among `peers` on `basis`. A unit that is not among them (a campaign's
+    /// scope unit, which has no peers in its own campaign) keeps its score and value but has no
+    /// rank.
+    pub fn standing(
+        &self,
+        tree: &UnitTree,
+        peers: &[&Unit],
+        unit: &Unit,
+        basis: &RankBasis,
+    ) -> Standing {
+        let ranked = self.rank(tree, peers, basis);
+        let ranked_values: Vec<f64> = ranked
+            .iter()
+            .filter(|(_, _, r)| r.is_some())
+            .filter_map(|(_, v, _)| *v)
+            .collect();
+        let (score, value, rank) = ranked
+            .into_iter()
+            .find(|(s, _, _)| s.unit_id == unit.id)
+            .unwrap_or_else(|| {
+                let score = self.headline(tree, unit);
+                let value = basis.value_of(&score, self.is_weighted());
+                (score, value, None)
+            });
+        Standing {
+            score,
+            value,
+            rank,
+            ranked_count: ranked_values.len() as u32,
+            peer_mean: (!ranked_values.is_empty())
+                .then(|| ranked_values.iter().sum::<f64>() / ranked_values.len() as f64),
+        }
+    }
+}
+
 /// One peer's place in a ranking, and its change since the compared campaign.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RankingRow {
@@ -101,24 +153,6 @@ pub struct RankingRow {
     pub previous_value: Option<f64>,
     pub rank_change: Option<i64>,
     pub value_change: Option<f64>,
-}
-
-/// The units of `kind` strictly under `scope`: the peers a ranking compares.
-pub fn peers<'t>(tree: &'t UnitTree, scope: &UnitId, kind: UnitKind) -> Vec<&'t Unit> {
-    tree.subtree(scope)
-        .into_iter()
-        .filter(|u| u.kind == kind && &u.id != scope)
-        .collect()
-}
-
-/// The peers of `unit` under `scope` (units of its kind), with `unit` itself even when it is
-/// the scope, so its own standing can be read off the ranking.
-pub fn peers_including<'t>(tree: &'t UnitTree, scope: &UnitId, unit: &'t Unit) -> Vec<&'t Unit> {
-    let mut found = peers(tree, scope, unit.kind);
-    if !found.iter().any(|u| u.id == unit.id) {
-        found.push(unit);
-    }
-    found
 }
 
 /// Ranks `peers` in the current campaign and, when given, in the compared one. Ranked rows come
@@ -172,10 +206,21 @@ pub fn rank_peers(
     rows
 }
 
-/// Competition ranks counted from the bottom: 1 + number of values strictly lower.
+/// Competition ranks counted from the bottom: 1 + number of values strictly lower, compared at
+/// the same two decimals as the ranks. (Ranking the negated values would round a half such as
+/// 73.125 down, so a unit could tie at the bottom with one it is ranked above.)
 fn reverse_ranks(values: &[Option<f64>]) -> Vec<Option<u32>> {
-    let negated: Vec<Option<f64>> = values.iter().map(|v| v.map(|x| -x)).collect();
-    competition_ranks(&negated)
+    let mut rounded: Vec<i64> = values.iter().flatten().map(|&v| hundredths(v)).collect();
+    rounded.sort_unstable();
+    values
+        .iter()
+        .map(|value| {
+            value.map(|v| {
+                let key = hundredths(v);
+                1 + rounded.partition_point(|&other| other < key) as u32
+            })
+        })
+        .collect()
 }
 
 /// Keeps the rows ranked in the top `n` (ties included).
@@ -262,33 +307,27 @@ impl IndicatorStanding {
     }
 }
 
-/// `unit`'s indicators ordered by rank among `peers` (which include it), weakest first.
+/// `unit`'s indicators ordered by its rank among `peers`, weakest first.
 pub fn weaknesses(
     tree: &UnitTree,
     peers: &[&Unit],
     ctx: &ScoringContext<'_>,
-    unit: &UnitId,
+    unit: &Unit,
 ) -> Vec<IndicatorStanding> {
     let mut standings: Vec<IndicatorStanding> = ctx
         .questionnaire
         .indicators
         .iter()
         .map(|indicator| {
-            let ranked = ctx.rank(tree, peers, &RankBasis::Indicator(indicator.code.clone()));
-            let ranked_values: Vec<f64> = ranked
-                .iter()
-                .filter(|(_, _, r)| r.is_some())
-                .filter_map(|(_, v, _)| *v)
-                .collect();
-            let own = ranked.iter().find(|(s, _, _)| &s.unit_id == unit);
+            let basis = RankBasis::Indicator(indicator.code.clone());
+            let standing = ctx.standing(tree, peers, unit, &basis);
             IndicatorStanding {
                 code: indicator.code.clone(),
                 text: indicator.text.clone(),
-                value: own.and_then(|(_, v, _)| *v),
-                rank: own.and_then(|(_, _, r)| *r),
-                ranked_count: ranked_values.len() as u32,
-                peer_mean: (!ranked_values.is_empty())
-                    .then(|| ranked_values.iter().sum::<f64>() / ranked_values.len() as f64),
+                value: standing.value,
+                rank: standing.rank,
+                ranked_count: standing.ranked_count,
+                peer_mean: standing.peer_mean,
             }
         })
         .collect();
@@ -308,6 +347,14 @@ pub fn weaknesses(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::campaign::Campaign;
+    use crate::domain::cells::{CellKey, CellRow, Figures, Stratum};
+    use crate::domain::channel::Channel;
+    use crate::domain::peers::{PeerGroup, peers};
+    use crate::domain::pooling::CampaignStats;
+    use crate::domain::questionnaire::Questionnaire;
+    use crate::domain::stats::Moments;
+    use crate::domain::unit::UnitKind;
     use proptest::prelude::*;
 
     #[test]
@@ -331,6 +378,137 @@ mod tests {
         assert_eq!(hundredths(90.105), 9011);
         let ranks = competition_ranks(&[Some(90.104), Some(90.096), Some(90.2), None]);
         assert_eq!(ranks, [Some(2), Some(2), Some(1), None]);
+    }
+
+    #[test]
+    fn bottom_ranks_mirror_the_ranks_at_two_decimals() {
+        // 73.125 shows as 73.13, above 73.1249 (73.12): last place is the lower one alone.
+        let values = [Some(73.125), Some(73.1249), Some(90.0), None, Some(90.004)];
+        assert_eq!(
+            competition_ranks(&values),
+            [Some(3), Some(4), Some(1), None, Some(1)]
+        );
+        assert_eq!(
+            reverse_ranks(&values),
+            [Some(2), Some(1), Some(3), None, Some(3)]
+        );
+    }
+
+    /// A campaign context over `units` (root first, the rest its children), each answering
+    /// indicator "i" with `points`.
+    struct World {
+        tree: UnitTree,
+        campaign: Campaign,
+        questionnaire: Questionnaire,
+        stats: CampaignStats,
+    }
+
+    fn world(units: &[(&str, UnitKind, &[u8])]) -> World {
+        let questionnaire = Questionnaire::for_tests(&["i"]);
+        let (root, ..) = units[0];
+        let tree = UnitTree::new(units.iter().enumerate().map(|(n, (id, kind, _))| Unit {
+            kind: *kind,
+            parent_id: (n > 0).then(|| UnitId::parse(root).unwrap()),
+            ..Unit::for_tests(id)
+        }));
+        let rows = units
+            .iter()
+            .filter(|(.., p)| !p.is_empty())
+            .map(|(id, _, points)| CellRow {
+                unit_id: UnitId::parse(id).unwrap(),
+                cell: CellKey {
+                    channel: Channel::Visit,
+                    carrier: None,
+                    stratum: Stratum::default(),
+                },
+                figures: Figures {
+                    submissions: points.len() as i64,
+                    indicators: vec![Moments::from_points(points)],
+                },
+            });
+        World {
+            stats: CampaignStats::from_cells(rows, &questionnaire).unwrap(),
+            campaign: Campaign::for_tests("c", &questionnaire.id, root),
+            questionnaire,
+            tree,
+        }
+    }
+
+    impl World {
+        fn context(&self) -> ScoringContext<'_> {
+            ScoringContext {
+                campaign: &self.campaign,
+                questionnaire: &self.questionnaire,
+                stats: &self.stats,
+            }
+        }
+
+        fn unit(&self, id: &str) -> &Unit {
+            self.tree.get(&UnitId::parse(id).unwrap()).unwrap()
+        }
+    }
+
+    #[test]
+    fn a_township_and_a_subdistrict_rank_in_one_sequence() {
+        let w = world(&[
+            ("city", UnitKind::City, &[]),
+            ("t1", UnitKind::Township, &[80, 60]),
+            ("s1", UnitKind::Subdistrict, &[90]),
+            ("t2", UnitKind::Township, &[70]),
+            ("d1", UnitKind::Department, &[100]),
+        ]);
+        let group = PeerGroup::default_under(UnitKind::City).unwrap();
+        let peer_units = peers(&w.tree, &w.campaign.scope_unit_id, &group);
+        let rows = rank_peers(
+            &w.tree,
+            &peer_units,
+            &w.context(),
+            None,
+            &RankBasis::Composite,
+        );
+        let ranked: Vec<(&str, Option<u32>)> = rows
+            .iter()
+            .map(|r| (r.score.unit_id.as_str(), r.rank))
+            .collect();
+        assert_eq!(ranked, [("s1", Some(1)), ("t1", Some(2)), ("t2", Some(2))]);
+    }
+
+    #[test]
+    fn the_scope_unit_keeps_its_score_but_has_no_rank() {
+        let w = world(&[
+            ("county", UnitKind::County, &[50]),
+            ("t1", UnitKind::Township, &[80]),
+            ("t2", UnitKind::Township, &[60]),
+        ]);
+        let scope = &w.campaign.scope_unit_id;
+        let county = w.unit("county");
+        let own = peers(&w.tree, scope, &PeerGroup::around(county.kind));
+        let standing = w
+            .context()
+            .standing(&w.tree, &own, county, &RankBasis::Composite);
+        assert_eq!((standing.rank, standing.ranked_count), (None, 0));
+        // Pooled with its townships: (50 + 80 + 60) / 3.
+        assert_eq!(standing.value, Some(190.0 / 3.0));
+
+        let t2 = w.unit("t2");
+        let townships = peers(&w.tree, scope, &PeerGroup::around(t2.kind));
+        let standing = w
+            .context()
+            .standing(&w.tree, &townships, t2, &RankBasis::Composite);
+        assert_eq!((standing.rank, standing.ranked_count), (Some(2), 2));
+        assert_eq!(
+            (standing.value, standing.peer_mean),
+            (Some(60.0), Some(70.0))
+        );
+    }
+
+    #[test]
+    fn a_weighted_campaign_ranks_by_the_weighted_value() {
+        let w = world(&[("u", UnitKind::Village, &[80])]);
+        let mut score = w.context().headline(&w.tree, w.unit("u"));
+        score.weighted_composite = Some(20.0);
+        assert_eq!(RankBasis::Composite.value_of(&score, false), Some(80.0));
+        assert_eq!(RankBasis::Composite.value_of(&score, true), Some(20.0));
     }
 
     proptest! {

@@ -6,18 +6,35 @@ use super::geo::Area;
 use super::ids::UnitId;
 use super::time::Timestamp;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// The level of a unit. Top down: province (省), prefecture (地级市), county (县, 县级市, 市辖区),
+/// township and sub-district, village and community; departments sit under a city or a county.
+/// `City` is a city at the top of its own tree, with townships and sub-districts below. Declared
+/// top down, so the derived order is the levels' order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum UnitKind {
+    Province,
+    /// A prefecture-level city (地级市).
+    Prefecture,
+    /// A county, a county-level city or an urban district.
+    County,
     City,
+    /// 乡 / 镇
     Township,
+    /// 街道 / 办事处
     Subdistrict,
+    /// 村
     Village,
+    /// 社区
     Community,
+    /// 市直 / 县直单位
     Department,
 }
 
 impl UnitKind {
-    pub const ALL: [UnitKind; 6] = [
+    pub const ALL: [UnitKind; 9] = [
+        Self::Province,
+        Self::Prefecture,
+        Self::County,
         Self::City,
         Self::Township,
         Self::Subdistrict,
@@ -25,6 +42,36 @@ impl UnitKind {
         Self::Community,
         Self::Department,
     ];
+
+    /// The kinds at this kind's level: townships with sub-districts (乡镇办事处), villages with
+    /// communities; every other kind is a level of its own.
+    pub fn level(self) -> &'static [UnitKind] {
+        use UnitKind::*;
+        match self {
+            Township | Subdistrict => &[Township, Subdistrict],
+            Village | Community => &[Village, Community],
+            Province => &[Province],
+            Prefecture => &[Prefecture],
+            County => &[County],
+            City => &[City],
+            Department => &[Department],
+        }
+    }
+
+    /// A lower-case name for messages.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Province => "province",
+            Self::Prefecture => "prefecture",
+            Self::County => "county",
+            Self::City => "city",
+            Self::Township => "township",
+            Self::Subdistrict => "sub-district",
+            Self::Village => "village",
+            Self::Community => "community",
+            Self::Department => "department",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

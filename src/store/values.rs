@@ -106,6 +106,9 @@ coded!(
         Village = 4,
         Community = 5,
         Department = 6,
+        Province = 7,
+        Prefecture = 8,
+        County = 9,
     ]
 );
 coded!(Channel, "channel", [Visit = 1, Phone = 2]);
@@ -346,6 +349,8 @@ mod tests {
         for kind in UnitKind::ALL {
             assert_eq!(from_code::<UnitKind>(code(kind)), Ok(kind));
         }
+        let levels = [UnitKind::Province, UnitKind::Prefecture, UnitKind::County];
+        assert_eq!(levels.map(code), [7, 8, 9]);
         for d in Disposition::ALL {
             assert_eq!(from_code::<Disposition>(code(d)), Ok(d));
         }

@@ -385,7 +385,7 @@ per_backend! {
             .await.unwrap_err();
         assert_eq!(violated_fields(&status), ["campaign_id", "unit_id"]);
         let status = analyst
-            .list_rankings(pb::ListRankingsRequest { campaign_id: "c1".into(), scope_unit_id: "city".into(), unit_kind: 0, page_size: 0, page_token: String::new(), ..Default::default() })
+            .list_rankings(pb::ListRankingsRequest { campaign_id: "c1".into(), scope_unit_id: "city".into(), unit_kind: 42, page_size: 0, page_token: String::new(), ..Default::default() })
             .await.unwrap_err();
         assert_eq!(violated_fields(&status), ["unit_kind"]);
         let empty = unit_score(&app, "c1", "city").await;

@@ -319,7 +319,7 @@ per_backend! {
         let laggards = analyst
             .list_persistent_laggards(pb::ListPersistentLaggardsRequest {
                 campaign_id: "c3".into(), scope_unit_id: "city".into(), unit_kind: pb::UnitKind::Village.into(),
-                bottom_n: 2, campaign_count: 2, indicator_code: String::new(),
+                bottom_n: 2, campaign_count: 2, indicator_code: String::new(), ..Default::default()
             })
             .await.unwrap().into_inner();
         assert_eq!(laggards.campaign_ids, ["c3", "c2"]);
@@ -330,7 +330,7 @@ per_backend! {
         let three = analyst
             .list_persistent_laggards(pb::ListPersistentLaggardsRequest {
                 campaign_id: "c3".into(), scope_unit_id: "city".into(), unit_kind: pb::UnitKind::Village.into(),
-                bottom_n: 2, campaign_count: 3, indicator_code: String::new(),
+                bottom_n: 2, campaign_count: 3, indicator_code: String::new(), ..Default::default()
             })
             .await.unwrap().into_inner();
         let ids: Vec<_> = three.entries.iter().map(|e| e.unit_id.as_str()).collect();
@@ -338,7 +338,7 @@ per_backend! {
         let status = analyst
             .list_persistent_laggards(pb::ListPersistentLaggardsRequest {
                 campaign_id: "c3".into(), scope_unit_id: "city".into(), unit_kind: pb::UnitKind::Village.into(),
-                bottom_n: 2, campaign_count: 4, indicator_code: String::new(),
+                bottom_n: 2, campaign_count: 4, indicator_code: String::new(), ..Default::default()
             })
             .await.unwrap_err();
         assert_eq!(status.code(), Code::FailedPrecondition);
@@ -348,7 +348,7 @@ per_backend! {
         let movers = analyst
             .list_rank_movers(pb::ListRankMoversRequest {
                 campaign_id: "c2".into(), baseline_campaign_id: String::new(), scope_unit_id: "city".into(),
-                unit_kind: pb::UnitKind::Village.into(), limit: 2, indicator_code: String::new(),
+                unit_kind: pb::UnitKind::Village.into(), limit: 2, indicator_code: String::new(), ..Default::default()
             })
             .await.unwrap().into_inner();
         assert_eq!(movers.baseline_campaign_id, "c1");
@@ -359,7 +359,7 @@ per_backend! {
 
         // v4 in c3: security ties everyone (rank 1), visits 25 is fifth of six.
         let weak = analyst
-            .get_unit_weaknesses(pb::GetUnitWeaknessesRequest { campaign_id: "c3".into(), unit_id: "v4".into() })
+            .get_unit_weaknesses(pb::GetUnitWeaknessesRequest { campaign_id: "c3".into(), unit_id: "v4".into(), ..Default::default() })
             .await.unwrap().into_inner();
         let order: Vec<_> = weak.indicators.iter().map(|i| (i.indicator_code.as_str(), i.rank)).collect();
         assert_eq!(order, [("visits", Some(5)), ("security", Some(1)), ("police", None)]);
@@ -367,7 +367,7 @@ per_backend! {
         assert_eq!(visits.ranked_count, 6);
         assert!(close(visits.peer_mean.unwrap(), (100.0 + 50.0 + 75.0 + 25.0 + 0.0 + 75.0) / 6.0));
 
-        let history = analyst.get_unit_history(pb::GetUnitHistoryRequest { unit_id: "v6".into() }).await.unwrap().into_inner();
+        let history = analyst.get_unit_history(pb::GetUnitHistoryRequest { unit_id: "v6".into(), ..Default::default() }).await.unwrap().into_inner();
         let points: Vec<_> = history.points.iter().map(|p| (p.campaign_id.as_str(), p.submission_count, p.rank)).collect();
         assert_eq!(points, [("c1", 4, Some(3)), ("c2", 4, Some(1)), ("c3", 4, Some(2))]);
         assert!(close(history.points[1].composite_score.unwrap(), 100.0));
@@ -413,7 +413,7 @@ per_backend! {
         assert!(tokio::time::timeout(Duration::from_millis(800), scores.next()).await.is_err());
 
         // Bad arguments fail the call itself.
-        ranking_request.unit_kind = 0;
+        ranking_request.unit_kind = 42;
         let status = analyst.watch_rankings(ranking_request).await.unwrap_err();
         assert_eq!(violated_fields(&status), ["unit_kind"]);
     }

@@ -13,6 +13,7 @@ mod fieldwork;
 mod leaders;
 mod margins;
 mod outage;
+mod peers;
 mod pg_cluster;
 mod properties;
 mod scope;

@@ -11,9 +11,10 @@ use canvass::domain::campaign::Campaign;
 use canvass::domain::cells::Stratum;
 use canvass::domain::channel::Carrier;
 use canvass::domain::ids::{CampaignId, Code, QuestionnaireId, UnitId};
+use canvass::domain::peers::{PeerGroup, peers};
 use canvass::domain::pooling::CampaignStats;
 use canvass::domain::questionnaire::{AnswerOption, Indicator, OptionValue, Questionnaire};
-use canvass::domain::ranking::{RankBasis, competition_ranks, peers};
+use canvass::domain::ranking::{RankBasis, competition_ranks};
 use canvass::domain::scoring::ScoringContext;
 use canvass::domain::submission::{NewSubmission, ScoredAnswer, Source};
 use canvass::domain::time::Timestamp;
@@ -359,7 +360,8 @@ async fn check(store: Store, database_url: &str, case: usize, w: Workload) {
     }
     // Ranks of villages (and townships) equal an independent ranking of recomputed composites.
     for kind in [UnitKind::Township, UnitKind::Village] {
-        let peer_units = peers(&built.tree, &built.campaign.scope_unit_id, kind);
+        let group = PeerGroup::of([kind]).unwrap();
+        let peer_units = peers(&built.tree, &built.campaign.scope_unit_id, &group);
         let ranked = ctx.rank(&built.tree, &peer_units, &RankBasis::Composite);
         let expected_scores: Vec<Option<f64>> = peer_units
             .iter()

@@ -61,7 +61,7 @@ per_backend! {
                 .await.unwrap_err();
             assert_out_of_scope(&status, unit, "WatchUnitScore");
             let status = analyst
-                .get_unit_weaknesses(pb::GetUnitWeaknessesRequest { campaign_id: "jinshi-round".into(), unit_id: unit.into() })
+                .get_unit_weaknesses(pb::GetUnitWeaknessesRequest { campaign_id: "jinshi-round".into(), unit_id: unit.into(), ..Default::default() })
                 .await.unwrap_err();
             assert_out_of_scope(&status, unit, "GetUnitWeaknesses");
             let status = call_center
@@ -84,7 +84,7 @@ per_backend! {
                 (Some(a), Some(e)) => assert!((a - e).abs() < 1e-9, "{unit}: {a} vs {e}"),
                 (a, e) => assert_eq!(a, e, "{unit}"),
             }
-            analyst.get_unit_weaknesses(pb::GetUnitWeaknessesRequest { campaign_id: "jinshi-round".into(), unit_id: unit.into() }).await.unwrap();
+            analyst.get_unit_weaknesses(pb::GetUnitWeaknessesRequest { campaign_id: "jinshi-round".into(), unit_id: unit.into(), ..Default::default() }).await.unwrap();
             call_center.get_response_rates(pb::GetResponseRatesRequest { campaign_id: "jinshi-round".into(), unit_id: unit.into() }).await.unwrap();
             reviewer.get_grievance_summary(pb::GetGrievanceSummaryRequest { campaign_id: "jinshi-round".into(), unit_id: unit.into() }).await.unwrap();
         }
@@ -104,10 +104,10 @@ per_backend! {
 
         // GetUnitHistory names no campaign, so it has nothing to refuse: it lists the campaigns
         // whose scope covers the unit, and only those.
-        let history = analyst.get_unit_history(pb::GetUnitHistoryRequest { unit_id: "dongshan-c1".into() }).await.unwrap().into_inner();
+        let history = analyst.get_unit_history(pb::GetUnitHistoryRequest { unit_id: "dongshan-c1".into(), ..Default::default() }).await.unwrap().into_inner();
         let campaigns: Vec<_> = history.points.iter().map(|p| p.campaign_id.as_str()).collect();
         assert_eq!(campaigns, ["c1"]);
-        let history = analyst.get_unit_history(pb::GetUnitHistoryRequest { unit_id: "jinshi-v1".into() }).await.unwrap().into_inner();
+        let history = analyst.get_unit_history(pb::GetUnitHistoryRequest { unit_id: "jinshi-v1".into(), ..Default::default() }).await.unwrap().into_inner();
         let mut campaigns: Vec<_> = history.points.iter().map(|p| p.campaign_id.as_str()).collect();
         campaigns.sort();
         assert_eq!(campaigns, ["c1", "jinshi-round"]);

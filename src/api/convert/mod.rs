@@ -12,6 +12,7 @@ use crate::domain::geo::{Area, GeoLocation, parse_accuracy, parse_latitude, pars
 use crate::domain::grievance::{NewGrievance, Urgency};
 use crate::domain::ids::{CampaignId, Code, QuestionnaireId, UnitId, parse_name};
 use crate::domain::intake::SubmissionDraft;
+use crate::domain::peers::PeerGroup;
 use crate::domain::phone::{PhoneHasher, PhoneNumber};
 use crate::domain::quality::QualityRules;
 use crate::domain::questionnaire::{
@@ -86,6 +87,9 @@ pub fn unit_kind(value: i32) -> Result<UnitKind, String> {
         Ok(pb::UnitKind::Village) => Ok(UnitKind::Village),
         Ok(pb::UnitKind::Community) => Ok(UnitKind::Community),
         Ok(pb::UnitKind::Department) => Ok(UnitKind::Department),
+        Ok(pb::UnitKind::Province) => Ok(UnitKind::Province),
+        Ok(pb::UnitKind::Prefecture) => Ok(UnitKind::Prefecture),
+        Ok(pb::UnitKind::County) => Ok(UnitKind::County),
         Ok(pb::UnitKind::Unspecified) | Err(_) => {
             Err("must be a unit kind other than UNSPECIFIED".into())
         }
@@ -100,6 +104,9 @@ fn unit_kind_to_proto(kind: UnitKind) -> pb::UnitKind {
         UnitKind::Village => pb::UnitKind::Village,
         UnitKind::Community => pb::UnitKind::Community,
         UnitKind::Department => pb::UnitKind::Department,
+        UnitKind::Province => pb::UnitKind::Province,
+        UnitKind::Prefecture => pb::UnitKind::Prefecture,
+        UnitKind::County => pb::UnitKind::County,
     }
 }
 

@@ -1,6 +1,7 @@
 //! Scores, rankings and standings.
 
 use super::*;
+use crate::scores::{History, Laggards, Movers, Weaknesses};
 
 fn interval_to_proto(interval: Option<(f64, f64)>) -> Option<pb::ConfidenceInterval> {
     interval.map(|(lower, upper)| pb::ConfidenceInterval { lower, upper })
@@ -98,8 +99,44 @@ pub fn unit_score_to_proto(campaign_id: &CampaignId, score: &UnitScore) -> pb::U
     }
 }
 
-fn to_i32(value: u32) -> i32 {
-    i32::try_from(value).unwrap_or(i32::MAX)
+/// The peer group a request names: `unit_kinds` and the older single `unit_kind` together (their
+/// union), or `None` for the default. `unit_kind` UNSPECIFIED names no kind; UNSPECIFIED or an
+/// unknown number inside `unit_kinds` is refused, as is an unknown `unit_kind`.
+pub fn peer_group(
+    v: &mut Violations,
+    unit_kind: i32,
+    unit_kinds: &[i32],
+) -> Option<Option<PeerGroup>> {
+    let mut kinds = Vec::with_capacity(unit_kinds.len() + 1);
+    let mut valid = true;
+    if unit_kind != i32::from(pb::UnitKind::Unspecified) {
+        match v.check("unit_kind", super::unit_kind(unit_kind)) {
+            Some(kind) => kinds.push(kind),
+            None => valid = false,
+        }
+    }
+    for (i, &value) in unit_kinds.iter().enumerate() {
+        match v.check(format!("unit_kinds[{i}]"), super::unit_kind(value)) {
+            Some(kind) => kinds.push(kind),
+            None => valid = false,
+        }
+    }
+    valid.then(|| PeerGroup::of(kinds))
+}
+
+/// The kinds of `group`, each once, in ascending enum number.
+pub fn peer_kinds_to_proto(group: &PeerGroup) -> Vec<i32> {
+    let mut kinds: Vec<i32> = group
+        .kinds()
+        .map(|k| unit_kind_to_proto(k).into())
+        .collect();
+    kinds.sort_unstable();
+    kinds
+}
+
+/// A count or rank on the wire, saturating (no ranking holds 2³¹ units).
+pub fn to_i32(value: impl TryInto<i32>) -> i32 {
+    value.try_into().unwrap_or(i32::MAX)
 }
 
 pub fn ranking_row_to_proto(row: &RankingRow) -> pb::RankingEntry {
@@ -126,5 +163,77 @@ pub fn indicator_standing_to_proto(s: &IndicatorStanding) -> pb::IndicatorStandi
         ranked_count: to_i32(s.ranked_count),
         peer_mean: s.peer_mean,
         gap: s.value.zip(s.peer_mean).map(|(v, m)| v - m),
+    }
+}
+
+pub fn laggards_to_proto(laggards: Laggards) -> pb::ListPersistentLaggardsResponse {
+    pb::ListPersistentLaggardsResponse {
+        campaign_ids: laggards.campaigns.iter().map(ToString::to_string).collect(),
+        entries: laggards
+            .entries
+            .into_iter()
+            .map(|l| pb::LaggardEntry {
+                unit_id: l.unit.id.to_string(),
+                unit_name: l.unit.name,
+                standings: l
+                    .standings
+                    .into_iter()
+                    .map(|(campaign, score, rank, ranked)| pb::CampaignStanding {
+                        campaign_id: campaign.to_string(),
+                        score,
+                        rank: rank.map(to_i32),
+                        ranked_count: to_i32(ranked),
+                    })
+                    .collect(),
+            })
+            .collect(),
+        peer_unit_kinds: peer_kinds_to_proto(&laggards.group),
+    }
+}
+
+pub fn movers_to_proto(movers: Movers) -> pb::ListRankMoversResponse {
+    pb::ListRankMoversResponse {
+        baseline_campaign_id: movers.baseline.to_string(),
+        risers: movers.risers.iter().map(ranking_row_to_proto).collect(),
+        fallers: movers.fallers.iter().map(ranking_row_to_proto).collect(),
+        peer_unit_kinds: peer_kinds_to_proto(&movers.group),
+    }
+}
+
+pub fn weaknesses_to_proto(campaign_id: &CampaignId, w: Weaknesses) -> pb::UnitWeaknesses {
+    pb::UnitWeaknesses {
+        campaign_id: campaign_id.to_string(),
+        unit_id: w.unit.id.to_string(),
+        unit_name: w.unit.name,
+        indicators: w
+            .standings
+            .iter()
+            .map(indicator_standing_to_proto)
+            .collect(),
+        peer_unit_kinds: peer_kinds_to_proto(&w.group),
+    }
+}
+
+pub fn history_to_proto(history: History) -> pb::UnitHistory {
+    pb::UnitHistory {
+        unit_id: history.unit.id.to_string(),
+        unit_name: history.unit.name,
+        points: history
+            .points
+            .into_iter()
+            .map(|p| pb::HistoryPoint {
+                campaign_id: p.campaign.id.to_string(),
+                campaign_name: p.campaign.name.clone(),
+                open_time: Some(timestamp_to_proto(p.campaign.opens_at)),
+                submission_count: p.score.submissions,
+                composite_score: p.score.composite,
+                sufficient_sample: p.score.sufficient_sample,
+                rank: p.rank.map(to_i32),
+                ranked_count: to_i32(p.ranked_count),
+                weighted_composite_score: p.score.weighted_composite,
+                ranked_score: p.ranked_value,
+            })
+            .collect(),
+        peer_unit_kinds: peer_kinds_to_proto(&history.group),
     }
 }

@@ -100,6 +100,54 @@ pub fn recompute(stored: &[StoredSubmission], members: &[&str]) -> Expected {
     }
 }
 
+/// `unit` and every unit below it in `units` ((id, parent) pairs, in any order).
+pub fn subtree_of<'a>(units: &[(&'a str, Option<&'a str>)], unit: &str) -> Vec<&'a str> {
+    let parent_of = |id: &str| {
+        units
+            .iter()
+            .find(|(u, _)| *u == id)
+            .and_then(|(_, parent)| *parent)
+    };
+    units
+        .iter()
+        .map(|(id, _)| *id)
+        .filter(|id| std::iter::successors(Some(*id), |u| parent_of(u)).any(|a| a == unit))
+        .collect()
+}
+
+/// Standard competition ranks ("1224") recomputed from scratch: sort the scores rounded half-up
+/// to two decimals, best first; a unit's rank is 1 + the units strictly above it. Units without
+/// a score are not ranked. The nudge keeps a decimal half stored a hair below (73.125 as
+/// 73.12499…) rounding up, as it is displayed.
+pub fn expected_ranks(scores: &[(&str, Option<f64>)]) -> BTreeMap<String, i32> {
+    let cents = |x: f64| (x * 100.0 + 1e-6).round() as i64;
+    let mut sorted: Vec<i64> = scores.iter().filter_map(|(_, s)| s.map(cents)).collect();
+    sorted.sort_unstable_by(|a, b| b.cmp(a));
+    scores
+        .iter()
+        .filter_map(|(unit, score)| {
+            let key = cents((*score)?);
+            let above = sorted.iter().take_while(|&&other| other > key).count();
+            Some((unit.to_string(), 1 + above as i32))
+        })
+        .collect()
+}
+
+/// Competition ranks counted from the bottom, recomputed: 1 + the units strictly below at two
+/// decimals (rounded as in [`expected_ranks`]), so the last place is 1.
+pub fn expected_bottom_ranks(scores: &[(&str, Option<f64>)]) -> BTreeMap<String, i32> {
+    let cents = |x: f64| (x * 100.0 + 1e-6).round() as i64;
+    let all: Vec<i64> = scores.iter().filter_map(|(_, s)| s.map(cents)).collect();
+    scores
+        .iter()
+        .filter_map(|(unit, score)| {
+            let key = cents((*score)?);
+            let below = all.iter().filter(|&&other| other < key).count();
+            Some((unit.to_string(), 1 + below as i32))
+        })
+        .collect()
+}
+
 /// Checks GetUnitScore of every seeded unit against a recomputation from the campaign's stored
 /// rows that count (received or approved): submission counts, every indicator's valid and
 /// excluded counts and mean, and the composite.

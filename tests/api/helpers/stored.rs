@@ -99,3 +99,24 @@ fn decode(
         },
     }
 }
+
+/// The stored number of each unit's kind, by unit id.
+pub async fn stored_unit_kinds(app: &TestApp) -> BTreeMap<String, i16> {
+    let query = "SELECT id, kind FROM units";
+    let rows: Vec<(String, i16)> = if app.database_url.starts_with("sqlite:") {
+        let mut conn = sqlx::SqliteConnection::connect(&app.database_url)
+            .await
+            .expect("the test opens the SQLite database");
+        let rows = sqlx::query_as(query).fetch_all(&mut conn).await;
+        conn.close().await.ok();
+        rows.expect("stored units read")
+    } else {
+        let mut conn = sqlx::PgConnection::connect(&app.database_url)
+            .await
+            .expect("the test connects to PostgreSQL");
+        let rows = sqlx::query_as(query).fetch_all(&mut conn).await;
+        conn.close().await.ok();
+        rows.expect("stored units read")
+    };
+    rows.into_iter().collect()
+}
