@@ -1,5 +1,7 @@
 //! Call outcomes and AAPOR response rates (Standard Definitions, telephone surveys).
 
+use std::cmp::Reverse;
+
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
@@ -162,7 +164,8 @@ impl Disposition {
             .map_or(0, |i| i as i16 + 1)
     }
 
-    /// Interviews outrank every other outcome of the same case, whenever they happened.
+    /// Interviews outrank every other outcome of the same case, whenever they happened: a
+    /// complete outranks a partial, a partial every non-interview.
     fn rank(self) -> u8 {
         match self {
             Self::Complete => 2,
@@ -179,17 +182,68 @@ pub struct Outcome {
     pub at: Timestamp,
 }
 
-/// The case's final outcome after another attempt: the latest attempt's, except that a
-/// complete (or partial) interview outranks any later attempt. Attempts may arrive out of
-/// order (offline tools), so "latest" is by attempt time, not arrival.
+impl Outcome {
+    /// The greater outcome of a case decides it: the higher rank; then the later attempt
+    /// time; then, at the same time, the disposition listed first in [`Disposition::ALL`]
+    /// (the wire's order, AAPOR's codes: eligible before unknown before not eligible).
+    fn precedence(self) -> (u8, Timestamp, Reverse<Disposition>) {
+        (self.disposition.rank(), self.at, Reverse(self.disposition))
+    }
+}
+
+/// The case's final outcome after another attempt:
+/// 1. a complete interview outranks every other outcome and a partial every outcome but a
+///    complete, whenever they happened (a complete after a partial completes the case);
+/// 2. among outcomes of the same rank the latest attempt decides, by attempt time, not
+///    arrival: attempts may arrive out of order (offline tools);
+/// 3. at the same attempt time, the disposition listed first in [`Disposition::ALL`];
+/// 4. the same disposition at the same time changes nothing: the case keeps the attempt that
+///    decided it.
+///
+/// Every step compares the outcomes alone, so a case's final outcome does not depend on the
+/// order its attempts are logged in.
 pub fn next_outcome(current: Option<Outcome>, attempt: Outcome) -> Outcome {
     match current {
-        None => attempt,
-        Some(current) => {
-            let newer = (attempt.disposition.rank(), attempt.at)
-                >= (current.disposition.rank(), current.at);
-            if newer { attempt } else { current }
+        Some(current) if current.precedence() >= attempt.precedence() => current,
+        _ => attempt,
+    }
+}
+
+/// The attempt that decides a case of `attempts` (in the order they were logged) by
+/// [`next_outcome`]; `None` when there is none.
+pub fn deciding_attempt(attempts: &[Outcome]) -> Option<usize> {
+    let mut decided: Option<(usize, Outcome)> = None;
+    for (i, &attempt) in attempts.iter().enumerate() {
+        let current = decided.map(|(_, outcome)| outcome);
+        if Some(next_outcome(current, attempt)) != current {
+            decided = Some((i, attempt));
         }
+    }
+    decided.map(|(i, _)| i)
+}
+
+/// What a case stands at once its interview does not count: a phone poll rejected in review
+/// is not an interview (AAPOR: interviews found falsified are removed, not counted as
+/// completes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fallback {
+    /// Its other attempts decide it by the usual rule ([`next_outcome`]): the one at this index.
+    Attempt(usize),
+    /// It has no other attempt: it is an other eligible non-interview (O; the respondent was
+    /// reached), at the interview's time. This stands in for an outcome and is not one: the
+    /// first attempt logged for the case decides it, whatever its time.
+    StandIn(Outcome),
+}
+
+/// What a case becomes without its `interview`, given its other `attempts` in the order they
+/// were logged.
+pub fn without_interview(interview: Outcome, attempts: &[Outcome]) -> Fallback {
+    match deciding_attempt(attempts) {
+        Some(i) => Fallback::Attempt(i),
+        None => Fallback::StandIn(Outcome {
+            disposition: Disposition::OtherNonInterview,
+            at: interview.at,
+        }),
     }
 }
 
@@ -387,6 +441,140 @@ mod tests {
             next_outcome(Some(partial), complete),
             complete,
             "complete outranks partial"
+        );
+    }
+
+    fn at(micros: i64, disposition: Disposition) -> Outcome {
+        Outcome {
+            disposition,
+            at: Timestamp::from_micros(micros),
+        }
+    }
+
+    /// The final disposition of a case of two attempts, as the wire contract words the rule
+    /// (callcenter.proto), spelled out apart from the code: COMPLETE outranks everything and
+    /// PARTIAL everything but COMPLETE; otherwise the later attempt time decides, and at the
+    /// same time the lower CallDisposition number.
+    fn as_the_contract_says(a: Outcome, b: Outcome) -> Disposition {
+        use Disposition::{Complete, Partial};
+        let interview = |d: Disposition| match d {
+            Complete => 2,
+            Partial => 1,
+            _ => 0,
+        };
+        let (ia, ib) = (interview(a.disposition), interview(b.disposition));
+        if ia != ib {
+            return if ia > ib {
+                a.disposition
+            } else {
+                b.disposition
+            };
+        }
+        match a.at.as_micros().cmp(&b.at.as_micros()) {
+            std::cmp::Ordering::Greater => a.disposition,
+            std::cmp::Ordering::Less => b.disposition,
+            std::cmp::Ordering::Equal
+                if a.disposition.content_code() < b.disposition.content_code() =>
+            {
+                a.disposition
+            }
+            std::cmp::Ordering::Equal => b.disposition,
+        }
+    }
+
+    #[test]
+    fn every_ordered_pair_of_dispositions_follows_the_rule_in_every_time_order() {
+        // The second attempt is logged after the first, and happened later, at the same time,
+        // or earlier (logged out of order).
+        let times = [
+            (10, 20, "later"),
+            (10, 10, "at the same time"),
+            (20, 10, "earlier"),
+        ];
+        let mut checked = 0;
+        for first in Disposition::ALL {
+            for second in Disposition::ALL {
+                for (t1, t2, when) in times {
+                    let (a, b) = (at(t1, first), at(t2, second));
+                    let expected = as_the_contract_says(a, b);
+                    let logged_in_order = next_outcome(Some(next_outcome(None, a)), b);
+                    assert_eq!(
+                        logged_in_order.disposition, expected,
+                        "{first:?} then {second:?} {when}"
+                    );
+                    let logged_reversed = next_outcome(Some(next_outcome(None, b)), a);
+                    assert_eq!(
+                        logged_reversed, logged_in_order,
+                        "{first:?} and {second:?} {when}: logging order does not matter"
+                    );
+                    let decided = deciding_attempt(&[a, b]).map(|i| [a, b][i].disposition);
+                    assert_eq!(decided, Some(expected), "{first:?} then {second:?} {when}");
+                    checked += 1;
+                }
+            }
+        }
+        assert_eq!(checked, 18 * 18 * 3);
+    }
+
+    #[test]
+    fn the_rule_in_the_cases_users_ask_about() {
+        use Disposition::*;
+        // (first logged, its time, then logged, its time, the case's final disposition and time)
+        let cases = [
+            (Partial, 1, Complete, 2, Complete, 2),
+            (Complete, 1, Partial, 2, Complete, 1),
+            (Partial, 2, Complete, 1, Complete, 1),
+            (Complete, 1, Complete, 2, Complete, 2),
+            (Partial, 1, Partial, 2, Partial, 2),
+            (Partial, 1, Refusal, 2, Partial, 1),
+            (Refusal, 1, NoAnswer, 2, NoAnswer, 2),
+            (Refusal, 2, NoAnswer, 1, Refusal, 2),
+            (NoAnswer, 1, Busy, 1, Busy, 1),
+            (Busy, 1, NoAnswer, 1, Busy, 1),
+            (Disconnected, 1, Refusal, 1, Refusal, 1),
+            (Callback, 1, LanguageBarrier, 2, LanguageBarrier, 2),
+        ];
+        for (first, t1, second, t2, final_disposition, final_at) in cases {
+            let case = next_outcome(Some(at(t1, first)), at(t2, second));
+            assert_eq!(
+                case,
+                at(final_at, final_disposition),
+                "{first:?} then {second:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_same_outcome_twice_keeps_the_attempt_that_decided() {
+        let busy = at(5, Disposition::Busy);
+        assert_eq!(
+            deciding_attempt(&[busy, at(3, Disposition::Refusal), busy]),
+            Some(0)
+        );
+        assert_eq!(deciding_attempt(&[]), None);
+    }
+
+    #[test]
+    fn dispositions_are_ordered_as_listed_and_numbered_on_the_wire() {
+        let mut sorted = Disposition::ALL;
+        sorted.sort();
+        assert_eq!(sorted, Disposition::ALL);
+    }
+
+    #[test]
+    fn without_its_interview_a_case_falls_back_to_its_other_attempts() {
+        use Disposition::*;
+        let interview = at(50, Complete);
+        // The usual rule over the others: the latest, whatever order they were logged in.
+        let others = [at(10, Busy), at(30, Refusal), at(20, NoAnswer)];
+        assert_eq!(without_interview(interview, &others), Fallback::Attempt(1));
+        // An interview among the other attempts still outranks them.
+        let others = [at(10, Partial), at(60, Refusal), at(20, Complete)];
+        assert_eq!(without_interview(interview, &others), Fallback::Attempt(2));
+        // None: an eligible non-interview, at the interview's time.
+        assert_eq!(
+            without_interview(interview, &[]),
+            Fallback::StandIn(at(50, OtherNonInterview))
         );
     }
 

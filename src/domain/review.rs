@@ -56,6 +56,12 @@ impl ReviewState {
         matches!(self, Self::Received | Self::Approved)
     }
 
+    /// Whether a phone poll in this state is its call case's complete interview: a rejected
+    /// one is not an interview; one awaiting review still is.
+    pub fn is_interview(self) -> bool {
+        self != Self::Rejected
+    }
+
     /// The state a decision leads to, or why it cannot be taken from here.
     pub fn after(self, decision: Decision) -> Result<Self, &'static str> {
         match (self, decision) {
@@ -77,6 +83,13 @@ mod tests {
     fn only_received_and_approved_count() {
         assert!(ReviewState::Received.counts() && ReviewState::Approved.counts());
         assert!(!ReviewState::Flagged.counts() && !ReviewState::Rejected.counts());
+    }
+
+    #[test]
+    fn every_state_but_rejected_is_an_interview() {
+        use ReviewState::*;
+        assert!(Received.is_interview() && Flagged.is_interview() && Approved.is_interview());
+        assert!(!Rejected.is_interview());
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! Retries, judged in one place. The database decides which submission owns an id (a unique
 //! key on (campaign, submission id); two servers may share one database); the store reports
 //! what it found, and this module tells each caller what that means: the same content is a
-//! retry and hears the stored acknowledgement, other content under a taken id is refused.
+//! retry and hears the acknowledgement as it stands now (the original accept time and flags,
+//! the current review state, so that an app can show a reviewer's decision), other content
+//! under a taken id is refused.
 
 use std::collections::HashMap;
 
@@ -34,7 +36,8 @@ pub fn first_occurrences<'a>(
 
 /// What one caller hears about its submission, given what the database holds for the id.
 ///
-/// `written` is the batch's first submission with this id: the one the database saw.
+/// `written` is the batch's first submission with this id: the one the database saw. A retry
+/// hears the stored review state, which a review may have changed since the first commit.
 ///
 /// # Errors
 /// ALREADY_EXISTS when the id holds other content (SUBMISSION_ID_REUSED), or when the

@@ -17,17 +17,11 @@ fn call_center_client(
     role: Role,
     units: &[&str],
 ) -> CallCenterServiceClient<Authed> {
-    CallCenterServiceClient::with_interceptor(
-        app.channel.clone(),
-        TestApp::bearer_for(&app.token(role, units)),
-    )
+    app.call_center_service(role, units)
 }
 
 fn review_client(app: &TestApp, role: Role, units: &[&str]) -> ReviewServiceClient<Authed> {
-    ReviewServiceClient::with_interceptor(
-        app.channel.clone(),
-        TestApp::bearer_for(&app.token(role, units)),
-    )
+    app.review_service(role, units)
 }
 
 fn attempt(

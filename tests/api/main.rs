@@ -6,6 +6,7 @@ mod helpers;
 
 mod aggregates;
 mod auth;
+mod call_cases;
 mod catalog;
 mod composite;
 mod concurrency;

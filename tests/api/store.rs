@@ -1,6 +1,7 @@
 //! The store's contract, told as one story and run against both backends: commit, retry,
-//! conflict, duplicate household, one interview per respondent, review, call cases and
-//! grievances, each read back. Everything the core relies on the store to report is here.
+//! conflict, duplicate household, one interview per respondent, review, call cases (and a
+//! rejected poll's case), grievances, and the withdrawal of polls older servers rejected, each
+//! read back. Everything the core relies on the store to report is here.
 
 use std::collections::BTreeMap;
 
@@ -15,8 +16,10 @@ use canvass::domain::review::{Decision, ReviewState};
 use canvass::domain::submission::{NewSubmission, ScoredAnswer, Source};
 use canvass::domain::time::Timestamp;
 use canvass::error::Error;
-use canvass::store::{CommitOutcome, ListQuery, ReviewChange, Store};
+use canvass::store::{CommitOutcome, ListQuery, ReviewChange, Store, StoreOptions};
 use uuid::Uuid;
+
+use crate::helpers::set_review_state_alone;
 
 fn c1() -> CampaignId {
     CampaignId::parse("c1").unwrap()
@@ -81,6 +84,19 @@ async fn counted(store: &Store) -> (i64, i64, i64) {
     let security = rows.iter().filter_map(|r| r.figures.indicators.first());
     let (valid, sum) = security.fold((0, 0), |(v, s), m| (v + m.valid, s + m.sum));
     (submissions, valid, sum)
+}
+
+/// Cases per (carrier, final disposition) over the campaign, in that order.
+async fn case_counts(store: &Store) -> Vec<(Option<Carrier>, Disposition, i64)> {
+    let mut counts: Vec<_> = store
+        .disposition_counts(&c1())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(_, carrier, d, n)| (carrier, d, n))
+        .collect();
+    counts.sort_by_key(|(carrier, d, _)| (*carrier, *d));
+    counts
 }
 
 fn listing(limit: usize) -> ListQuery {
@@ -181,11 +197,70 @@ per_backend! {
         assert!(matches!(logged, AttemptOutcome::Inserted { case: Disposition::Refusal, .. }));
         let retried = store.commit_call_attempt(&attempt, Timestamp::now()).await.unwrap();
         assert!(matches!(retried, AttemptOutcome::Existing { case: Disposition::Refusal, .. }));
-        let mut counts = store.disposition_counts(&c1()).await.unwrap();
-        counts.sort_by_key(|(_, carrier, ..)| *carrier);
         assert_eq!(
-            counts.iter().map(|(_, carrier, d, n)| (*carrier, *d, *n)).collect::<Vec<_>>(),
+            case_counts(store).await,
             [(Some(Carrier::ChinaMobile), Disposition::Refusal, 1), (Some(Carrier::ChinaTelecom), Disposition::Complete, 1)]
+        );
+
+        // A rejected phone poll is not its case's interview: without other attempts the case
+        // stands as an eligible non-interview, which the next attempt replaces whatever its
+        // time; approval restores the complete.
+        let review = |decision, to| {
+            move |_: &canvass::domain::review::SubmissionSummary| {
+                Ok(ReviewChange { decision, to, reviewer: "reviewer-1".into(), reason: "call-back".into(), at: Timestamp::now() })
+            }
+        };
+        store.review_submission(&campaign, &questionnaire, poll.id, review(Decision::Reject, ReviewState::Rejected)).await.unwrap();
+        assert_eq!(
+            case_counts(store).await,
+            [(Some(Carrier::ChinaMobile), Disposition::Refusal, 1), (Some(Carrier::ChinaTelecom), Disposition::OtherNonInterview, 1)]
+        );
+        let before_the_poll = NewCallAttempt {
+            id: Uuid::from_u128(11),
+            respondent: RespondentHash([7; 32]),
+            disposition: Disposition::NoAnswer,
+            attempted_at: Timestamp::from_micros(poll.ended_at.as_micros() - 60_000_000),
+            ..attempt.clone()
+        };
+        let logged = store.commit_call_attempt(&before_the_poll, Timestamp::now()).await.unwrap();
+        assert!(matches!(logged, AttemptOutcome::Inserted { case: Disposition::NoAnswer, .. }), "{logged:?}");
+        assert_eq!(
+            case_counts(store).await,
+            [(Some(Carrier::ChinaMobile), Disposition::Refusal, 1), (Some(Carrier::ChinaMobile), Disposition::NoAnswer, 1)]
+        );
+        store.review_submission(&campaign, &questionnaire, poll.id, review(Decision::Approve, ReviewState::Approved)).await.unwrap();
+        assert_eq!(
+            case_counts(store).await,
+            [(Some(Carrier::ChinaMobile), Disposition::Refusal, 1), (Some(Carrier::ChinaTelecom), Disposition::Complete, 1)]
+        );
+        // Rejected again, it falls back to the attempt.
+        store.review_submission(&campaign, &questionnaire, poll.id, review(Decision::Reject, ReviewState::Rejected)).await.unwrap();
+        assert_eq!(
+            case_counts(store).await,
+            [(Some(Carrier::ChinaMobile), Disposition::Refusal, 1), (Some(Carrier::ChinaMobile), Disposition::NoAnswer, 1)]
+        );
+
+        // A poll an older server rejected, leaving its case complete, is withdrawn from its
+        // case when a current store opens the database.
+        let older = poll_of(6, 9);
+        commit(store, &[&older]).await;
+        set_review_state_alone(&app, older.id, 4).await;
+        let complete = |counts: &[(Option<Carrier>, Disposition, i64)]| counts.iter().filter(|c| c.1 == Disposition::Complete).count();
+        assert_eq!(complete(&case_counts(store).await), 1);
+        let reopened = Store::open(&StoreOptions {
+            url: app.database_url.clone(),
+            max_connections: 2,
+            acquire_timeout: std::time::Duration::from_secs(5),
+        })
+        .await
+        .unwrap();
+        assert_eq!(
+            case_counts(&reopened).await,
+            [
+                (Some(Carrier::ChinaMobile), Disposition::Refusal, 1),
+                (Some(Carrier::ChinaMobile), Disposition::NoAnswer, 1),
+                (Some(Carrier::ChinaTelecom), Disposition::OtherNonInterview, 1),
+            ]
         );
 
         // Grievances come in with their visit and are followed up.

@@ -91,6 +91,66 @@ per_backend! {
         assert_eq!(stored[0].answers["security"], "b", "the original content is kept");
     }
 
+    async fn a_retry_after_review_returns_the_review_state_as_it_stands(app: TestApp) {
+        app.seed().await;
+        let mut worker = app.field_worker(&["city"]);
+        let mut request = visit("c1", "jinshi-v1", full_answers());
+        request.start_time = request.end_time;
+        let first = worker.submit_visit(request.clone()).await.unwrap().into_inner().acknowledgement.unwrap();
+        assert_eq!((first.review_state(), first.quality_flags.clone()), (pb::ReviewState::Flagged, vec![i32::from(pb::QualityFlag::TooFast)]));
+        let mut poll = phone_poll("c1", "jinshi-v2", "+8613800138000", full_answers());
+        poll.carrier = pb::Carrier::ChinaTelecom.into();
+        let mut caller = app.call_center(&["city"]);
+        let poll_ack = caller.submit_phone_poll(poll.clone()).await.unwrap().into_inner().acknowledgement.unwrap();
+        assert_eq!(poll_ack.review_state(), pb::ReviewState::Received);
+
+        // What a retry hears after each decision: the first acknowledgement with the current
+        // state, from a unary call and from an upload alike.
+        let as_it_stands = |ack: &pb::Acknowledgement, state: pb::ReviewState| pb::Acknowledgement { review_state: state.into(), ..ack.clone() };
+        let uploaded = |items: Vec<pb::UploadSubmissionsRequest>| {
+            let mut admin = app.submissions_as(Some(&app.token(canvass::auth::Role::Admin, &[])));
+            async move {
+                let mut results = admin.upload_submissions(futures::stream::iter(items)).await.unwrap().into_inner();
+                let mut acks = Vec::new();
+                while let Some(item) = results.message().await.unwrap() {
+                    match item.result {
+                        Some(pb::upload_submissions_response::Result::Acknowledgement(ack)) => acks.push((item.index, ack)),
+                        other => panic!("item {} not acknowledged: {other:?}", item.index),
+                    }
+                }
+                acks.sort_by_key(|(index, _)| *index);
+                acks.into_iter().map(|(_, ack)| ack).collect::<Vec<_>>()
+            }
+        };
+        let both = || vec![
+            pb::UploadSubmissionsRequest { submission: Some(pb::upload_submissions_request::Submission::Visit(request.clone())) },
+            pb::UploadSubmissionsRequest { submission: Some(pb::upload_submissions_request::Submission::PhonePoll(poll.clone())) },
+        ];
+        use pb::ReviewDecision::{Approve, Reject};
+        use pb::ReviewState::{Approved, Received, Rejected};
+        let steps = [
+            (None, Approved, Received),
+            (Some((&request.submission_id, Reject)), Rejected, Received),
+            (Some((&poll.submission_id, Reject)), Rejected, Rejected),
+            (Some((&poll.submission_id, Approve)), Rejected, Approved),
+        ];
+        app.review("c1", &request.submission_id, Approve).await;
+        for (decision, visit_state, poll_state) in steps {
+            if let Some((id, decision)) = decision {
+                app.review("c1", id, decision).await;
+            }
+            let expected = [as_it_stands(&first, visit_state), as_it_stands(&poll_ack, poll_state)];
+            let visit_again = worker.submit_visit(request.clone()).await.unwrap().into_inner().acknowledgement.unwrap();
+            // A rejected poll's respondent is still taken by it: its own retry is not refused.
+            let poll_again = caller.submit_phone_poll(poll.clone()).await.unwrap().into_inner().acknowledgement.unwrap();
+            assert_eq!([visit_again, poll_again], expected, "{visit_state:?}, {poll_state:?}");
+            assert_eq!(uploaded(both()).await, expected, "{visit_state:?}, {poll_state:?} uploaded");
+        }
+        // Retries wrote nothing, and the figures follow the reviews alone: the poll counts.
+        assert_eq!(app.stored_count("c1").await, 2);
+        assert_eq!(unit_score(&app, "c1", "jinshi").await.submission_count, 1);
+    }
+
     async fn concurrent_duplicates_are_stored_once(app: TestApp) {
         app.seed().await;
         let request = visit("c1", "jinshi-v1", full_answers());

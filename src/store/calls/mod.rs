@@ -1,5 +1,13 @@
 //! Call attempts, the cases they decide (one per respondent and campaign) and the count of
-//! cases per final disposition that response rates read.
+//! cases per final disposition that response rates read. A phone poll is its case's complete
+//! interview while it is not rejected in review; the review withdraws and restores it here.
+
+/// The columns [`CaseRow`] reads (a macro so queries stay string literals).
+macro_rules! case_columns {
+    () => {
+        "campaign_id, respondent_hash, unit_id, carrier, disposition, decided_at, stand_in"
+    };
+}
 
 pub mod postgres;
 pub mod sqlite;
@@ -8,7 +16,9 @@ use std::collections::HashMap;
 
 use super::Store;
 use super::values::{CarrierColumn, hash32};
-use crate::domain::aapor::{AttemptOutcome, Disposition, NewCallAttempt, Outcome, next_outcome};
+use crate::domain::aapor::{
+    AttemptOutcome, Disposition, Fallback, NewCallAttempt, Outcome, next_outcome, without_interview,
+};
 use crate::domain::channel::Carrier;
 use crate::domain::ids::{CampaignId, UnitId};
 use crate::domain::submission::{NewSubmission, Source};
@@ -40,6 +50,40 @@ impl CaseUpdate {
     }
 }
 
+/// A phone poll as its call case knows it: a complete interview at the poll's end.
+#[derive(Debug, Clone)]
+pub struct Interview {
+    pub campaign_id: CampaignId,
+    pub respondent: [u8; 32],
+    pub unit_id: UnitId,
+    pub carrier: CarrierColumn,
+    pub at: Timestamp,
+}
+
+impl Interview {
+    pub fn key(&self) -> CaseKey {
+        (self.campaign_id.clone(), self.respondent)
+    }
+
+    fn outcome(&self) -> Outcome {
+        Outcome {
+            disposition: Disposition::Complete,
+            at: self.at,
+        }
+    }
+
+    /// The interview folded into its case like an attempt (a new poll, or an approval).
+    pub fn update(&self) -> CaseUpdate {
+        CaseUpdate {
+            campaign_id: self.campaign_id.clone(),
+            respondent: self.respondent,
+            unit_id: self.unit_id.clone(),
+            carrier: self.carrier,
+            outcome: self.outcome(),
+        }
+    }
+}
+
 /// The complete-interview case updates of newly stored phone polls.
 pub fn poll_case_updates<'a>(
     polls: impl IntoIterator<Item = &'a NewSubmission>,
@@ -50,16 +94,16 @@ pub fn poll_case_updates<'a>(
             Source::Phone {
                 respondent,
                 carrier,
-            } => Some(CaseUpdate {
-                campaign_id: s.campaign_id.clone(),
-                respondent: respondent.0,
-                unit_id: s.unit_id.clone(),
-                carrier: CarrierColumn(Some(*carrier)),
-                outcome: Outcome {
-                    disposition: Disposition::Complete,
+            } => Some(
+                Interview {
+                    campaign_id: s.campaign_id.clone(),
+                    respondent: respondent.0,
+                    unit_id: s.unit_id.clone(),
+                    carrier: CarrierColumn(Some(*carrier)),
                     at: s.ended_at,
-                },
-            }),
+                }
+                .update(),
+            ),
             Source::Visit { .. } => None,
         })
         .collect()
@@ -71,6 +115,16 @@ pub struct StoredCase {
     pub unit_id: UnitId,
     pub carrier: CarrierColumn,
     pub outcome: Outcome,
+    /// No attempt decides the case: its interview was rejected and it has no other attempt,
+    /// so it counts as an other eligible non-interview until one is logged.
+    pub stand_in: bool,
+}
+
+impl StoredCase {
+    /// The outcome that decides the case; none for a stand-in, which any attempt replaces.
+    fn deciding(&self) -> Option<Outcome> {
+        (!self.stand_in).then_some(self.outcome)
+    }
 }
 
 /// A call_cases row as both dialects read it.
@@ -82,6 +136,7 @@ pub struct CaseRow {
     carrier: CarrierColumn,
     disposition: Disposition,
     decided_at: Timestamp,
+    stand_in: bool,
 }
 
 impl CaseRow {
@@ -98,6 +153,7 @@ impl CaseRow {
                     disposition: self.disposition,
                     at: self.decided_at,
                 },
+                stand_in: self.stand_in,
             },
         ))
     }
@@ -129,6 +185,39 @@ impl CaseChanges {
         counts.sort_by(|a, b| a.0.cmp(b.0));
         counts
     }
+
+    /// Moves the case `key` from `before` to `after`: its count leaves the old disposition's
+    /// row and joins the new one's.
+    fn change(&mut self, key: CaseKey, before: Option<StoredCase>, after: StoredCase) {
+        let campaign = &key.0;
+        if let Some(old) = before {
+            *self
+                .counts
+                .entry((
+                    campaign.clone(),
+                    old.unit_id,
+                    old.carrier,
+                    old.outcome.disposition,
+                ))
+                .or_default() -= 1;
+        }
+        *self
+            .counts
+            .entry((
+                campaign.clone(),
+                after.unit_id.clone(),
+                after.carrier,
+                after.outcome.disposition,
+            ))
+            .or_default() += 1;
+        self.cases.insert(key, after);
+    }
+
+    /// Drops the count deltas that cancelled out.
+    fn settled(mut self) -> Self {
+        self.counts.retain(|_, n| *n != 0);
+        self
+    }
 }
 
 /// Folds `updates`, in order, into the `current` cases: a case moves from one disposition count
@@ -141,41 +230,70 @@ pub fn fold_cases(
     for u in updates {
         let key = (u.campaign_id.clone(), u.respondent);
         let before = current.get(&key).cloned();
-        let outcome = next_outcome(before.as_ref().map(|c| c.outcome), u.outcome);
+        let deciding = before.as_ref().and_then(StoredCase::deciding);
+        let outcome = next_outcome(deciding, u.outcome);
         changes.finals.push(outcome.disposition);
-        if before.as_ref().map(|c| c.outcome) == Some(outcome) {
+        if deciding == Some(outcome) {
             continue;
         }
         let after = StoredCase {
             unit_id: u.unit_id.clone(),
             carrier: u.carrier,
             outcome,
+            stand_in: false,
         };
-        if let Some(old) = before {
-            *changes
-                .counts
-                .entry((
-                    u.campaign_id.clone(),
-                    old.unit_id,
-                    old.carrier,
-                    old.outcome.disposition,
-                ))
-                .or_default() -= 1;
-        }
-        *changes
-            .counts
-            .entry((
-                u.campaign_id.clone(),
-                after.unit_id.clone(),
-                after.carrier,
-                outcome.disposition,
-            ))
-            .or_default() += 1;
         current.insert(key.clone(), after.clone());
-        changes.cases.insert(key, after);
+        changes.change(key, before, after);
     }
-    changes.counts.retain(|_, n| *n != 0);
-    changes
+    changes.settled()
+}
+
+/// A call_attempts row as a case's recomputation reads it.
+#[derive(sqlx::FromRow)]
+pub struct CaseAttemptRow {
+    unit_id: UnitId,
+    carrier: CarrierColumn,
+    disposition: Disposition,
+    attempted_at: Timestamp,
+}
+
+/// The attempts of one case (campaign, respondent), in the order they were logged.
+pub const SELECT_CASE_ATTEMPTS: &str = "SELECT unit_id, carrier, disposition, attempted_at \
+     FROM call_attempts WHERE campaign_id = $1 AND respondent_hash = $2 ORDER BY seq";
+
+/// The change to `interview`'s case (`current`, when it exists) once the interview no longer
+/// counts: the domain's fallback over the case's other `attempts`.
+pub fn withdrawal(
+    current: Option<StoredCase>,
+    interview: &Interview,
+    attempts: Vec<CaseAttemptRow>,
+) -> CaseChanges {
+    let outcomes: Vec<Outcome> = attempts
+        .iter()
+        .map(|a| Outcome {
+            disposition: a.disposition,
+            at: a.attempted_at,
+        })
+        .collect();
+    let after = match without_interview(interview.outcome(), &outcomes) {
+        Fallback::Attempt(i) => StoredCase {
+            unit_id: attempts[i].unit_id.clone(),
+            carrier: attempts[i].carrier,
+            outcome: outcomes[i],
+            stand_in: false,
+        },
+        Fallback::StandIn(outcome) => StoredCase {
+            unit_id: interview.unit_id.clone(),
+            carrier: interview.carrier,
+            outcome,
+            stand_in: true,
+        },
+    };
+    let mut changes = CaseChanges::default();
+    if current.as_ref() != Some(&after) {
+        changes.change(interview.key(), current, after);
+    }
+    changes.settled()
 }
 
 #[derive(sqlx::FromRow)]

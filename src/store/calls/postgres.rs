@@ -7,7 +7,10 @@ use std::collections::HashMap;
 use sha2::{Digest, Sha256};
 use sqlx::PgConnection;
 
-use super::{CaseRow, CaseUpdate, fold_cases};
+use super::{
+    CaseAttemptRow, CaseChanges, CaseKey, CaseRow, CaseUpdate, Interview, SELECT_CASE_ATTEMPTS,
+    StoredCase, fold_cases, withdrawal,
+};
 use crate::domain::aapor::Disposition;
 use crate::domain::ids::CampaignId;
 use crate::error::Result;
@@ -39,14 +42,45 @@ pub async fn apply_case_updates(
     if updates.is_empty() {
         return Ok(Vec::new());
     }
-    // A case that does not exist yet has no row to lock: without this, two transactions that
-    // both create it would both count it. Cases are spread over a fixed set of advisory locks,
-    // taken in order (so transactions cannot wait on each other in a cycle) and held until
-    // commit; a fixed set keeps a batch of a thousand polls from filling PostgreSQL's lock
-    // table.
-    let mut stripes: Vec<i32> = updates
+    let keys: Vec<CaseKey> = updates
         .iter()
-        .map(|u| case_lock_stripe(&u.campaign_id, &u.respondent))
+        .map(|u| (u.campaign_id.clone(), u.respondent))
+        .collect();
+    let current = lock_cases(conn, &keys).await?;
+    let changes = fold_cases(current, updates);
+    write_case_changes(conn, &changes).await?;
+    Ok(changes.finals)
+}
+
+/// Takes `interview` out of its case, which its other attempts then decide (see
+/// [`withdrawal`]). The case is locked first, so an attempt logged meanwhile is folded into
+/// the case this writes, or read with the others here.
+pub async fn withdraw_interview(conn: &mut PgConnection, interview: &Interview) -> Result<()> {
+    let key = interview.key();
+    let mut current = lock_cases(conn, std::slice::from_ref(&key)).await?;
+    let attempts: Vec<CaseAttemptRow> = sqlx::query_as(SELECT_CASE_ATTEMPTS)
+        .bind(&interview.campaign_id)
+        .bind(interview.respondent.as_slice())
+        .fetch_all(&mut *conn)
+        .await?;
+    let changes = withdrawal(current.remove(&key), interview, attempts);
+    write_case_changes(conn, &changes).await
+}
+
+/// Locks the cases of `keys` until commit and reads those that exist.
+///
+/// A case that does not exist yet has no row to lock: without the advisory lock, two
+/// transactions that both create it would both count it. Cases are spread over a fixed set of
+/// advisory locks, taken in order (so transactions cannot wait on each other in a cycle) and
+/// held until commit; a fixed set keeps a batch of a thousand polls from filling PostgreSQL's
+/// lock table.
+async fn lock_cases(
+    conn: &mut PgConnection,
+    keys: &[CaseKey],
+) -> Result<HashMap<CaseKey, StoredCase>> {
+    let mut stripes: Vec<i32> = keys
+        .iter()
+        .map(|(campaign, respondent)| case_lock_stripe(campaign, respondent))
         .collect();
     stripes.sort_unstable();
     stripes.dedup();
@@ -55,33 +89,33 @@ pub async fn apply_case_updates(
         .bind(stripes)
         .fetch_all(&mut *conn)
         .await?;
-    let campaigns: Vec<&str> = updates.iter().map(|u| u.campaign_id.as_str()).collect();
-    let respondents: Vec<&[u8]> = updates.iter().map(|u| u.respondent.as_slice()).collect();
-    let rows: Vec<CaseRow> = sqlx::query_as(
-        "SELECT campaign_id, respondent_hash, unit_id, carrier, disposition, decided_at \
-         FROM call_cases WHERE (campaign_id, respondent_hash) IN \
+    let campaigns: Vec<&str> = keys.iter().map(|(c, _)| c.as_str()).collect();
+    let respondents: Vec<&[u8]> = keys.iter().map(|(_, r)| r.as_slice()).collect();
+    let rows: Vec<CaseRow> = sqlx::query_as(concat!(
+        "SELECT ",
+        case_columns!(),
+        " FROM call_cases WHERE (campaign_id, respondent_hash) IN \
          (SELECT * FROM UNNEST($1::text[], $2::bytea[])) \
-         ORDER BY campaign_id, respondent_hash FOR UPDATE",
-    )
+         ORDER BY campaign_id, respondent_hash FOR UPDATE"
+    ))
     .bind(campaigns)
     .bind(respondents)
     .fetch_all(&mut *conn)
     .await?;
-    let current = rows
-        .into_iter()
-        .map(CaseRow::into_case)
-        .collect::<Result<HashMap<_, _>>>()?;
-    let changes = fold_cases(current, updates);
+    rows.into_iter().map(CaseRow::into_case).collect()
+}
 
+/// Writes the changed cases and adds the count deltas, each with one statement, in key order.
+async fn write_case_changes(conn: &mut PgConnection, changes: &CaseChanges) -> Result<()> {
     let cases = changes.sorted_cases();
     if !cases.is_empty() {
         sqlx::query(
             "INSERT INTO call_cases (campaign_id, respondent_hash, unit_id, carrier, disposition, \
-             decided_at) SELECT * FROM UNNEST($1::text[], $2::bytea[], $3::text[], $4::int2[], \
-             $5::int2[], $6::timestamptz[]) \
+             decided_at, stand_in) SELECT * FROM UNNEST($1::text[], $2::bytea[], $3::text[], \
+             $4::int2[], $5::int2[], $6::timestamptz[], $7::bool[]) \
              ON CONFLICT (campaign_id, respondent_hash) DO UPDATE SET unit_id = EXCLUDED.unit_id, \
              carrier = EXCLUDED.carrier, disposition = EXCLUDED.disposition, \
-             decided_at = EXCLUDED.decided_at",
+             decided_at = EXCLUDED.decided_at, stand_in = EXCLUDED.stand_in",
         )
         .bind(
             cases
@@ -114,6 +148,7 @@ pub async fn apply_case_updates(
                 .collect::<Vec<_>>(),
         )
         .bind(cases.iter().map(|(_, c)| c.outcome.at).collect::<Vec<_>>())
+        .bind(cases.iter().map(|(_, c)| c.stand_in).collect::<Vec<_>>())
         .execute(&mut *conn)
         .await?;
     }
@@ -153,5 +188,5 @@ pub async fn apply_case_updates(
         .execute(&mut *conn)
         .await?;
     }
-    Ok(changes.finals)
+    Ok(())
 }

@@ -11,12 +11,15 @@ use sqlx::types::Json;
 
 use super::Store;
 use super::aggregates::{CellRowKey, Contribution, Deltas, flat_top_three};
-use super::values::{CarrierColumn, Counts};
+use super::calls::Interview;
+use super::values::{CarrierColumn, Counts, hash32};
+use crate::domain::aapor::Disposition;
 use crate::domain::campaign::Campaign;
 use crate::domain::channel::Channel;
 use crate::domain::ids::{CampaignId, UnitId};
 use crate::domain::questionnaire::Questionnaire;
 use crate::domain::review::ReviewState;
+use crate::domain::time::Timestamp;
 use crate::error::{Error, Result};
 
 pub async fn run(store: &Store) -> Result<()> {
@@ -24,7 +27,8 @@ pub async fn run(store: &Store) -> Result<()> {
         Store::Sqlite(db) => sqlite::migrate(db).await?,
         Store::Postgres(db) => postgres::migrate(db).await?,
     }
-    count_top_three(store).await
+    count_top_three(store).await?;
+    withdraw_rejected_interviews(store).await
 }
 
 /// Campaigns with aggregate rows written before top-three answers were counted.
@@ -69,6 +73,66 @@ async fn count_top_three(store: &Store) -> Result<()> {
                 .execute(&mut *tx)
                 .await?;
         });
+    }
+    Ok(())
+}
+
+/// Rejected phone polls of a campaign whose call case still counts them as its complete
+/// interview: rejected by a server older than the rule that a rejected interview is not one.
+/// (A case a complete attempt at the same moment decides matches too; withdrawing the poll
+/// from it changes nothing.)
+const STILL_INTERVIEWED: &str = "SELECT s.submission_id FROM submissions s JOIN call_cases c \
+     ON c.campaign_id = s.campaign_id AND c.respondent_hash = s.respondent_hash \
+     WHERE s.campaign_id = $1 AND s.review_state = $2 AND s.respondent_hash IS NOT NULL \
+     AND c.disposition = $3 AND c.decided_at = s.ended_at AND NOT c.stand_in";
+
+/// A rejected phone poll, as its call case knows it.
+#[derive(sqlx::FromRow)]
+pub struct RejectedPoll {
+    campaign_id: CampaignId,
+    unit_id: UnitId,
+    carrier: CarrierColumn,
+    respondent_hash: Vec<u8>,
+    ended_at: Timestamp,
+}
+
+impl RejectedPoll {
+    fn into_interview(self) -> Result<Interview> {
+        Ok(Interview {
+            campaign_id: self.campaign_id,
+            respondent: hash32(self.respondent_hash, "respondent hash")?,
+            unit_id: self.unit_id,
+            carrier: self.carrier,
+            at: self.ended_at,
+        })
+    }
+}
+
+/// Takes phone polls rejected by older servers out of their call cases, each in a transaction
+/// that locks the poll first (as a review does) and withdraws it only if it is still rejected.
+async fn withdraw_rejected_interviews(store: &Store) -> Result<()> {
+    for campaign in super::catalog::load_campaigns(store).await? {
+        let rejected: Vec<uuid::Uuid> = read!(store, |db| {
+            sqlx::query_scalar(STILL_INTERVIEWED)
+                .bind(&campaign.id)
+                .bind(ReviewState::Rejected)
+                .bind(Disposition::Complete)
+                .fetch_all(db)
+                .await?
+        });
+        for id in rejected {
+            transaction!(store, |tx, dialect| {
+                let poll: Option<RejectedPoll> = sqlx::query_as(dialect::LOCK_REJECTED_POLL)
+                    .bind(&campaign.id)
+                    .bind(id)
+                    .bind(ReviewState::Rejected)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if let Some(poll) = poll {
+                    dialect::withdraw_interview(&mut *tx, &poll.into_interview()?).await?;
+                }
+            });
+        }
     }
     Ok(())
 }

@@ -9,6 +9,13 @@ use crate::store::aggregates::CellRowKey;
 use crate::store::postgres::{PgStore, array_literal};
 use crate::store::values::code;
 
+pub use crate::store::calls::postgres::withdraw_interview;
+
+/// A phone poll that is still rejected, as its call case knows it, locked until commit.
+pub const LOCK_REJECTED_POLL: &str = "SELECT campaign_id, unit_id, carrier, respondent_hash, \
+     ended_at FROM submissions WHERE campaign_id = $1 AND submission_id = $2 AND review_state = $3 \
+     AND respondent_hash IS NOT NULL FOR UPDATE";
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
 pub async fn migrate(db: &PgStore) -> Result<()> {

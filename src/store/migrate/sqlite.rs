@@ -10,6 +10,13 @@ use crate::store::aggregates::sqlite::to_json;
 use crate::store::sqlite::SqliteStore;
 use crate::store::values::{Counts, code};
 
+pub use crate::store::calls::sqlite::withdraw_interview;
+
+/// A phone poll that is still rejected, as its call case knows it.
+pub const LOCK_REJECTED_POLL: &str = "SELECT campaign_id, unit_id, carrier, respondent_hash, \
+     ended_at FROM submissions WHERE campaign_id = $1 AND submission_id = $2 AND review_state = $3 \
+     AND respondent_hash IS NOT NULL";
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 
 pub async fn migrate(db: &SqliteStore) -> Result<()> {

@@ -1,6 +1,7 @@
 //! Review of submissions: the listing reviewers page through, the state changes with their
-//! aggregate change, and the audit trail. The core decides; this module loads the row under
-//! the write lock and writes what was decided in the same transaction.
+//! aggregate change and, for phone polls, their call case's, and the audit trail. The core
+//! decides; this module loads the row under the write lock and writes what was decided in the
+//! same transaction.
 
 /// The columns [`SummaryRow`] reads (a macro so queries stay string literals).
 macro_rules! summary_columns {
@@ -19,7 +20,8 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use super::aggregates::{Contribution, Deltas};
-use super::values::{CarrierColumn, Flags};
+use super::calls::Interview;
+use super::values::{CarrierColumn, Flags, hash32};
 use super::{ListQuery, Store};
 use crate::domain::campaign::Campaign;
 use crate::domain::channel::Channel;
@@ -71,8 +73,28 @@ struct ReviewedRow {
     #[sqlx(flatten)]
     summary: SummaryRow,
     carrier: CarrierColumn,
+    /// Phone polls only.
+    respondent_hash: Option<Vec<u8>>,
     answers: Json<BTreeMap<String, String>>,
     respondent_attributes: Json<BTreeMap<String, String>>,
+}
+
+/// A reviewed phone poll as its call case knows it; `None` for a visit.
+fn interview(
+    summary: &SubmissionSummary,
+    carrier: CarrierColumn,
+    respondent_hash: Option<Vec<u8>>,
+) -> Result<Option<Interview>> {
+    let Some(respondent) = respondent_hash else {
+        return Ok(None);
+    };
+    Ok(Some(Interview {
+        campaign_id: summary.campaign_id.clone(),
+        respondent: hash32(respondent, "respondent hash")?,
+        unit_id: summary.unit_id.clone(),
+        carrier,
+        at: summary.ended_at,
+    }))
 }
 
 /// What a reviewer decided about a submission.
@@ -106,8 +128,9 @@ pub async fn list_submissions(
 }
 
 /// Loads the submission under the write lock, lets `decide` judge it, and writes the decision,
-/// its aggregate change (when the submission enters or leaves the figures) and its audit entry
-/// in one transaction.
+/// its aggregate change (when the submission enters or leaves the figures), its call case's
+/// change (when a phone poll stops or starts being an interview) and its audit entry in one
+/// transaction.
 pub async fn review_submission(
     store: &Store,
     campaign: &Campaign,
@@ -123,6 +146,7 @@ pub async fn review_submission(
             .await?
             .ok_or_else(|| Error::not_found("submission", submission_id.to_string()))?;
         let (_, before) = row.summary.into_summary();
+        let interview = interview(&before, row.carrier, row.respondent_hash)?;
         let change = decide(&before)?;
         sqlx::query(
             "UPDATE submissions SET review_state = $1 \
@@ -146,6 +170,15 @@ pub async fn review_submission(
             let mut deltas = Deltas::default();
             deltas.add_stored(&contribution, if change.to.counts() { 1 } else { -1 });
             dialect::apply_deltas(&mut *tx, &deltas).await?;
+        }
+        if let Some(interview) =
+            interview.filter(|_| before.state.is_interview() != change.to.is_interview())
+        {
+            if change.to.is_interview() {
+                dialect::apply_case_updates(&mut *tx, &[interview.update()]).await?;
+            } else {
+                dialect::withdraw_interview(&mut *tx, &interview).await?;
+            }
         }
         sqlx::query(
             "INSERT INTO review_actions (campaign_id, submission_id, reviewer, decision, \

@@ -2,6 +2,7 @@
 //! keeps two reviewers of one submission from both applying their change.
 
 pub use crate::store::aggregates::postgres::apply_deltas;
+pub use crate::store::calls::postgres::{apply_case_updates, withdraw_interview};
 pub use crate::store::postgres::units_filter;
 
 pub const LIST_SUBMISSIONS: &str = concat!(
@@ -16,7 +17,7 @@ pub const LIST_SUBMISSIONS: &str = concat!(
 pub const SELECT_FOR_REVIEW: &str = concat!(
     "SELECT ",
     summary_columns!(),
-    ", carrier, answers, respondent_attributes FROM submissions \
+    ", carrier, respondent_hash, answers, respondent_attributes FROM submissions \
      WHERE campaign_id = $1 AND submission_id = $2 FOR UPDATE"
 );
 

@@ -2,6 +2,7 @@
 //! connection holds the database's write lock for the whole transaction).
 
 pub use crate::store::aggregates::sqlite::apply_deltas;
+pub use crate::store::calls::sqlite::{apply_case_updates, withdraw_interview};
 pub use crate::store::sqlite::units_filter;
 
 pub const LIST_SUBMISSIONS: &str = concat!(
@@ -16,7 +17,7 @@ pub const LIST_SUBMISSIONS: &str = concat!(
 pub const SELECT_FOR_REVIEW: &str = concat!(
     "SELECT ",
     summary_columns!(),
-    ", carrier, answers, respondent_attributes FROM submissions \
+    ", carrier, respondent_hash, answers, respondent_attributes FROM submissions \
      WHERE campaign_id = $1 AND submission_id = $2"
 );
 

@@ -8,7 +8,9 @@ use canvass::configuration::ServeArgs;
 use canvass::domain::ids::UnitId;
 use canvass::proto::v1 as pb;
 use canvass::proto::v1::aggregate_service_client::AggregateServiceClient;
+use canvass::proto::v1::call_center_service_client::CallCenterServiceClient;
 use canvass::proto::v1::catalog_service_client::CatalogServiceClient;
+use canvass::proto::v1::review_service_client::ReviewServiceClient;
 use canvass::proto::v1::submission_service_client::SubmissionServiceClient;
 use canvass::startup::Application;
 use canvass::store::{Store, StoreOptions};
@@ -187,6 +189,45 @@ impl TestApp {
 
     pub fn aggregates_as(&self, token: Option<&str>) -> AggregateServiceClient<Authed> {
         AggregateServiceClient::with_interceptor(self.channel.clone(), Self::bearer(token))
+    }
+
+    /// A CallCenterService client with a token of `role` for `units`.
+    pub fn call_center_service(
+        &self,
+        role: Role,
+        units: &[&str],
+    ) -> CallCenterServiceClient<Authed> {
+        CallCenterServiceClient::with_interceptor(
+            self.channel.clone(),
+            Self::bearer_for(&self.token(role, units)),
+        )
+    }
+
+    /// A ReviewService client with a token of `role` for `units`.
+    pub fn review_service(&self, role: Role, units: &[&str]) -> ReviewServiceClient<Authed> {
+        ReviewServiceClient::with_interceptor(
+            self.channel.clone(),
+            Self::bearer_for(&self.token(role, units)),
+        )
+    }
+
+    /// A reviewer of the whole city approves or rejects submission `id` of `campaign`.
+    pub async fn review(
+        &self,
+        campaign: &str,
+        id: &str,
+        decision: pb::ReviewDecision,
+    ) -> pb::SubmissionSummary {
+        self.review_service(Role::Reviewer, &["city"])
+            .review_submission(pb::ReviewSubmissionRequest {
+                campaign_id: campaign.into(),
+                submission_id: id.into(),
+                decision: decision.into(),
+                reason: format!("{decision:?} after a call-back"),
+            })
+            .await
+            .unwrap_or_else(|s| panic!("reviewing {id}: {s:?}"))
+            .into_inner()
     }
 
     pub fn admin_catalog(&self) -> CatalogServiceClient<Authed> {

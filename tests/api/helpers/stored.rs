@@ -120,3 +120,33 @@ pub async fn stored_unit_kinds(app: &TestApp) -> BTreeMap<String, i16> {
     };
     rows.into_iter().collect()
 }
+
+/// Sets a submission's stored review state and nothing else, as a server older than the call
+/// cases' review rule left a rejection: its aggregate and call case untouched.
+pub async fn set_review_state_alone(app: &TestApp, submission_id: Uuid, state: i16) {
+    let sql = "UPDATE submissions SET review_state = $1 WHERE submission_id = $2";
+    let updated = if app.database_url.starts_with("sqlite:") {
+        let mut conn = sqlx::SqliteConnection::connect(&app.database_url)
+            .await
+            .expect("the test opens the SQLite database");
+        let done = sqlx::query(sql)
+            .bind(state)
+            .bind(submission_id)
+            .execute(&mut conn)
+            .await;
+        conn.close().await.ok();
+        done.expect("review state set").rows_affected()
+    } else {
+        let mut conn = sqlx::PgConnection::connect(&app.database_url)
+            .await
+            .expect("the test connects to PostgreSQL");
+        let done = sqlx::query(sql)
+            .bind(state)
+            .bind(submission_id)
+            .execute(&mut conn)
+            .await;
+        conn.close().await.ok();
+        done.expect("review state set").rows_affected()
+    };
+    assert_eq!(updated, 1);
+}
