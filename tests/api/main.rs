@@ -10,6 +10,7 @@ mod catalog;
 mod concurrency;
 mod fieldwork;
 mod leaders;
+mod limits;
 mod outage;
 mod pg_cluster;
 mod properties;
