@@ -66,6 +66,7 @@ impl Cli {
             Some(Command::Token(args)) => mint_token(args),
             Some(Command::Bench(args)) => crate::bench::run(args).await,
             Some(Command::Migrate(args)) => {
+                args.common.protect_files()?;
                 let options = StoreOptions {
                     url: args.common.database_url(),
                     max_connections: 1,
@@ -91,8 +92,11 @@ fn parse_default_serve() -> ServeArgs {
 
 async fn run_server(args: ServeArgs) -> Result<()> {
     tracing::info!(settings = ?args, "starting");
+    // Listening before the build: a stop requested while migrations run ends the server as
+    // soon as it is built.
+    let shutdown = shutdown_signal();
     let app = Application::build(args).await?;
-    app.run_until(shutdown_signal()).await
+    app.run_until(shutdown).await
 }
 
 fn mint_token(args: TokenArgs) -> Result<()> {

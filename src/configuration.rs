@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::auth::KeyPaths;
 use crate::domain::phone::PhoneHasher;
 use crate::error::{Error, Result};
+use crate::file_modes;
 use crate::ingest::WriterConfig;
 use crate::store::{StoreOptions, redact_url};
 
@@ -39,6 +40,16 @@ impl CommonArgs {
         self.database_url
             .clone()
             .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("canvass.db").display()))
+    }
+
+    /// Makes the data directory (when it exists) and the SQLite database files owner-only,
+    /// creating the database file with that mode; see [`file_modes`].
+    ///
+    /// # Errors
+    /// When one of them is open to other users and cannot be tightened.
+    pub fn protect_files(&self) -> Result<()> {
+        file_modes::tighten(&self.data_dir)?;
+        file_modes::protect_sqlite(&self.database_url())
     }
 
     pub fn key_paths(&self) -> KeyPaths {
@@ -106,7 +117,9 @@ pub struct ServeArgs {
     /// Verified tokens kept in memory until they expire (0 = verify every call).
     #[arg(long, env = "CANVASS_TOKEN_CACHE_CAPACITY", default_value_t = 10_000)]
     pub token_cache_capacity: usize,
-    /// Seconds in-flight calls get to finish on shutdown.
+    /// Seconds a stopping server takes at most. In-flight calls get all but the last quarter
+    /// (at most a second) to finish; then connections still open are closed and the writer
+    /// commits what it holds.
     #[arg(long, env = "CANVASS_SHUTDOWN_GRACE_SECONDS", default_value_t = 10)]
     pub shutdown_grace_seconds: u64,
 }
@@ -163,7 +176,8 @@ impl ServeArgs {
         }
     }
 
-    /// The phone-hash secret: from the environment, or a key file created on first run.
+    /// The phone-hash secret: from the environment, or a key file created on first run that only
+    /// the server's user may read.
     pub fn phone_hasher(&self) -> Result<PhoneHasher> {
         if let Some(key) = &self.phone_hash_key {
             return Ok(PhoneHasher::new(key.as_bytes().to_vec()));
@@ -173,14 +187,20 @@ impl ServeArgs {
             .clone()
             .unwrap_or_else(|| self.common.data_dir.join("phone-hash.key"));
         let io = |e: std::io::Error| Error::internal(format!("{}: {e}", path.display()));
-        if !path.exists() {
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir).map_err(io)?;
-            }
-            std::fs::write(&path, hex::encode(rand::random::<[u8; 32]>())).map_err(io)?;
-            tracing::info!(path = %path.display(), "created phone-hash key");
+        file_modes::create_parents(&path)?;
+        match file_modes::create_private(&path, hex::encode(rand::random::<[u8; 32]>()).as_bytes())
+        {
+            Ok(()) => tracing::info!(path = %path.display(), "created phone-hash key"),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => file_modes::tighten(&path)?,
+            Err(e) => return Err(io(e)),
         }
         let key = std::fs::read_to_string(&path).map_err(io)?;
+        if key.trim().is_empty() {
+            return Err(Error::internal(format!(
+                "{}: the phone-hash key is empty",
+                path.display()
+            )));
+        }
         Ok(PhoneHasher::new(key.trim().as_bytes().to_vec()))
     }
 }

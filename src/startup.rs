@@ -6,8 +6,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::TcpListener;
+use futures::Stream;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 
@@ -15,10 +17,12 @@ use crate::api::{AggregateApi, CallCenterApi, CatalogApi, ReviewApi, SubmissionA
 use crate::auth::{AuthLayer, CachedVerifier, TokenVerifier, ensure_keypair};
 use crate::catalog::Catalog;
 use crate::configuration::ServeArgs;
+use crate::connections::{Connections, Severable};
 use crate::error::{Error, Result};
 use crate::fieldwork::Fieldwork;
 use crate::ingest::{Ingest, WriterHandle};
 use crate::live::ChangeFeed;
+use crate::message_limit::MessageLimitLayer;
 use crate::proto::FILE_DESCRIPTOR_SET;
 use crate::proto::v1::aggregate_service_server::AggregateServiceServer;
 use crate::proto::v1::call_center_service_server::CallCenterServiceServer;
@@ -41,6 +45,11 @@ const CONNECTION_WINDOW_BYTES: u32 = 1024 * 1024;
 
 /// How long a stopping server waits to announce its last commits to other processes.
 const ANNOUNCE_AT_SHUTDOWN: Duration = Duration::from_secs(2);
+/// The end of the shutdown grace period kept for the writer's last commits and their
+/// announcement (at most a quarter of the period): calls get the rest, so that the whole
+/// shutdown ends within the period. The writer's queue holds a few thousand submissions,
+/// which commit in well under a second.
+const WRITER_RESERVE_AT_SHUTDOWN: Duration = Duration::from_secs(1);
 
 /// The HTTP/2 transport of every Canvass listener. The benchmark's no-op ceiling uses it too,
 /// so the two differ only in the services behind it.
@@ -51,10 +60,14 @@ pub fn transport() -> Server {
         .initial_connection_window_size(CONNECTION_WINDOW_BYTES)
 }
 
-/// Accepts connections on `listener` with Nagle's algorithm off: small replies go out at once
-/// instead of waiting for the client's delayed ACK.
-pub fn incoming(listener: TcpListener) -> TcpIncoming {
-    TcpIncoming::from(listener).with_nodelay(Some(true))
+/// Accepts connections on `listener` with Nagle's algorithm off (small replies go out at once
+/// instead of waiting for the client's delayed ACK), each one cut when `connections` is
+/// severed.
+pub fn incoming(
+    listener: TcpListener,
+    connections: &Connections,
+) -> impl Stream<Item = std::io::Result<Severable<TcpStream>>> + use<> {
+    connections.track(TcpIncoming::from(listener).with_nodelay(Some(true)))
 }
 
 pub struct Application {
@@ -67,9 +80,11 @@ pub struct Application {
 }
 
 impl Application {
-    /// Opens the store (applying migrations), loads the catalog, prepares keys and binds the
-    /// listener. Nothing is served until [`Application::run_until`].
+    /// Makes the data files owner-only, opens the store (applying migrations), loads the
+    /// catalog, prepares keys and binds the listener. Nothing is served until
+    /// [`Application::run_until`].
     pub async fn build(settings: ServeArgs) -> Result<Self> {
+        settings.common.protect_files()?;
         let key_paths = settings.common.key_paths();
         if ensure_keypair(&key_paths)? {
             tracing::info!(path = %key_paths.private_key.display(), "created token signing key");
@@ -104,8 +119,10 @@ impl Application {
         self.local_addr
     }
 
-    /// Serves until `shutdown` resolves, then stops accepting, lets in-flight calls finish
-    /// (up to the grace period) and commits what the writer still holds.
+    /// Serves until `shutdown` resolves, then stops accepting, lets in-flight calls finish and
+    /// commits what the writer still holds, all within the grace period: connections still
+    /// open near its end are cut (their calls dropped, their unanswered submissions
+    /// unacknowledged; every acknowledgement follows its commit, so none is lost).
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -166,6 +183,7 @@ impl Application {
             ),
         };
         let router = transport()
+            .layer(MessageLimitLayer)
             .layer(AuthLayer::new(self.verifier.clone()))
             .add_service(health_service)
             .add_service(reflection_v1()?)
@@ -189,7 +207,8 @@ impl Application {
                 ReviewServiceServer::new(review).max_decoding_message_size(MAX_MESSAGE_BYTES),
             );
 
-        let incoming = incoming(self.listener);
+        let connections = Connections::default();
+        let incoming = incoming(self.listener, &connections);
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let server: JoinHandle<std::result::Result<(), tonic::transport::Error>> =
             tokio::spawn(router.serve_with_incoming_shutdown(incoming, async move {
@@ -203,29 +222,51 @@ impl Application {
             () = shutdown => {}
         }
         tracing::info!("shutting down: draining in-flight calls");
+        let deadline = Instant::now() + grace;
         health
             .set_not_serving::<SubmissionServiceServer<SubmissionApi>>()
             .await;
         let _ = stopping.send(true);
         let _ = stop_tx.send(());
-        match tokio::time::timeout(grace, &mut server).await {
-            Ok(finished) => server_result(finished)?,
+        let calls_deadline = deadline - (grace / 4).min(WRITER_RESERVE_AT_SHUTDOWN);
+        let served = match tokio::time::timeout_at(calls_deadline, &mut server).await {
+            Ok(finished) => server_result(finished),
             Err(_) => {
                 tracing::warn!(
                     ?grace,
-                    "calls still running after the grace period; aborting them"
+                    "calls still running at the end of the grace period; closing their connections"
                 );
-                server.abort();
+                // tonic's graceful shutdown waits for every connection, and a connection that
+                // never sent the HTTP/2 preface or ignores the GOAWAY never ends by itself.
+                // Severed, each one fails on its next read, and the server's task ends with
+                // the last of them.
+                connections.sever();
+                if tokio::time::timeout_at(deadline, &mut server)
+                    .await
+                    .is_err()
+                {
+                    server.abort();
+                }
+                Ok(())
             }
-        }
-        // The server's handlers held the last writer handles; the writer now drains and stops.
-        if tokio::time::timeout(grace, writer_task).await.is_err() {
-            tracing::warn!("submission writer did not drain within the grace period");
+        };
+        // No call is left to queue submissions: the writer commits and answers what it holds,
+        // then stops, even if a dropped call's handle has not been released yet.
+        writer_task.close();
+        if tokio::time::timeout_at(deadline, writer_task)
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "submission writer did not drain within the grace period; \
+                 what it still held was not acknowledged"
+            );
         }
         // Other processes' live streams hear the last commits, too.
-        changes.finish(ANNOUNCE_AT_SHUTDOWN).await;
+        let left = deadline.saturating_duration_since(Instant::now());
+        changes.finish(left.min(ANNOUNCE_AT_SHUTDOWN)).await;
         tracing::info!("stopped");
-        Ok(())
+        served
     }
 }
 
@@ -270,27 +311,35 @@ fn reflection_v1alpha() -> Result<
         .map_err(|e| Error::internal(format!("reflection: {e}")))
 }
 
-/// Resolves on Ctrl-C or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM. The handlers are installed when this is called,
+/// not when the future is first polled: a SIGTERM sent as soon as the server reports that it
+/// is serving must stop it cleanly, not kill it by the signal's default action.
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
+    {
+        use tokio::signal::unix::{Signal, SignalKind, signal};
+        async fn received(signal: std::io::Result<Signal>, name: &'static str) {
+            match signal {
+                Ok(mut signal) => {
+                    signal.recv().await;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot listen for {name}");
+                    std::future::pending::<()>().await;
+                }
             }
         }
-    };
+        let interrupt = signal(SignalKind::interrupt());
+        let terminate = signal(SignalKind::terminate());
+        async move {
+            tokio::select! {
+                () = received(interrupt, "SIGINT") => {},
+                () = received(terminate, "SIGTERM") => {},
+            }
+        }
+    }
     #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
+    async {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }

@@ -1,8 +1,12 @@
 //! The binary as an operator runs it: serve with no set-up, mint a token with the `token`
-//! subcommand, call the API, then stop cleanly on SIGTERM.
+//! subcommand, call the API, then stop cleanly on SIGTERM; its data files readable by its own
+//! user only.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use canvass::proto::v1 as pb;
@@ -18,15 +22,13 @@ fn canvass(data_dir: &std::path::Path) -> Command {
     command
 }
 
-#[tokio::test]
-async fn serves_with_defaults_accepts_a_minted_token_and_stops_on_sigterm() {
-    let data_dir = tempfile::tempdir().unwrap();
-    let mut server = canvass(data_dir.path())
+/// Starts `command` and returns it with the address it logs once it is serving.
+fn serve(mut command: Command) -> (Child, String) {
+    let mut server = command
         .args(["serve", "--listen", "127.0.0.1:0"])
         .stderr(Stdio::piped())
         .spawn()
         .expect("binary starts");
-    // The server logs its bound address once it is serving.
     let stderr = BufReader::new(server.stderr.take().unwrap());
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -44,6 +46,24 @@ async fn serves_with_defaults_accepts_a_minted_token_and_stops_on_sigterm() {
     let address = rx
         .recv_timeout(Duration::from_secs(30))
         .expect("server reports its address");
+    (server, address)
+}
+
+/// Sends SIGTERM and waits for a clean exit.
+fn stop(mut server: Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = server.wait().unwrap();
+    assert!(exit.success(), "clean exit on SIGTERM, got {exit:?}");
+}
+
+#[tokio::test]
+async fn serves_with_defaults_accepts_a_minted_token_and_stops_on_sigterm() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let (server, address) = serve(canvass(data_dir.path()));
 
     let output = canvass(data_dir.path())
         .args(["token", "--role", "admin", "--subject", "ops"])
@@ -75,16 +95,69 @@ async fn serves_with_defaults_accepts_a_minted_token_and_stops_on_sigterm() {
     assert!(data_dir.path().join("canvass.db").exists());
     assert!(data_dir.path().join("jwt-ed25519.pem").exists());
 
-    let status = Command::new("kill")
-        .args(["-TERM", &server.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let exit = tokio::task::spawn_blocking(move || server.wait())
+    tokio::task::spawn_blocking(move || stop(server))
         .await
-        .unwrap()
         .unwrap();
-    assert!(exit.success(), "clean exit on SIGTERM, got {exit:?}");
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o7777
+}
+
+/// What `serve` keeps in its data directory, and the mode each must have.
+const DATA_FILES: [(&str, u32); 6] = [
+    ("canvass.db", 0o600),
+    ("canvass.db-wal", 0o600),
+    ("canvass.db-shm", 0o600),
+    ("jwt-ed25519.pem", 0o600),
+    ("phone-hash.key", 0o600),
+    // Meant to be copied to servers that only verify tokens.
+    ("jwt-ed25519.pub.pem", 0o644),
+];
+
+fn assert_private(data_dir: &Path) {
+    assert_eq!(mode(data_dir), 0o700, "{}", data_dir.display());
+    for (name, expected) in DATA_FILES {
+        let path = data_dir.join(name);
+        assert_eq!(mode(&path), expected, "{name}: {:o}", mode(&path));
+    }
+}
+
+#[test]
+fn data_files_are_readable_by_their_owner_only_whatever_the_umask() {
+    let root = tempfile::tempdir().unwrap();
+    let data_dir = root.path().join("data");
+    let (server, _) = serve(with_umask_022(canvass(&data_dir)));
+    // The database's -wal and -shm files exist while the server runs.
+    assert_private(&data_dir);
+    stop(server);
+
+    // A data directory that an earlier release left open is tightened on start.
+    std::fs::set_permissions(&data_dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    for entry in std::fs::read_dir(&data_dir).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let (server, _) = serve(with_umask_022(canvass(&data_dir)));
+    assert_private(&data_dir);
+    stop(server);
+}
+
+/// `command` run under the common umask 022, which leaves new files readable by everyone
+/// unless they are created with a mode of their own.
+fn with_umask_022(mut command: Command) -> Command {
+    // SAFETY: umask is async-signal-safe and touches nothing the forked child shares.
+    unsafe {
+        command.pre_exec(|| {
+            libc::umask(0o022);
+            Ok(())
+        });
+    }
+    command
 }
 
 #[test]

@@ -1,12 +1,15 @@
 //! Crash safety of streamed uploads: the binary is killed with SIGKILL in the middle of an
 //! upload and restarted on the same data directory. Every acknowledged item must be there, and
-//! resending the rest must store each item exactly once.
+//! resending the rest must store each item exactly once. And a SIGTERM with connections that
+//! never end by themselves still stops the server within its grace period, keeping every
+//! acknowledged item.
 
 use std::collections::HashSet;
+use std::io::Write;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use canvass::proto::v1 as pb;
 use canvass::proto::v1::aggregate_service_client::AggregateServiceClient;
@@ -33,8 +36,14 @@ fn canvass(data_dir: &Path) -> Command {
 
 /// Starts `canvass serve` on a free port and returns it with the address it logged.
 fn serve(data_dir: &Path) -> (Child, String) {
+    serve_with(data_dir, &[])
+}
+
+/// As [`serve`], with more flags.
+fn serve_with(data_dir: &Path, flags: &[&str]) -> (Child, String) {
     let mut server = canvass(data_dir)
         .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(flags)
         .stderr(Stdio::piped())
         .spawn()
         .expect("binary starts");
@@ -282,4 +291,71 @@ async fn acknowledged_uploads_survive_sigkill_and_resending_stores_each_once() {
 
     server.kill().unwrap();
     server.wait().unwrap();
+}
+
+const GRACE_SECONDS: u64 = 3;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_with_idle_connections_stops_within_the_grace_period_keeping_acknowledged_items() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let grace = GRACE_SECONDS.to_string();
+    let (mut server, address) = serve_with(data_dir.path(), &["--shutdown-grace-seconds", &grace]);
+    let token = admin_token(data_dir.path());
+    seed(&address, &token).await;
+
+    // An upload whose items are all acknowledged, left open: the client has not finished.
+    let (queue, requests) = tokio::sync::mpsc::channel(64);
+    let items: Vec<_> = (0..50).map(item).collect();
+    for item in &items {
+        queue.send(item.clone()).await.unwrap();
+    }
+    let mut client = SubmissionServiceClient::connect(address.clone())
+        .await
+        .unwrap();
+    let mut results = client
+        .upload_submissions(authed(ReceiverStream::new(requests), &token))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut acknowledged = HashSet::new();
+    while acknowledged.len() < items.len() {
+        let result = results.message().await.unwrap().expect("more results");
+        assert!(matches!(
+            result.result,
+            Some(ItemResult::Acknowledgement(_))
+        ));
+        acknowledged.insert(result.submission_id);
+    }
+
+    // Connections that never end by themselves: a socket that never sends the HTTP/2 preface,
+    // and one that sends it and then never reads (so never answers the GOAWAY's ping).
+    let host = address.trim_start_matches("http://");
+    let silent = std::net::TcpStream::connect(host).unwrap();
+    let mut preface_only = std::net::TcpStream::connect(host).unwrap();
+    preface_only
+        .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0")
+        .unwrap();
+
+    let started = Instant::now();
+    let status = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = tokio::task::spawn_blocking(move || server.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    let took = started.elapsed();
+    eprintln!("stopped {took:?} after SIGTERM with a grace period of {GRACE_SECONDS} s");
+    assert!(exit.success(), "clean exit on SIGTERM, got {exit:?}");
+    assert!(
+        took < Duration::from_secs(GRACE_SECONDS) + Duration::from_secs(1),
+        "stopping took {took:?}"
+    );
+    drop((silent, preface_only, queue));
+
+    let stored: HashSet<String> = stored_ids(data_dir.path()).await.into_iter().collect();
+    let lost: Vec<_> = acknowledged.difference(&stored).collect();
+    assert!(lost.is_empty(), "acknowledged but lost: {lost:?}");
 }

@@ -12,6 +12,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use super::principal::{Claims, Principal, Role};
 use crate::domain::ids::UnitId;
 use crate::error::{Error, Result};
+use crate::file_modes;
 
 /// Clock skew tolerated on `exp` and `nbf`.
 const LEEWAY_SECONDS: u64 = 30;
@@ -23,8 +24,10 @@ pub struct KeyPaths {
 }
 
 /// Creates an Ed25519 key pair at `paths` unless a public key is already there (a deployment
-/// that verifies only needs the public key). The private key file is readable by its owner only.
+/// that verifies only needs the public key). The private key file is readable by its owner
+/// only, and is tightened to that if it is found open to others.
 pub fn ensure_keypair(paths: &KeyPaths) -> Result<bool> {
+    file_modes::tighten(&paths.private_key)?;
     if paths.public_key.exists() {
         return Ok(false);
     }
@@ -38,31 +41,13 @@ pub fn ensure_keypair(paths: &KeyPaths) -> Result<bool> {
         .to_public_key_pem(LineEnding::LF)
         .map_err(|e| Error::internal(format!("encoding public key: {e}")))?;
     for path in [&paths.private_key, &paths.public_key] {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
-        }
+        file_modes::create_parents(path)?;
     }
-    write_private(&paths.private_key, private_pem.as_bytes())
+    file_modes::create_private(&paths.private_key, private_pem.as_bytes())
         .map_err(|e| io(&paths.private_key, e))?;
-    std::fs::write(&paths.public_key, public_pem).map_err(|e| io(&paths.public_key, e))?;
+    file_modes::create_public(&paths.public_key, public_pem.as_bytes())
+        .map_err(|e| io(&paths.public_key, e))?;
     Ok(true)
-}
-
-#[cfg(unix)]
-fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?
-        .write_all(contents)
-}
-
-#[cfg(not(unix))]
-fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    std::fs::write(path, contents)
 }
 
 fn read(path: &Path) -> Result<Vec<u8>> {

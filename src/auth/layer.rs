@@ -44,6 +44,29 @@ fn allowed_roles(path: &str) -> &'static [Role] {
     }
 }
 
+/// The token of the request's one `authorization: Bearer <token>` header. The scheme is matched
+/// case-insensitively (RFC 7235); two headers are refused rather than one picked, since a proxy
+/// and a client could each have added one.
+fn bearer_token(headers: &http::HeaderMap) -> Result<&str, Error> {
+    let mut values = headers.get_all(http::header::AUTHORIZATION).iter();
+    let header = values
+        .next()
+        .ok_or_else(|| Error::Unauthenticated("missing authorization: Bearer <token>".into()))?;
+    if values.next().is_some() {
+        return Err(Error::Unauthenticated(
+            "more than one authorization header; send one".into(),
+        ));
+    }
+    header
+        .to_str()
+        .ok()
+        .and_then(|value| value.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .filter(|token| !token.is_empty())
+        .ok_or_else(|| Error::Unauthenticated("authorization must be \"Bearer <token>\"".into()))
+}
+
 #[derive(Clone)]
 pub struct AuthLayer {
     verifier: Arc<CachedVerifier>,
@@ -75,22 +98,9 @@ pub struct Authenticated<S> {
 impl<S> Authenticated<S> {
     fn authorize<B>(&self, request: &Request<B>) -> Result<Principal, Error> {
         let path = request.uri().path();
-        let header = request
-            .headers()
-            .get(http::header::AUTHORIZATION)
-            .ok_or_else(|| {
-                tracing::debug!(path, "no authorization header");
-                Error::Unauthenticated("missing authorization: Bearer <token>".into())
-            })?;
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
-            .ok_or_else(|| {
-                tracing::debug!(path, "authorization header is not a bearer token");
-                Error::Unauthenticated("authorization must be \"Bearer <token>\"".into())
-            })?;
+        let token = bearer_token(request.headers()).inspect_err(|e| {
+            tracing::debug!(path, error = %e, "no usable authorization header");
+        })?;
         let principal = self.verifier.verify(token).inspect_err(|e| {
             tracing::info!(path, error = %e, "token rejected");
         })?;
@@ -155,6 +165,36 @@ mod tests {
             allowed_roles("/canvass.v1.SubmissionService/UploadSubmissions"),
             &[Role::FieldWorker, Role::CallCenter]
         );
+    }
+
+    fn headers(values: &[&str]) -> http::HeaderMap {
+        let mut headers = http::HeaderMap::new();
+        for value in values {
+            headers.append(http::header::AUTHORIZATION, value.parse().unwrap());
+        }
+        headers
+    }
+
+    #[test]
+    fn the_bearer_scheme_is_matched_in_any_case() {
+        for value in ["Bearer abc", "bearer abc", "BEARER abc", "bEaReR   abc "] {
+            assert_eq!(bearer_token(&headers(&[value])).unwrap(), "abc", "{value}");
+        }
+        for value in ["Basic abc", "Bearer", "Bearer ", "Bearerabc", "Token abc"] {
+            let error = bearer_token(&headers(&[value])).unwrap_err();
+            assert!(
+                error.to_string().contains("Bearer <token>"),
+                "{value}: {error}"
+            );
+        }
+    }
+
+    #[test]
+    fn none_or_two_authorization_headers_are_refused() {
+        let missing = bearer_token(&headers(&[])).unwrap_err();
+        assert!(missing.to_string().contains("missing authorization"));
+        let two = bearer_token(&headers(&["Bearer abc", "Bearer abc"])).unwrap_err();
+        assert!(two.to_string().contains("more than one"), "{two}");
     }
 
     #[test]

@@ -8,6 +8,7 @@ use futures::StreamExt;
 use tokio::net::TcpListener;
 use tonic::{Request, Response, Status, Streaming};
 
+use crate::connections::Connections;
 use crate::error::{Error, Result};
 use crate::proto::v1 as pb;
 use crate::proto::v1::submission_service_server::{SubmissionService, SubmissionServiceServer};
@@ -62,7 +63,10 @@ pub async fn serve(listen: SocketAddr) -> Result<()> {
         .add_service(
             SubmissionServiceServer::new(Noop).max_decoding_message_size(MAX_MESSAGE_BYTES),
         )
-        .serve_with_incoming_shutdown(incoming(listener), shutdown_signal())
+        .serve_with_incoming_shutdown(
+            incoming(listener, &Connections::default()),
+            shutdown_signal(),
+        )
         .await
         .map_err(|e| Error::internal(format!("no-op server: {e}")))
 }

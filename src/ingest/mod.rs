@@ -16,7 +16,7 @@ use crate::domain::time::Timestamp;
 use crate::error::Result;
 
 pub use admission::admit;
-pub use writer::{WriterConfig, WriterHandle};
+pub use writer::{WriterConfig, WriterHandle, WriterTask};
 
 /// Accepts submissions: authorisation, catalog checks, then the group-commit writer.
 #[derive(Clone)]

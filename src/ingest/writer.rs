@@ -4,10 +4,13 @@
 //! a writer that takes everything queued and commits it at once reaches tens of thousands, with
 //! lower latency too. It does not wait for a batch to fill: it takes what is there.
 
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::sync::{broadcast, mpsc, oneshot};
-use tokio::task::JoinHandle;
+use tokio::task::{JoinError, JoinHandle};
+use tokio_util::sync::CancellationToken;
 
 use super::admission::admit;
 use super::idempotency::{acknowledgement, first_occurrences};
@@ -48,10 +51,33 @@ struct Job {
 }
 
 /// Sends submissions to the writer. The writer stops once every handle is dropped and the
-/// queue is drained.
+/// queue is drained, or once it is closed ([`WriterTask::close`]) and the queue is drained.
 #[derive(Clone)]
 pub struct WriterHandle {
     jobs: mpsc::Sender<Job>,
+}
+
+/// The running writer; awaiting it waits until it has stopped.
+pub struct WriterTask {
+    task: JoinHandle<()>,
+    closing: CancellationToken,
+}
+
+impl WriterTask {
+    /// Refuses submissions from now on (their callers hear UNAVAILABLE) and stops once what is
+    /// queued is committed and answered, even while handles remain: a stopping server cannot
+    /// count on every call that holds one to end.
+    pub fn close(&self) {
+        self.closing.cancel();
+    }
+}
+
+impl Future for WriterTask {
+    type Output = Result<(), JoinError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.task).poll(cx)
+    }
 }
 
 impl WriterHandle {
@@ -61,10 +87,11 @@ impl WriterHandle {
         store: Store,
         config: WriterConfig,
         changes: broadcast::Sender<CampaignId>,
-    ) -> (Self, JoinHandle<()>) {
+    ) -> (Self, WriterTask) {
         let (jobs, queue) = mpsc::channel(config.queue_capacity);
-        let task = tokio::spawn(run(store, config, queue, changes));
-        (Self { jobs }, task)
+        let closing = CancellationToken::new();
+        let task = tokio::spawn(run(store, config, queue, changes, closing.clone()));
+        (Self { jobs }, WriterTask { task, closing })
     }
 
     /// Queues `submission` and waits until it is committed (or found already committed).
@@ -85,6 +112,7 @@ async fn run(
     config: WriterConfig,
     mut queue: mpsc::Receiver<Job>,
     changes: broadcast::Sender<CampaignId>,
+    closing: CancellationToken,
 ) {
     let concurrent = config
         .concurrent_commits
@@ -97,7 +125,15 @@ async fn run(
         while committing.len() >= concurrent {
             reap(committing.join_next().await);
         }
-        if queue.recv_many(&mut batch, config.max_batch).await == 0 {
+        let received = tokio::select! {
+            received = queue.recv_many(&mut batch, config.max_batch) => received,
+            () = closing.cancelled(), if !queue.is_closed() => {
+                // Senders fail from now on; the queue still yields what it holds, then nothing.
+                queue.close();
+                continue;
+            }
+        };
+        if received == 0 {
             break;
         }
         if !config.linger.is_zero() && batch.len() < config.max_batch {
@@ -194,5 +230,31 @@ fn retry_error(error: &Error) -> Error {
     match error {
         Error::Unavailable(message) => Error::Unavailable(message.clone()),
         other => Error::Internal(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::StoreOptions;
+
+    #[tokio::test]
+    async fn a_closed_writer_stops_while_handles_remain() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&StoreOptions {
+            url: format!("sqlite://{}", dir.path().join("canvass.db").display()),
+            max_connections: 1,
+            acquire_timeout: Duration::from_secs(5),
+        })
+        .await
+        .unwrap();
+        let (changes, _) = broadcast::channel(1);
+        let (handle, task) = WriterHandle::spawn(store, WriterConfig::default(), changes);
+        task.close();
+        tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .expect("the writer stops once closed")
+            .unwrap();
+        assert!(handle.jobs.is_closed(), "later submissions are refused");
     }
 }

@@ -36,6 +36,17 @@ async fn get_unit_with(app: &TestApp, token: Option<&str>) -> tonic::Status {
         .expect_err("call must be refused")
 }
 
+/// A GetUnit request carrying one `authorization` header per value.
+fn with_authorization(values: &[&str]) -> tonic::Request<canvass::proto::v1::GetUnitRequest> {
+    let mut request = tonic::Request::new(canvass::proto::v1::GetUnitRequest { id: "city".into() });
+    for value in values {
+        request
+            .metadata_mut()
+            .append("authorization", value.parse().unwrap());
+    }
+    request
+}
+
 async fn assert_unauthenticated(app: &TestApp, token: Option<&str>, message_part: &str) {
     let status = get_unit_with(app, token).await;
     assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
@@ -62,6 +73,36 @@ per_backend! {
         assert_eq!(status.code(), Code::Unauthenticated);
         assert!(status.message().contains("Bearer"), "{status:?}");
         assert_unauthenticated(&app, Some("not-a-jwt"), "malformed").await;
+    }
+
+    async fn bearer_scheme_is_matched_in_any_case(app: TestApp) {
+        app.seed_units().await;
+        let token = app.token(Role::Analyst, &[]);
+        for scheme in ["Bearer", "bearer", "BEARER"] {
+            let request = with_authorization(&[&format!("{scheme} {token}")]);
+            let unit = app
+                .catalog_as(None)
+                .get_unit(request)
+                .await
+                .unwrap_or_else(|s| panic!("{scheme}: {s:?}"));
+            assert_eq!(unit.into_inner().id, "city");
+        }
+    }
+
+    async fn two_authorization_headers_are_unauthenticated(app: TestApp) {
+        app.seed_units().await;
+        let admin = format!("Bearer {}", app.token(Role::Admin, &[]));
+        let analyst = format!("Bearer {}", app.token(Role::Analyst, &[]));
+        // Refused whether the two agree or not, and whichever comes first: neither is taken.
+        for pair in [[&admin, &admin], [&analyst, &admin], [&admin, &analyst]] {
+            let status = app
+                .catalog_as(None)
+                .get_unit(with_authorization(&[pair[0], pair[1]]))
+                .await
+                .unwrap_err();
+            assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
+            assert!(status.message().contains("more than one authorization"), "{status:?}");
+        }
     }
 
     async fn expired_token_is_unauthenticated(app: TestApp) {
