@@ -121,14 +121,20 @@ impl StoredCell {
 
 /// The campaign's aggregate rows.
 pub async fn campaign_cells(store: &Store, campaign: &CampaignId) -> Result<Vec<CellRow>> {
+    // Rows are decoded once all have arrived: decoding (and dropping) a SQLite row while the
+    // statement still steps makes the two threads contend for the connection's mutex, which
+    // doubled the time of a score read.
     let rows: Vec<StoredCell> = read!(store, |db| {
-        sqlx::query_as(
+        sqlx::query(
             "SELECT campaign_id, unit_id, channel, carrier, stratum, submissions, moments, \
              top_three FROM cell_stats WHERE campaign_id = $1",
         )
         .bind(campaign)
         .fetch_all(db)
         .await?
+        .iter()
+        .map(sqlx::FromRow::from_row)
+        .collect::<Result<_, _>>()?
     });
     rows.into_iter()
         .map(|row| {
