@@ -29,6 +29,32 @@ pub struct StoredSubmission {
 /// The columns as stored: id, unit, channel, carrier (0 for none), answers, review state.
 type Row = (Uuid, String, i16, i16, Json<BTreeMap<String, String>>, i16);
 
+/// Runs `$body` on a connection of the test's own to the database `$url` names, whichever
+/// store it is: the body is written once and compiled for each. Statements use `$1`
+/// placeholders, which SQLite accepts too.
+macro_rules! on_database {
+    ($url:expr, |$conn:ident| $body:expr) => {{
+        let url: &str = $url;
+        if url.starts_with("sqlite:") {
+            let mut connection = sqlx::SqliteConnection::connect(url)
+                .await
+                .expect("the test opens the SQLite database");
+            let $conn = &mut connection;
+            let value = $body;
+            connection.close().await.ok();
+            value
+        } else {
+            let mut connection = sqlx::PgConnection::connect(url)
+                .await
+                .expect("the test connects to PostgreSQL");
+            let $conn = &mut connection;
+            let value = $body;
+            connection.close().await.ok();
+            value
+        }
+    }};
+}
+
 /// The submissions of `campaign` in `app`'s database, in the order they were committed.
 pub async fn stored_submissions(app: &TestApp, campaign: &str) -> Vec<StoredSubmission> {
     stored_submissions_at(&app.database_url, campaign).await
@@ -36,35 +62,16 @@ pub async fn stored_submissions(app: &TestApp, campaign: &str) -> Vec<StoredSubm
 
 /// [`stored_submissions`] of the database at `database_url`, for tests without a [`TestApp`].
 pub async fn stored_submissions_at(database_url: &str, campaign: &str) -> Vec<StoredSubmission> {
-    let rows: Vec<Row> = if database_url.starts_with("sqlite:") {
-        let mut conn = sqlx::SqliteConnection::connect(database_url)
-            .await
-            .expect("the test opens the SQLite database");
-        let rows = sqlx::query_as(
-            "SELECT submission_id, unit_id, channel, carrier, answers, review_state \
-             FROM submissions WHERE campaign_id = ? ORDER BY seq",
-        )
-        .bind(campaign)
-        .fetch_all(&mut conn)
-        .await
-        .expect("stored submissions read");
-        conn.close().await.ok();
-        rows
-    } else {
-        let mut conn = sqlx::PgConnection::connect(database_url)
-            .await
-            .expect("the test connects to PostgreSQL");
-        let rows = sqlx::query_as(
+    let rows: Vec<Row> = on_database!(database_url, |conn| {
+        sqlx::query_as(
             "SELECT submission_id, unit_id, channel, carrier, answers, review_state \
              FROM submissions WHERE campaign_id = $1 ORDER BY seq",
         )
         .bind(campaign)
-        .fetch_all(&mut conn)
+        .fetch_all(&mut *conn)
         .await
-        .expect("stored submissions read");
-        conn.close().await.ok();
-        rows
-    };
+        .expect("stored submissions read")
+    });
     rows.into_iter().map(decode).collect()
 }
 
@@ -102,51 +109,26 @@ fn decode(
 
 /// The stored number of each unit's kind, by unit id.
 pub async fn stored_unit_kinds(app: &TestApp) -> BTreeMap<String, i16> {
-    let query = "SELECT id, kind FROM units";
-    let rows: Vec<(String, i16)> = if app.database_url.starts_with("sqlite:") {
-        let mut conn = sqlx::SqliteConnection::connect(&app.database_url)
+    let rows: Vec<(String, i16)> = on_database!(&app.database_url, |conn| {
+        sqlx::query_as("SELECT id, kind FROM units")
+            .fetch_all(&mut *conn)
             .await
-            .expect("the test opens the SQLite database");
-        let rows = sqlx::query_as(query).fetch_all(&mut conn).await;
-        conn.close().await.ok();
-        rows.expect("stored units read")
-    } else {
-        let mut conn = sqlx::PgConnection::connect(&app.database_url)
-            .await
-            .expect("the test connects to PostgreSQL");
-        let rows = sqlx::query_as(query).fetch_all(&mut conn).await;
-        conn.close().await.ok();
-        rows.expect("stored units read")
-    };
+            .expect("stored units read")
+    });
     rows.into_iter().collect()
 }
 
 /// Sets a submission's stored review state and nothing else, as a server older than the call
 /// cases' review rule left a rejection: its aggregate and call case untouched.
 pub async fn set_review_state_alone(app: &TestApp, submission_id: Uuid, state: i16) {
-    let sql = "UPDATE submissions SET review_state = $1 WHERE submission_id = $2";
-    let updated = if app.database_url.starts_with("sqlite:") {
-        let mut conn = sqlx::SqliteConnection::connect(&app.database_url)
-            .await
-            .expect("the test opens the SQLite database");
-        let done = sqlx::query(sql)
+    let updated = on_database!(&app.database_url, |conn| {
+        sqlx::query("UPDATE submissions SET review_state = $1 WHERE submission_id = $2")
             .bind(state)
             .bind(submission_id)
-            .execute(&mut conn)
-            .await;
-        conn.close().await.ok();
-        done.expect("review state set").rows_affected()
-    } else {
-        let mut conn = sqlx::PgConnection::connect(&app.database_url)
+            .execute(&mut *conn)
             .await
-            .expect("the test connects to PostgreSQL");
-        let done = sqlx::query(sql)
-            .bind(state)
-            .bind(submission_id)
-            .execute(&mut conn)
-            .await;
-        conn.close().await.ok();
-        done.expect("review state set").rows_affected()
-    };
+            .expect("review state set")
+            .rows_affected()
+    });
     assert_eq!(updated, 1);
 }
