@@ -1,8 +1,11 @@
-//! Subcommands of the `canvass` binary.
+//! Subcommands of the `canvass` binary. Client subcommands live in their own files beside
+//! this one and connect through [`client::ClientArgs`].
 
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+
+pub mod client;
 
 use crate::auth::{Role, TokenIssuer, ensure_keypair};
 use crate::configuration::{CommonArgs, ServeArgs};

@@ -1,0 +1,109 @@
+//! What every client subcommand (import, export, demo, reports) shares: the server's address
+//! and a token, either given or minted as an admin from the data directory's signing key.
+
+use std::time::Duration;
+
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::{Channel, Endpoint};
+use tonic::{Request, Status};
+
+use crate::auth::{Role, TokenIssuer};
+use crate::configuration::CommonArgs;
+use crate::error::{Error, Result};
+
+/// How long a minted token lives: long enough for the largest export.
+const MINTED_TOKEN_TTL: Duration = Duration::from_secs(12 * 3600);
+
+#[derive(clap::Args, Clone, Debug)]
+pub struct ClientArgs {
+    /// Where the Canvass server listens.
+    #[arg(long, env = "CANVASS_SERVER", default_value = "http://127.0.0.1:50051")]
+    pub server: String,
+    /// Bearer token for the calls [default: an admin token minted with the data directory's
+    /// signing key].
+    #[arg(long, env = "CANVASS_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// Adds `authorization: Bearer <token>` to every call.
+#[derive(Clone)]
+pub struct Bearer(MetadataValue<Ascii>);
+
+impl Interceptor for Bearer {
+    fn call(&mut self, mut request: Request<()>) -> std::result::Result<Request<()>, Status> {
+        request
+            .metadata_mut()
+            .insert("authorization", self.0.clone());
+        Ok(request)
+    }
+}
+
+/// A channel to the server whose calls carry the token; wrap it in any generated client with
+/// `XServiceClient::new(connection.clone())`.
+pub type Connection = InterceptedService<Channel, Bearer>;
+
+impl ClientArgs {
+    /// Connects to the server.
+    ///
+    /// # Errors
+    /// UNAVAILABLE when the server cannot be reached; INTERNAL when no token was given and the
+    /// signing key cannot be read.
+    pub async fn connect(&self) -> Result<Connection> {
+        let token = match &self.token {
+            Some(token) => token.clone(),
+            None => self.mint_admin_token()?,
+        };
+        let header = format!("Bearer {token}")
+            .parse::<MetadataValue<Ascii>>()
+            .map_err(|_| Error::invalid("--token", "not a valid header value"))?;
+        let channel = Endpoint::from_shared(self.server.clone())
+            .map_err(|e| Error::invalid("--server", e.to_string()))?
+            .connect_timeout(Duration::from_secs(5))
+            .connect()
+            .await
+            .map_err(|e| Error::Unavailable(format!("{}: {e}", self.server)))?;
+        Ok(InterceptedService::new(channel, Bearer(header)))
+    }
+
+    fn mint_admin_token(&self) -> Result<String> {
+        let paths = self.common.key_paths();
+        let issuer = TokenIssuer::from_pem_file(
+            &paths.private_key,
+            &self.common.jwt_issuer,
+            &self.common.jwt_audience,
+        )
+        .map_err(|e| {
+            Error::internal(format!(
+                "no --token given and no signing key to mint one ({e}); run the server once \
+                 with this --data-dir, or pass --token"
+            ))
+        })?;
+        issuer.mint("canvass-cli", Role::Admin, &[], MINTED_TOKEN_TTL)
+    }
+}
+
+/// A failed call's status as the CLI reports it: its code and the server's message, with the
+/// fields a BadRequest names.
+pub fn remote_error(status: &Status) -> Error {
+    let details = tonic_types::StatusExt::get_error_details(status);
+    if let Some(bad_request) = details.bad_request() {
+        return Error::InvalidArgument(
+            bad_request
+                .field_violations
+                .iter()
+                .map(|v| crate::error::FieldViolation::new(&v.field, &v.description))
+                .collect(),
+        );
+    }
+    let message = format!("{:?}: {}", status.code(), status.message());
+    match status.code() {
+        tonic::Code::Unavailable | tonic::Code::DeadlineExceeded => Error::Unavailable(message),
+        tonic::Code::Unauthenticated => Error::Unauthenticated(message),
+        tonic::Code::PermissionDenied => Error::PermissionDenied(message),
+        _ => Error::Internal(message),
+    }
+}
