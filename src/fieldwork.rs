@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use serde_json::json;
 use uuid::Uuid;
 
 use crate::auth::{Principal, Role};
@@ -10,6 +11,7 @@ use crate::catalog::{Catalog, Snapshot};
 use crate::domain::aapor::{
     AttemptOutcome, Disposition, GroupCounts, NewCallAttempt, Rates, rates,
 };
+use crate::domain::audit::AuditEntry;
 use crate::domain::channel::Carrier;
 use crate::domain::flags::Flag;
 use crate::domain::grievance::{Grievance, GrievanceStatus, GrievanceSummary, summarise};
@@ -97,7 +99,7 @@ impl Fieldwork {
             .await?;
         caller.require_unit(&catalog.units, &attempt.unit_id)?;
         let campaign = catalog.campaign(&attempt.campaign_id)?;
-        catalog.unit(&attempt.unit_id)?;
+        campaign.require_surveys(catalog.unit(&attempt.unit_id)?)?;
         if !campaign.is_open_at(attempt.attempted_at) {
             return Err(Error::precondition(
                 "CAMPAIGN_NOT_OPEN",
@@ -108,7 +110,7 @@ impl Fieldwork {
                 ),
             ));
         }
-        campaign.require_in_scope(&catalog.units, &attempt.unit_id)?;
+        campaign.require_in_scope(&catalog.units_of(campaign), &attempt.unit_id)?;
         match self
             .store
             .commit_call_attempt(&attempt, Timestamp::now())
@@ -151,13 +153,10 @@ impl Fieldwork {
         let catalog = self.snapshot(campaign_id, Some(unit_id)).await?;
         let campaign = catalog.campaign(campaign_id)?;
         catalog.unit(unit_id)?;
-        campaign.require_in_scope(&catalog.units, unit_id)?;
-        let members: std::collections::HashSet<&UnitId> = catalog
-            .units
-            .subtree(unit_id)
-            .into_iter()
-            .map(|u| &u.id)
-            .collect();
+        let units = catalog.units_of(campaign);
+        campaign.require_in_scope(&units, unit_id)?;
+        let members: std::collections::HashSet<&UnitId> =
+            units.subtree(unit_id).into_iter().map(|u| &u.id).collect();
         let mut overall = GroupCounts::default();
         let mut by_carrier: std::collections::BTreeMap<Carrier, GroupCounts> = Default::default();
         for (unit, carrier, disposition, cases) in
@@ -300,12 +299,24 @@ impl Fieldwork {
                         why,
                     )
                 })?;
+                let at = Timestamp::now();
+                let audit = AuditEntry::change(
+                    &caller.actor(),
+                    at,
+                    "review",
+                    "submission",
+                    format!("{campaign_id}/{submission_id}"),
+                    &json!({"review_state": state_label(before.state)}),
+                    &json!({"review_state": state_label(to), "reason": reason}),
+                )
+                .expect("the reason is new, so the entry has a change");
                 Ok(ReviewChange {
                     decision,
                     to,
                     reviewer: caller.subject.clone(),
                     reason: reason.to_owned(),
-                    at: Timestamp::now(),
+                    at,
+                    audit,
                 })
             })
             .await?;
@@ -359,7 +370,33 @@ impl Fieldwork {
             .update_grievance(campaign_id, grievance_id, |grievance| {
                 // Reviewers act on their own units only; the unit is known once the row is read.
                 caller.require_unit(&catalog.units, &grievance.unit_id)?;
-                Ok(grievance.with_status(status, at))
+                let before = json!({"status": status_label(grievance.status)});
+                let updated = grievance.with_status(status, at);
+                let after = json!({"status": status_label(updated.status)});
+                let target = format!("{campaign_id}/{grievance_id}");
+                // Setting the status it has is still a decision someone took: recorded too.
+                let audit = AuditEntry::change(
+                    &caller.actor(),
+                    at,
+                    "update_status",
+                    "grievance",
+                    target.clone(),
+                    &before,
+                    &after,
+                )
+                .unwrap_or_else(|| {
+                    AuditEntry::change(
+                        &caller.actor(),
+                        at,
+                        "update_status",
+                        "grievance",
+                        target,
+                        &json!({}),
+                        &after,
+                    )
+                    .expect("a status against nothing is a change")
+                });
+                Ok((updated, audit))
             })
             .await
     }
@@ -381,19 +418,35 @@ impl Fieldwork {
         };
         let query = self.list_query(caller, &listing).await?;
         let catalog = self.catalog.snapshot();
+        let tree = catalog.units_of(catalog.campaign(campaign_id)?);
         catalog
             .campaign(campaign_id)?
-            .require_in_scope(&catalog.units, unit)?;
+            .require_in_scope(&tree, unit)?;
         let units: Vec<UnitId> = query.units.unwrap_or_else(|| {
-            catalog
-                .units
-                .subtree(unit)
+            tree.subtree(unit)
                 .into_iter()
                 .map(|u| u.id.clone())
                 .collect()
         });
         let facts = self.store.grievance_facts(campaign_id, &units).await?;
         Ok(summarise(&facts))
+    }
+}
+
+fn state_label(state: ReviewState) -> &'static str {
+    match state {
+        ReviewState::Received => "received",
+        ReviewState::Flagged => "flagged",
+        ReviewState::Approved => "approved",
+        ReviewState::Rejected => "rejected",
+    }
+}
+
+fn status_label(status: GrievanceStatus) -> &'static str {
+    match status {
+        GrievanceStatus::Open => "open",
+        GrievanceStatus::InProgress => "in_progress",
+        GrievanceStatus::Resolved => "resolved",
     }
 }
 

@@ -165,9 +165,8 @@ impl Scores {
         unit: &UnitId,
     ) -> Result<Arc<Snapshot>> {
         let catalog = self.snapshot_with(campaign, unit).await?;
-        catalog
-            .campaign(campaign)?
-            .require_in_scope(&catalog.units, unit)?;
+        let c = catalog.campaign(campaign)?;
+        c.require_in_scope(&catalog.units_of(c), unit)?;
         Ok(catalog)
     }
 
@@ -183,7 +182,7 @@ impl Scores {
         let loaded = self.load(&catalog, campaign_id).await?;
         Ok(loaded
             .context()
-            .score(&catalog.units, catalog.unit(unit_id)?))
+            .score(&catalog.units_of(&loaded.campaign), catalog.unit(unit_id)?))
     }
 
     /// # Errors
@@ -199,9 +198,10 @@ impl Scores {
             Some(id) => Some(self.load(&catalog, id).await?),
             None => None,
         };
-        let peer_units = peers(&catalog.units, &query.scope, &group);
+        let units = catalog.units_of(&loaded.campaign);
+        let peer_units = peers(&units, &query.scope, &group);
         let rows = rank_peers(
-            &catalog.units,
+            &units,
             &peer_units,
             &loaded.context(),
             compared.as_ref().map(Loaded::context).as_ref(),
@@ -233,13 +233,15 @@ impl Scores {
         let catalog = self.snapshot_with(&query.campaign_id, &query.scope).await?;
         let group = ranked_group(&catalog, query)?;
         let chain = comparison_chain(&catalog, &query.campaign_id, k)?;
-        let peer_units = peers(&catalog.units, &query.scope, &group);
+        // One peer group across the chain: the latest campaign's.
+        let units = catalog.units_of(catalog.campaign(&query.campaign_id)?);
+        let peer_units = peers(&units, &query.scope, &group);
         let mut rankings = Vec::with_capacity(chain.len());
         for id in &chain {
             let loaded = self.load(&catalog, id).await?;
             check_basis(&loaded.questionnaire, &query.basis)?;
             rankings.push(rank_peers(
-                &catalog.units,
+                &catalog.units_of(&loaded.campaign),
                 &peer_units,
                 &loaded.context(),
                 None,
@@ -300,9 +302,10 @@ impl Scores {
                 )
             })?;
         let before = self.load(&catalog, &baseline).await?;
-        let peer_units = peers(&catalog.units, &query.scope, &group);
+        let units = catalog.units_of(&loaded.campaign);
+        let peer_units = peers(&units, &query.scope, &group);
         let rows = rank_peers(
-            &catalog.units,
+            &units,
             &peer_units,
             &loaded.context(),
             Some(&before.context()),
@@ -332,8 +335,9 @@ impl Scores {
         let loaded = self.load(&catalog, campaign_id).await?;
         let unit = catalog.unit(unit_id)?.clone();
         let group = own_group(&unit, group)?;
-        let peer_units = peers(&catalog.units, &loaded.campaign.scope_unit_id, &group);
-        let standings = weaknesses(&catalog.units, &peer_units, &loaded.context(), &unit);
+        let units = catalog.units_of(&loaded.campaign);
+        let peer_units = peers(&units, &loaded.campaign.scope_unit_id, &group);
+        let standings = weaknesses(&units, &peer_units, &loaded.context(), &unit);
         Ok(Weaknesses {
             unit,
             group,
@@ -357,19 +361,18 @@ impl Scores {
         let mut campaigns: Vec<&Arc<Campaign>> = catalog
             .campaigns
             .values()
-            .filter(|c| catalog.units.is_within(unit_id, &c.scope_unit_id))
+            .filter(|c| catalog.units_of(c).is_within(unit_id, &c.scope_unit_id))
             .collect();
         campaigns.sort_by(|a, b| a.opens_at.cmp(&b.opens_at).then_with(|| a.id.cmp(&b.id)));
         let mut points = Vec::with_capacity(campaigns.len());
         for campaign in campaigns {
             let loaded = self.load(&catalog, &campaign.id).await?;
-            let peer_units = peers(&catalog.units, &campaign.scope_unit_id, &group);
-            let standing = loaded.context().standing(
-                &catalog.units,
-                &peer_units,
-                &unit,
-                &RankBasis::Composite,
-            );
+            let units = catalog.units_of(campaign);
+            let peer_units = peers(&units, &campaign.scope_unit_id, &group);
+            let standing =
+                loaded
+                    .context()
+                    .standing(&units, &peer_units, &unit, &RankBasis::Composite);
             points.push(HistoryPoint {
                 campaign: campaign.clone(),
                 score: standing.score,

@@ -13,7 +13,7 @@ use tokio::time::Instant;
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 
-use crate::api::{AggregateApi, CallCenterApi, CatalogApi, ReviewApi, SubmissionApi};
+use crate::api::{AggregateApi, AuditApi, CallCenterApi, CatalogApi, ReviewApi, SubmissionApi};
 use crate::auth::{AuthLayer, CachedVerifier, TokenVerifier, ensure_keypair};
 use crate::catalog::Catalog;
 use crate::configuration::ServeArgs;
@@ -25,6 +25,7 @@ use crate::live::ChangeFeed;
 use crate::message_limit::MessageLimitLayer;
 use crate::proto::FILE_DESCRIPTOR_SET;
 use crate::proto::v1::aggregate_service_server::AggregateServiceServer;
+use crate::proto::v1::audit_service_server::AuditServiceServer;
 use crate::proto::v1::call_center_service_server::CallCenterServiceServer;
 use crate::proto::v1::catalog_service_server::CatalogServiceServer;
 use crate::proto::v1::review_service_server::ReviewServiceServer;
@@ -152,6 +153,7 @@ impl Application {
             .set_serving::<CallCenterServiceServer<CallCenterApi>>()
             .await;
         health.set_serving::<ReviewServiceServer<ReviewApi>>().await;
+        health.set_serving::<AuditServiceServer<AuditApi>>().await;
 
         let fieldwork = Fieldwork::new(
             self.catalog.clone(),
@@ -205,6 +207,12 @@ impl Application {
             )
             .add_service(
                 ReviewServiceServer::new(review).max_decoding_message_size(MAX_MESSAGE_BYTES),
+            )
+            .add_service(
+                AuditServiceServer::new(AuditApi {
+                    store: self.store.clone(),
+                })
+                .max_decoding_message_size(MAX_MESSAGE_BYTES),
             );
 
         let connections = Connections::default();

@@ -2,14 +2,16 @@ use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 
+use super::caller;
 use super::convert::{
-    campaign_from_proto, campaign_to_proto, questionnaire_from_proto, questionnaire_to_proto,
-    unit_from_proto, unit_to_proto,
+    campaign_from_proto, campaign_patch_from_proto, campaign_to_proto, questionnaire_from_proto,
+    questionnaire_to_proto, unit_from_proto, unit_patch_from_proto, unit_to_proto,
 };
 use super::pagination::Page;
 use crate::catalog::Catalog;
 use crate::domain::ids::{CampaignId, QuestionnaireId, UnitId};
 use crate::domain::time::Timestamp;
+use crate::domain::unit::Unit;
 use crate::error::Error;
 use crate::proto::v1 as pb;
 use crate::proto::v1::catalog_service_server::CatalogService;
@@ -29,14 +31,55 @@ fn parse_id<T>(
 #[tonic::async_trait]
 impl CatalogService for CatalogApi {
     /// # Errors
-    /// INVALID_ARGUMENT for malformed fields; NOT_FOUND for an unknown parent; ALREADY_EXISTS
-    /// for a taken id.
+    /// INVALID_ARGUMENT for malformed fields; NOT_FOUND for an unknown parent;
+    /// FAILED_PRECONDITION for an archived parent; ALREADY_EXISTS for a taken id.
     async fn create_unit(
         &self,
         request: Request<pb::CreateUnitRequest>,
     ) -> Result<Response<pb::Unit>, Status> {
+        let actor = caller(&request)?.actor();
         let unit = unit_from_proto(request.into_inner().unit, Timestamp::now())?;
-        let unit = self.catalog.create_unit(unit).await?;
+        let unit = self.catalog.create_unit(&actor, unit).await?;
+        Ok(Response::new(unit_to_proto(&unit)))
+    }
+
+    /// # Errors
+    /// INVALID_ARGUMENT for malformed fields or mask paths that cannot be updated; NOT_FOUND
+    /// for an unknown unit or parent; FAILED_PRECONDITION (`unit.parent_id`) for a move into
+    /// the unit's own subtree or under an archived unit.
+    async fn update_unit(
+        &self,
+        request: Request<pb::UpdateUnitRequest>,
+    ) -> Result<Response<pb::Unit>, Status> {
+        let actor = caller(&request)?.actor();
+        let (id, patch) = unit_patch_from_proto(request.into_inner())?;
+        let unit = self.catalog.update_unit(&actor, &id, &patch).await?;
+        Ok(Response::new(unit_to_proto(&unit)))
+    }
+
+    /// # Errors
+    /// INVALID_ARGUMENT for a malformed id; NOT_FOUND; FAILED_PRECONDITION while the unit has
+    /// children that are not archived.
+    async fn archive_unit(
+        &self,
+        request: Request<pb::ArchiveUnitRequest>,
+    ) -> Result<Response<pb::Unit>, Status> {
+        let actor = caller(&request)?.actor();
+        let id = parse_id("id", &request.into_inner().id, UnitId::parse)?;
+        let unit = self.catalog.archive_unit(&actor, &id).await?;
+        Ok(Response::new(unit_to_proto(&unit)))
+    }
+
+    /// # Errors
+    /// INVALID_ARGUMENT for a malformed id; NOT_FOUND; FAILED_PRECONDITION while the unit's
+    /// parent is archived.
+    async fn restore_unit(
+        &self,
+        request: Request<pb::RestoreUnitRequest>,
+    ) -> Result<Response<pb::Unit>, Status> {
+        let actor = caller(&request)?.actor();
+        let id = parse_id("id", &request.into_inner().id, UnitId::parse)?;
+        let unit = self.catalog.restore_unit(&actor, &id).await?;
         Ok(Response::new(unit_to_proto(&unit)))
     }
 
@@ -66,22 +109,26 @@ impl CatalogService for CatalogApi {
         } else {
             Some(parse_id("parent_id", &r.parent_id, UnitId::parse)?)
         };
-        let page = Page::parse(r.page_size, &r.page_token, &r.parent_id)?;
+        let filter = format!("{}|{}", r.parent_id, r.show_archived);
+        let page = Page::parse(r.page_size, &r.page_token, &filter)?;
         let catalog = self.catalog.snapshot();
-        let mut units: Vec<pb::Unit> = match &parent {
+        // Both walks are in id order already.
+        let units: Vec<&Unit> = match &parent {
             Some(p) => catalog
                 .units
                 .children(p)
-                .iter()
                 .filter_map(|id| catalog.units.get(id))
-                .map(unit_to_proto)
+                .filter(|u| r.show_archived || !u.is_archived())
                 .collect(),
-            None => catalog.units.all().map(unit_to_proto).collect(),
+            None => catalog
+                .units
+                .all()
+                .filter(|u| r.show_archived || !u.is_archived())
+                .collect(),
         };
-        units.sort_by(|a, b| a.id.cmp(&b.id));
         let (units, next_page_token) = page.slice(units);
         Ok(Response::new(pb::ListUnitsResponse {
-            units,
+            units: units.into_iter().map(unit_to_proto).collect(),
             next_page_token,
         }))
     }
@@ -92,9 +139,13 @@ impl CatalogService for CatalogApi {
         &self,
         request: Request<pb::CreateQuestionnaireRequest>,
     ) -> Result<Response<pb::Questionnaire>, Status> {
+        let actor = caller(&request)?.actor();
         let questionnaire =
             questionnaire_from_proto(request.into_inner().questionnaire, Timestamp::now())?;
-        let questionnaire = self.catalog.create_questionnaire(questionnaire).await?;
+        let questionnaire = self
+            .catalog
+            .create_questionnaire(&actor, questionnaire)
+            .await?;
         Ok(Response::new(questionnaire_to_proto(&questionnaire)))
     }
 
@@ -137,13 +188,30 @@ impl CatalogService for CatalogApi {
 
     /// # Errors
     /// INVALID_ARGUMENT naming every malformed field; NOT_FOUND for an unknown questionnaire,
-    /// scope unit or compared campaign; ALREADY_EXISTS for a taken id.
+    /// scope unit or compared campaign; FAILED_PRECONDITION for an archived scope unit;
+    /// ALREADY_EXISTS for a taken id.
     async fn create_campaign(
         &self,
         request: Request<pb::CreateCampaignRequest>,
     ) -> Result<Response<pb::Campaign>, Status> {
+        let actor = caller(&request)?.actor();
         let campaign = campaign_from_proto(request.into_inner().campaign, Timestamp::now())?;
-        let campaign = self.catalog.create_campaign(campaign).await?;
+        let campaign = self.catalog.create_campaign(&actor, campaign).await?;
+        Ok(Response::new(campaign_to_proto(&campaign)))
+    }
+
+    /// # Errors
+    /// INVALID_ARGUMENT for malformed fields, mask paths that cannot be updated or a close not
+    /// after the open; NOT_FOUND for an unknown campaign, questionnaire or scope unit;
+    /// FAILED_PRECONDITION naming the field a campaign's data or the comparison chain forbids
+    /// changing so.
+    async fn update_campaign(
+        &self,
+        request: Request<pb::UpdateCampaignRequest>,
+    ) -> Result<Response<pb::Campaign>, Status> {
+        let actor = caller(&request)?.actor();
+        let (id, patch) = campaign_patch_from_proto(request.into_inner())?;
+        let campaign = self.catalog.update_campaign(&actor, &id, &patch).await?;
         Ok(Response::new(campaign_to_proto(&campaign)))
     }
 

@@ -1,6 +1,7 @@
 //! Thin gRPC handlers: wire -> domain (convert), a call into the core, domain -> wire.
 
 mod aggregate;
+mod audit;
 mod callcenter;
 mod catalog;
 pub mod convert;
@@ -11,6 +12,7 @@ mod upload;
 mod watch;
 
 pub use aggregate::AggregateApi;
+pub use audit::AuditApi;
 pub use callcenter::CallCenterApi;
 pub use catalog::CatalogApi;
 pub use review::ReviewApi;

@@ -88,6 +88,14 @@ pub struct Principal {
 }
 
 impl Principal {
+    /// The caller as the audit log records it.
+    pub fn actor(&self) -> crate::domain::audit::Actor {
+        crate::domain::audit::Actor {
+            subject: self.subject.clone(),
+            role: self.role.as_str().to_owned(),
+        }
+    }
+
     /// Checks that the caller may submit for `unit`: admins anywhere, others only within the
     /// units their token names. An unknown unit is simply not within them, so this answers
     /// PERMISSION_DENIED before anything reveals whether the unit exists.

@@ -5,6 +5,7 @@
 //! the server's alone; the load client runs in this process, and both share the machine.
 
 mod aggregates;
+mod catalog;
 mod load;
 mod noop;
 mod server;
@@ -35,6 +36,8 @@ enum Mode {
     Stream(submit::StreamArgs),
     /// GetUnitScore and ListRankings latency at 10,000 and 1,000,000 stored submissions.
     Aggregates(aggregates::AggregatesArgs),
+    /// CreateUnit throughput as the catalog grows, slab by slab.
+    Catalog(catalog::CatalogArgs),
     /// Cost of a token check: signature verification against a cache hit.
     Tokens(tokens::TokensArgs),
     /// The no-op SubmissionService the other modes measure as the ceiling.
@@ -50,6 +53,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         Mode::Unary(args) => submit::unary(&args).await,
         Mode::Stream(args) => submit::stream(&args).await,
         Mode::Aggregates(args) => aggregates::run(&args).await,
+        Mode::Catalog(args) => catalog::run(&args).await,
         Mode::Tokens(args) => tokens::run(&args),
         Mode::NoopServer { listen } => noop::serve(listen).await,
     }

@@ -82,6 +82,25 @@ impl Campaign {
         ))
     }
 
+    /// Refuses a unit archived before this campaign was created: the campaign neither surveys
+    /// nor ranks it.
+    ///
+    /// # Errors
+    /// FAILED_PRECONDITION (UNIT_ARCHIVED, `units/<id>`).
+    pub fn require_surveys(&self, unit: &super::unit::Unit) -> Result<()> {
+        match unit.archived_at {
+            Some(at) if at <= self.created_at => Err(Error::precondition(
+                "UNIT_ARCHIVED",
+                format!("units/{}", unit.id),
+                format!(
+                    "unit {} was archived before campaign {} was created; the campaign does not survey it",
+                    unit.id, self.id
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// An unweighted campaign `id` of `questionnaire` over `scope`, for unit tests.
     #[cfg(test)]
     pub(crate) fn for_tests(id: &str, questionnaire: &QuestionnaireId, scope: &str) -> Self {

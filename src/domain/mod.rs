@@ -1,6 +1,7 @@
 //! Validated domain types and the pure logic of scores and ranks: no I/O, no async.
 
 pub mod aapor;
+pub mod audit;
 pub mod campaign;
 pub mod cells;
 pub mod channel;
@@ -9,6 +10,7 @@ pub mod geo;
 pub mod grievance;
 pub mod ids;
 pub mod intake;
+pub mod lifecycle;
 pub mod peers;
 pub mod phone;
 pub mod pooling;

@@ -106,6 +106,7 @@ mod tests {
             parent_id: parent.map(|p| UnitId::parse(p).unwrap()),
             area: None,
             created_at: Timestamp::from_micros(0),
+            archived_at: None,
         }
     }
 

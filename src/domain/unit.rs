@@ -1,6 +1,6 @@
 //! Administrative units and the tree they form.
 
-use std::collections::HashMap;
+use rpds::{HashTrieMapSync, RedBlackTreeSetSync};
 
 use super::geo::Area;
 use super::ids::UnitId;
@@ -83,6 +83,8 @@ pub struct Unit {
     /// Where visits to the unit should be recorded; units without one use an ancestor's.
     pub area: Option<Area>,
     pub created_at: Timestamp,
+    /// When the unit was archived; `None` while it is live.
+    pub archived_at: Option<Timestamp>,
 }
 
 impl Unit {
@@ -96,15 +98,36 @@ impl Unit {
             parent_id: None,
             area: None,
             created_at: Timestamp::from_micros(0),
+            archived_at: None,
         }
+    }
+
+    pub fn is_archived(&self) -> bool {
+        self.archived_at.is_some()
     }
 }
 
+/// A change of a unit's parent, kept so that a campaign that closed before it can be read on
+/// the tree it closed with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnitMove {
+    pub unit_id: UnitId,
+    pub from: Option<UnitId>,
+    pub to: Option<UnitId>,
+    pub at: Timestamp,
+}
+
 /// All units, indexed for the walks that scope checks and roll-ups need.
+///
+/// Persistent maps: a clone shares everything and an insert copies only the path to the
+/// changed entry, so publishing a catalog snapshot after a change costs O(log n), not a copy
+/// of every unit.
 #[derive(Debug, Clone, Default)]
 pub struct UnitTree {
-    units: HashMap<UnitId, Unit>,
-    children: HashMap<UnitId, Vec<UnitId>>,
+    units: HashTrieMapSync<UnitId, Unit>,
+    children: HashTrieMapSync<UnitId, RedBlackTreeSetSync<UnitId>>,
+    /// Every id, in order, for listing.
+    ids: RedBlackTreeSetSync<UnitId>,
 }
 
 impl UnitTree {
@@ -116,14 +139,41 @@ impl UnitTree {
         tree
     }
 
+    /// Adds `unit`, or replaces the unit with its id (moving it when its parent changed).
     pub fn insert(&mut self, unit: Unit) {
-        if let Some(parent) = &unit.parent_id {
-            self.children
-                .entry(parent.clone())
-                .or_default()
-                .push(unit.id.clone());
+        if let Some(old_parent) = self.units.get(&unit.id).and_then(|u| u.parent_id.clone())
+            && let Some(siblings) = self.children.get(&old_parent)
+        {
+            let remaining = siblings.remove(&unit.id);
+            self.children.insert_mut(old_parent, remaining);
         }
-        self.units.insert(unit.id.clone(), unit);
+        if let Some(parent) = &unit.parent_id {
+            let siblings = self
+                .children
+                .get(parent)
+                .cloned()
+                .unwrap_or_default()
+                .insert(unit.id.clone());
+            self.children.insert_mut(parent.clone(), siblings);
+        }
+        self.ids.insert_mut(unit.id.clone());
+        self.units.insert_mut(unit.id.clone(), unit);
+    }
+
+    /// Takes `id` and its subtree out of the tree.
+    fn remove_subtree(&mut self, id: &UnitId) {
+        let ids: Vec<UnitId> = self.subtree(id).iter().map(|u| u.id.clone()).collect();
+        if let Some(parent) = self.units.get(id).and_then(|u| u.parent_id.clone())
+            && let Some(siblings) = self.children.get(&parent)
+        {
+            let remaining = siblings.remove(id);
+            self.children.insert_mut(parent, remaining);
+        }
+        for id in ids {
+            self.units.remove_mut(&id);
+            self.children.remove_mut(&id);
+            self.ids.remove_mut(&id);
+        }
     }
 
     pub fn get(&self, id: &UnitId) -> Option<&Unit> {
@@ -131,27 +181,28 @@ impl UnitTree {
     }
 
     pub fn len(&self) -> usize {
-        self.units.len()
+        self.units.size()
     }
 
     pub fn is_empty(&self) -> bool {
         self.units.is_empty()
     }
 
-    /// Every unit, in no particular order.
+    /// Every unit, in id order.
     pub fn all(&self) -> impl Iterator<Item = &Unit> {
-        self.units.values()
+        self.ids.iter().filter_map(|id| self.units.get(id))
     }
 
-    pub fn children(&self, id: &UnitId) -> &[UnitId] {
-        self.children.get(id).map_or(&[], Vec::as_slice)
+    /// The direct children of `id`, in id order.
+    pub fn children(&self, id: &UnitId) -> impl Iterator<Item = &UnitId> {
+        self.children.get(id).into_iter().flat_map(|c| c.iter())
     }
 
     /// True when `ancestor` is `unit` itself or lies on the path from `unit` to its root.
     pub fn is_within(&self, unit: &UnitId, ancestor: &UnitId) -> bool {
         let mut current = Some(unit);
         // The depth bound guards against a cycle in corrupted data.
-        for _ in 0..=self.units.len() {
+        for _ in 0..=self.units.size() {
             match current {
                 Some(id) if id == ancestor => return true,
                 Some(id) => current = self.units.get(id).and_then(|u| u.parent_id.as_ref()),
@@ -164,7 +215,7 @@ impl UnitTree {
     /// The area of `unit` or of its nearest ancestor that has one.
     pub fn area_of(&self, unit: &UnitId) -> Option<Area> {
         let mut current = self.units.get(unit);
-        for _ in 0..=self.units.len() {
+        for _ in 0..=self.units.size() {
             let u = current?;
             if u.area.is_some() {
                 return u.area;
@@ -181,10 +232,46 @@ impl UnitTree {
         while let Some(id) = stack.pop() {
             if let Some(unit) = self.units.get(id) {
                 out.push(unit);
-                stack.extend(self.children(id).iter().rev());
+                let children: Vec<&UnitId> = self.children(id).collect();
+                stack.extend(children.into_iter().rev());
             }
         }
         out
+    }
+
+    /// The tree a campaign created at `created_at` and closing at `closes_at` is read on:
+    /// parents as they stood at the close (moves after it undone, newest first), without the
+    /// units archived before the campaign was created. `None` when that is this tree itself.
+    /// `moves` are in the order they were made.
+    pub fn as_seen_by(
+        &self,
+        created_at: Timestamp,
+        closes_at: Timestamp,
+        moves: &[UnitMove],
+    ) -> Option<UnitTree> {
+        let later_moves: Vec<&UnitMove> = moves.iter().filter(|m| m.at >= closes_at).collect();
+        let archived: Vec<UnitId> = self
+            .all()
+            .filter(|u| u.archived_at.is_some_and(|at| at <= created_at))
+            .map(|u| u.id.clone())
+            .collect();
+        if later_moves.is_empty() && archived.is_empty() {
+            return None;
+        }
+        let mut tree = self.clone();
+        for m in later_moves.iter().rev() {
+            if let Some(unit) = tree.get(&m.unit_id) {
+                let unit = Unit {
+                    parent_id: m.from.clone(),
+                    ..unit.clone()
+                };
+                tree.insert(unit);
+            }
+        }
+        for id in &archived {
+            tree.remove_subtree(id);
+        }
+        Some(tree)
     }
 }
 
@@ -200,6 +287,7 @@ mod tests {
             parent_id: parent.map(|p| UnitId::parse(p).unwrap()),
             area: None,
             created_at: Timestamp::from_micros(0),
+            archived_at: None,
         }
     }
 
@@ -233,5 +321,57 @@ mod tests {
             .collect();
         assert_eq!(ids, ["t1", "v1", "v2"]);
         assert_eq!(tree.subtree(&UnitId::parse("city").unwrap()).len(), 5);
+    }
+
+    #[test]
+    fn a_move_relinks_children_and_the_copy_is_independent() {
+        let tree = sample();
+        let id = |s| UnitId::parse(s).unwrap();
+        let mut moved = tree.clone();
+        let v1 = tree.get(&id("v1")).unwrap().clone();
+        moved.insert(Unit {
+            parent_id: Some(id("t2")),
+            ..v1
+        });
+        assert!(moved.is_within(&id("v1"), &id("t2")));
+        assert_eq!(moved.children(&id("t1")).collect::<Vec<_>>(), [&id("v2")]);
+        assert_eq!(moved.children(&id("t2")).collect::<Vec<_>>(), [&id("v1")]);
+        // The original is untouched.
+        assert!(tree.is_within(&id("v1"), &id("t1")));
+        assert_eq!(moved.len(), 5);
+    }
+
+    #[test]
+    fn a_campaign_sees_the_parents_it_closed_with_and_no_unit_archived_before_it() {
+        let id = |s| UnitId::parse(s).unwrap();
+        let at = Timestamp::from_micros;
+        let mut tree = sample();
+        let v1 = tree.get(&id("v1")).unwrap().clone();
+        tree.insert(Unit {
+            parent_id: Some(id("t2")),
+            ..v1
+        });
+        let v2 = tree.get(&id("v2")).unwrap().clone();
+        tree.insert(Unit {
+            archived_at: Some(at(50)),
+            ..v2
+        });
+        let moves = [UnitMove {
+            unit_id: id("v1"),
+            from: Some(id("t1")),
+            to: Some(id("t2")),
+            at: at(100),
+        }];
+        // Closed before the move, created before the archive: the old tree, v2 included.
+        let past = tree.as_seen_by(at(0), at(90), &moves).unwrap();
+        assert!(past.is_within(&id("v1"), &id("t1")));
+        assert!(past.get(&id("v2")).is_some());
+        // Created after the archive, closing after the move: today's tree without v2.
+        let new = tree.as_seen_by(at(60), at(200), &moves).unwrap();
+        assert!(new.is_within(&id("v1"), &id("t2")));
+        assert!(new.get(&id("v2")).is_none());
+        assert_eq!(new.children(&id("t1")).count(), 0);
+        // Nothing to undo or hide: the tree itself.
+        assert!(tree.as_seen_by(at(0), at(200), &[]).is_none());
     }
 }

@@ -52,12 +52,12 @@ impl Ingest {
             .await?;
         caller.require_unit(&catalog.units, &draft.unit_id)?;
         let (campaign, questionnaire) = catalog.campaign_with_questionnaire(&draft.campaign_id)?;
-        catalog.unit(&draft.unit_id)?;
+        campaign.require_surveys(catalog.unit(&draft.unit_id)?)?;
         let submission = resolve(
             draft,
             &campaign,
             &questionnaire,
-            &catalog.units,
+            &catalog.units_of(&campaign),
             Timestamp::now(),
             &caller.subject,
         )?;

@@ -66,6 +66,7 @@ macro_rules! dialect {
 }
 
 mod aggregates;
+pub mod audit;
 mod calls;
 mod catalog;
 mod changes;
@@ -83,17 +84,19 @@ use std::time::Duration;
 use uuid::Uuid;
 
 use crate::domain::aapor::{AttemptOutcome, Disposition, NewCallAttempt};
+use crate::domain::audit::{AuditEntry, AuditFilter, AuditRecord};
 use crate::domain::campaign::Campaign;
 use crate::domain::cells::CellRow;
 use crate::domain::channel::Carrier;
 use crate::domain::flags::Flag;
 use crate::domain::grievance::{Grievance, GrievanceStatus};
 use crate::domain::ids::{CampaignId, UnitId};
+use crate::domain::lifecycle::CampaignActivity;
 use crate::domain::questionnaire::Questionnaire;
 use crate::domain::review::{ReviewAction, ReviewState, SubmissionSummary};
 use crate::domain::submission::NewSubmission;
 use crate::domain::time::Timestamp;
-use crate::domain::unit::Unit;
+use crate::domain::unit::{Unit, UnitMove};
 use crate::error::{Error, Result};
 
 pub use changes::{ChangeListener, LISTENER_APPLICATION_NAME};
@@ -178,24 +181,62 @@ impl Store {
         migrate::run(self).await
     }
 
-    pub async fn insert_unit(&self, unit: &Unit) -> Result<()> {
-        catalog::insert_unit(self, unit).await
+    /// Inserts the unit and its audit entry in one transaction.
+    pub async fn insert_unit(&self, unit: &Unit, entry: &AuditEntry) -> Result<()> {
+        catalog::insert_unit(self, unit, entry).await
+    }
+
+    /// Writes the unit's changed row, its move (if any) and the audit entry in one transaction.
+    pub async fn update_unit(
+        &self,
+        unit: &Unit,
+        moved: Option<&UnitMove>,
+        entry: &AuditEntry,
+    ) -> Result<()> {
+        catalog::update_unit(self, unit, moved, entry).await
     }
 
     pub async fn load_units(&self) -> Result<Vec<Unit>> {
         catalog::load_units(self).await
     }
 
-    pub async fn insert_questionnaire(&self, questionnaire: &Questionnaire) -> Result<()> {
-        catalog::insert_questionnaire(self, questionnaire).await
+    /// Every change of a unit's parent, in the order made.
+    pub async fn load_unit_moves(&self) -> Result<Vec<UnitMove>> {
+        catalog::load_moves(self).await
+    }
+
+    pub async fn insert_questionnaire(
+        &self,
+        questionnaire: &Questionnaire,
+        entry: &AuditEntry,
+    ) -> Result<()> {
+        catalog::insert_questionnaire(self, questionnaire, entry).await
     }
 
     pub async fn load_questionnaires(&self) -> Result<Vec<Questionnaire>> {
         catalog::load_questionnaires(self).await
     }
 
-    pub async fn insert_campaign(&self, campaign: &Campaign) -> Result<()> {
-        catalog::insert_campaign(self, campaign).await
+    pub async fn insert_campaign(&self, campaign: &Campaign, entry: &AuditEntry) -> Result<()> {
+        catalog::insert_campaign(self, campaign, entry).await
+    }
+
+    /// Lets `decide` make the updated campaign (and its audit entry) from what the campaign
+    /// holds, read under the write lock, and writes both in that transaction.
+    ///
+    /// # Errors
+    /// NOT_FOUND for an unknown campaign; whatever `decide` refuses with.
+    pub async fn update_campaign(
+        &self,
+        id: &CampaignId,
+        decide: impl FnOnce(&CampaignActivity) -> Result<(Campaign, Option<AuditEntry>)> + Send,
+    ) -> Result<Campaign> {
+        catalog::update_campaign(self, id, decide).await
+    }
+
+    /// Audit entries matching `filter`, newest first.
+    pub async fn list_audit_entries(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>> {
+        audit::list(self, filter).await
     }
 
     pub async fn load_campaigns(&self) -> Result<Vec<Campaign>> {
@@ -291,7 +332,7 @@ impl Store {
         &self,
         campaign: &CampaignId,
         grievance_id: &str,
-        update: impl FnOnce(Grievance) -> Result<Grievance> + Send,
+        update: impl FnOnce(Grievance) -> Result<(Grievance, AuditEntry)> + Send,
     ) -> Result<Grievance> {
         grievances::update(self, campaign, grievance_id, update).await
     }

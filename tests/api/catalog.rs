@@ -15,6 +15,7 @@ async fn all_unit_ids(app: &TestApp) -> Vec<String> {
                 parent_id: String::new(),
                 page_size: 3,
                 page_token,
+                show_archived: false,
             })
             .await
             .unwrap()
@@ -54,7 +55,7 @@ per_backend! {
         assert_eq!(all_unit_ids(&app).await, expected);
 
         let children = catalog
-            .list_units(pb::ListUnitsRequest { parent_id: "jinshi".into(), page_size: 0, page_token: String::new() })
+            .list_units(pb::ListUnitsRequest { parent_id: "jinshi".into(), page_size: 0, page_token: String::new(), show_archived: false })
             .await
             .unwrap()
             .into_inner();
@@ -64,12 +65,12 @@ per_backend! {
 
         // A token issued for one listing is refused for another.
         let first = catalog
-            .list_units(pb::ListUnitsRequest { parent_id: String::new(), page_size: 1, page_token: String::new() })
+            .list_units(pb::ListUnitsRequest { parent_id: String::new(), page_size: 1, page_token: String::new(), show_archived: false })
             .await
             .unwrap()
             .into_inner();
         let status = catalog
-            .list_units(pb::ListUnitsRequest { parent_id: "jinshi".into(), page_size: 1, page_token: first.next_page_token })
+            .list_units(pb::ListUnitsRequest { parent_id: "jinshi".into(), page_size: 1, page_token: first.next_page_token, show_archived: false })
             .await
             .unwrap_err();
         assert_eq!(violated_fields(&status), ["page_token"]);

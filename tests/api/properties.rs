@@ -24,7 +24,7 @@ use canvass::store::Store;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 
-use crate::helpers::stored_submissions_at;
+use crate::helpers::{stored_submissions_at, test_audit_entry};
 
 /// Each case gets its own ids in the shared database.
 static CASE: AtomicUsize = AtomicUsize::new(0);
@@ -95,6 +95,7 @@ fn build(case: usize, w: &Workload) -> Built {
         parent_id: parent,
         area: None,
         created_at: Timestamp::now(),
+        archived_at: None,
     };
     let root = format!("p{case}");
     let mut units = vec![unit(root.clone(), UnitKind::City, None)];
@@ -239,13 +240,22 @@ async fn check(store: Store, database_url: &str, case: usize, w: Workload) {
     let mut units: Vec<&Unit> = built.tree.subtree(&built.campaign.scope_unit_id);
     units.sort_by_key(|u| u.parent_id.is_some());
     for u in &units {
-        store.insert_unit(u).await.unwrap();
+        store
+            .insert_unit(u, &test_audit_entry("unit", u.id.as_str()))
+            .await
+            .unwrap();
     }
     store
-        .insert_questionnaire(&built.questionnaire)
+        .insert_questionnaire(
+            &built.questionnaire,
+            &test_audit_entry("questionnaire", "q"),
+        )
         .await
         .unwrap();
-    store.insert_campaign(&built.campaign).await.unwrap();
+    store
+        .insert_campaign(&built.campaign, &test_audit_entry("campaign", "c"))
+        .await
+        .unwrap();
 
     // Everything goes through the writer at once, so batches and in-batch duplicates form as
     // they do under load.

@@ -19,7 +19,7 @@ use canvass::error::Error;
 use canvass::store::{CommitOutcome, ListQuery, ReviewChange, Store, StoreOptions};
 use uuid::Uuid;
 
-use crate::helpers::set_review_state_alone;
+use crate::helpers::{set_review_state_alone, test_audit_entry};
 
 fn c1() -> CampaignId {
     CampaignId::parse("c1").unwrap()
@@ -169,6 +169,7 @@ per_backend! {
                 reviewer: "reviewer-1".into(),
                 reason: "same family, two generations".into(),
                 at: Timestamp::now(),
+                audit: test_audit_entry("submission", "s"),
             })
         };
         let reviewed = store.review_submission(&campaign, &questionnaire, again_at_home.id, approve).await.unwrap();
@@ -207,7 +208,7 @@ per_backend! {
         // time; approval restores the complete.
         let review = |decision, to| {
             move |_: &canvass::domain::review::SubmissionSummary| {
-                Ok(ReviewChange { decision, to, reviewer: "reviewer-1".into(), reason: "call-back".into(), at: Timestamp::now() })
+                Ok(ReviewChange { decision, to, reviewer: "reviewer-1".into(), reason: "call-back".into(), at: Timestamp::now(), audit: test_audit_entry("submission", "s") })
             }
         };
         store.review_submission(&campaign, &questionnaire, poll.id, review(Decision::Reject, ReviewState::Rejected)).await.unwrap();
@@ -276,14 +277,14 @@ per_backend! {
         let id = grievances[0].1.id.clone();
         let at = Timestamp::now();
         let resolved = store
-            .update_grievance(&c1(), &id, |g| Ok(g.with_status(GrievanceStatus::Resolved, at)))
+            .update_grievance(&c1(), &id, |g| Ok((g.with_status(GrievanceStatus::Resolved, at), test_audit_entry("grievance", "g"))))
             .await
             .unwrap();
         assert_eq!((resolved.status, resolved.resolved_at), (GrievanceStatus::Resolved, Some(at)));
         let facts = store.grievance_facts(&c1(), &[UnitId::parse("jinshi-v1").unwrap()]).await.unwrap();
         assert_eq!(facts.len(), 1);
         assert_eq!((facts[0].0, facts[0].2), (GrievanceStatus::Resolved, Some(at)));
-        let missing = store.update_grievance(&c1(), "no-such-grievance", Ok).await;
+        let missing = store.update_grievance(&c1(), "no-such-grievance", |g| Ok((g, test_audit_entry("grievance", "g")))).await;
         assert!(matches!(missing, Err(Error::NotFound { .. })), "{missing:?}");
     }
 }

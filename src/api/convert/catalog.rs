@@ -2,6 +2,7 @@
 
 use super::weighting::{weighting_from_proto, weighting_to_proto};
 use super::*;
+use crate::domain::lifecycle::{CampaignPatch, UnitPatch};
 
 pub fn unit_from_proto(unit: Option<pb::Unit>, now: Timestamp) -> Result<Unit> {
     let unit = unit.unwrap_or_default();
@@ -13,21 +14,7 @@ pub fn unit_from_proto(unit: Option<pb::Unit>, now: Timestamp) -> Result<Unit> {
         "unit.parent_id",
         optional_id(&unit.parent_id, UnitId::parse),
     );
-    let area = unit.area.map(|a| {
-        let latitude = v.check("unit.area.latitude", parse_latitude(a.latitude));
-        let longitude = v.check("unit.area.longitude", parse_longitude(a.longitude));
-        if !(a.radius_meters.is_finite() && a.radius_meters > 0.0) {
-            v.add(
-                "unit.area.radius_meters",
-                "must be a finite number of metres above 0",
-            );
-        }
-        Some(Area {
-            latitude: latitude?,
-            longitude: longitude?,
-            radius_meters: a.radius_meters,
-        })
-    });
+    let area = unit.area.map(|a| area_from_proto(&mut v, &a));
     v.into_result(|| {
         Some(Unit {
             id: id?,
@@ -39,12 +26,204 @@ pub fn unit_from_proto(unit: Option<pb::Unit>, now: Timestamp) -> Result<Unit> {
                 None => None,
             },
             created_at: now,
+            archived_at: None,
         })
     })
 }
 
+fn area_from_proto(v: &mut Violations, a: &pb::GeoArea) -> Option<Area> {
+    let latitude = v.check("unit.area.latitude", parse_latitude(a.latitude));
+    let longitude = v.check("unit.area.longitude", parse_longitude(a.longitude));
+    if !(a.radius_meters.is_finite() && a.radius_meters > 0.0) {
+        v.add(
+            "unit.area.radius_meters",
+            "must be a finite number of metres above 0",
+        );
+    }
+    Some(Area {
+        latitude: latitude?,
+        longitude: longitude?,
+        radius_meters: a.radius_meters,
+    })
+}
+
+/// The paths of an update mask, or `default` (the fields the message sets) when it is empty.
+/// `*` stands for every path in `all`.
+fn mask_paths(
+    mask: Option<&prost_types::FieldMask>,
+    all: &[&'static str],
+    default: Vec<&'static str>,
+) -> Vec<String> {
+    match mask.map(|m| m.paths.as_slice()) {
+        None | Some([]) => default.into_iter().map(str::to_owned).collect(),
+        Some(paths) if paths.iter().any(|p| p == "*") => {
+            all.iter().map(|p| (*p).to_owned()).collect()
+        }
+        Some(paths) => paths.to_vec(),
+    }
+}
+
+/// Records a path no update may name: immutable or unknown.
+fn refuse_path(v: &mut Violations, index: usize, path: &str, immutable: &[&str]) {
+    let why = if immutable.contains(&path) {
+        format!("{path:?} cannot be changed")
+    } else {
+        format!("{path:?} is not a field that can be updated")
+    };
+    v.add(format!("update_mask.paths[{index}]"), why);
+}
+
+/// An UpdateUnit request as the unit's id and the changes its mask names.
+pub fn unit_patch_from_proto(r: pb::UpdateUnitRequest) -> Result<(UnitId, UnitPatch)> {
+    let unit = r.unit.unwrap_or_default();
+    let mut v = Violations::new();
+    let id = v.check("unit.id", UnitId::parse(&unit.id));
+    let mut set = Vec::new();
+    if !unit.name.is_empty() {
+        set.push("name");
+    }
+    if !unit.parent_id.is_empty() {
+        set.push("parent_id");
+    }
+    if unit.area.is_some() {
+        set.push("area");
+    }
+    let explicit = r.update_mask.as_ref().is_some_and(|m| !m.paths.is_empty());
+    let paths = mask_paths(r.update_mask.as_ref(), &["name", "parent_id", "area"], set);
+    let mut patch = UnitPatch::default();
+    for (i, path) in paths.iter().enumerate() {
+        match path.as_str() {
+            "name" => patch.name = v.check("unit.name", parse_name(&unit.name)),
+            "parent_id" => {
+                patch.parent_id = v.check(
+                    "unit.parent_id",
+                    optional_id(&unit.parent_id, UnitId::parse),
+                );
+            }
+            "area" => {
+                patch.area = Some(unit.area.as_ref().and_then(|a| area_from_proto(&mut v, a)))
+            }
+            other if explicit => refuse_path(
+                &mut v,
+                i,
+                other,
+                &["id", "kind", "create_time", "archived", "archive_time"],
+            ),
+            _ => {}
+        }
+    }
+    if paths.is_empty() {
+        v.add(
+            "update_mask",
+            "names no field to change, and the unit sets none",
+        );
+    }
+    v.into_result(|| Some((id?, patch)))
+}
+
+/// An UpdateCampaign request as the campaign's id and the changes its mask names.
+pub fn campaign_patch_from_proto(
+    r: pb::UpdateCampaignRequest,
+) -> Result<(CampaignId, CampaignPatch)> {
+    const ALL: [&str; 10] = [
+        "name",
+        "questionnaire_id",
+        "scope_unit_id",
+        "open_time",
+        "close_time",
+        "compared_campaign_id",
+        "min_sample",
+        "weighting",
+        "quality_rules",
+        "eligibility_rate",
+    ];
+    let c = r.campaign.unwrap_or_default();
+    let mut v = Violations::new();
+    let id = v.check("campaign.id", CampaignId::parse(&c.id));
+    let set: Vec<&'static str> = [
+        ("name", !c.name.is_empty()),
+        ("questionnaire_id", !c.questionnaire_id.is_empty()),
+        ("scope_unit_id", !c.scope_unit_id.is_empty()),
+        ("open_time", c.open_time.is_some()),
+        ("close_time", c.close_time.is_some()),
+        ("compared_campaign_id", !c.compared_campaign_id.is_empty()),
+        ("min_sample", c.min_sample != 0),
+        ("weighting", c.weighting.is_some()),
+        ("quality_rules", c.quality_rules.is_some()),
+        ("eligibility_rate", c.eligibility_rate.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(path, present)| present.then_some(path))
+    .collect();
+    let paths = mask_paths(r.update_mask.as_ref(), &ALL, set);
+    let mut patch = CampaignPatch::default();
+    for (i, path) in paths.iter().enumerate() {
+        match path.as_str() {
+            "name" => patch.name = v.check("campaign.name", parse_name(&c.name)),
+            "questionnaire_id" => {
+                patch.questionnaire_id = v.check(
+                    "campaign.questionnaire_id",
+                    QuestionnaireId::parse(&c.questionnaire_id),
+                );
+            }
+            "scope_unit_id" => {
+                patch.scope_unit_id =
+                    v.check("campaign.scope_unit_id", UnitId::parse(&c.scope_unit_id));
+            }
+            "open_time" => {
+                patch.opens_at = v.check("campaign.open_time", timestamp(c.open_time.as_ref()));
+            }
+            "close_time" => {
+                patch.closes_at = v.check("campaign.close_time", timestamp(c.close_time.as_ref()));
+            }
+            "compared_campaign_id" => {
+                patch.compared_campaign_id = v.check(
+                    "campaign.compared_campaign_id",
+                    optional_id(&c.compared_campaign_id, CampaignId::parse),
+                );
+            }
+            "min_sample" => {
+                patch.min_sample = Some(if c.min_sample == 0 {
+                    DEFAULT_MIN_SAMPLE
+                } else {
+                    c.min_sample
+                });
+            }
+            "weighting" => {
+                patch.weighting = c
+                    .weighting
+                    .as_ref()
+                    .map(|w| weighting_from_proto(&mut v, w))
+                    .unwrap_or(Some(None));
+            }
+            "quality_rules" => {
+                patch.quality_rules =
+                    Some(quality_rules_from_proto(&mut v, c.quality_rules.as_ref()));
+            }
+            "eligibility_rate" => {
+                if let Some(e) = c.eligibility_rate
+                    && !(0.0..=1.0).contains(&e)
+                {
+                    v.add("campaign.eligibility_rate", "must be between 0 and 1");
+                }
+                patch.eligibility_rate = Some(c.eligibility_rate);
+            }
+            other => refuse_path(&mut v, i, other, &["id", "create_time"]),
+        }
+    }
+    if paths.is_empty() {
+        v.add(
+            "update_mask",
+            "names no field to change, and the campaign sets none",
+        );
+    }
+    v.into_result(|| Some((id?, patch)))
+}
+
 pub fn unit_to_proto(unit: &Unit) -> pb::Unit {
     pb::Unit {
+        archived: unit.is_archived(),
+        archive_time: unit.archived_at.map(timestamp_to_proto),
         area: unit.area.map(|a| pb::GeoArea {
             latitude: a.latitude,
             longitude: a.longitude,

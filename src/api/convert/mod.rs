@@ -141,6 +141,7 @@ pub fn carrier_to_proto(carrier: Option<Carrier>) -> pb::Carrier {
     }
 }
 
+mod audit;
 mod callcenter;
 mod catalog;
 mod review;
@@ -148,6 +149,7 @@ mod scores;
 mod submission;
 mod weighting;
 
+pub use audit::*;
 pub use callcenter::*;
 pub use catalog::*;
 pub use review::*;

@@ -14,7 +14,8 @@ pub mod sqlite;
 
 use uuid::Uuid;
 
-use super::{ListQuery, Store};
+use super::{ListQuery, Store, audit};
+use crate::domain::audit::AuditEntry;
 use crate::domain::grievance::{Grievance, GrievanceStatus, Urgency};
 use crate::domain::ids::{CampaignId, UnitId};
 use crate::domain::time::Timestamp;
@@ -86,7 +87,7 @@ pub async fn update(
     store: &Store,
     campaign: &CampaignId,
     grievance_id: &str,
-    update: impl FnOnce(Grievance) -> Result<Grievance> + Send,
+    update: impl FnOnce(Grievance) -> Result<(Grievance, AuditEntry)> + Send,
 ) -> Result<Grievance> {
     let done = transaction!(store, |tx, dialect| {
         let row: GrievanceRow = sqlx::query_as(dialect::SELECT_FOR_UPDATE)
@@ -95,7 +96,7 @@ pub async fn update(
             .fetch_optional(&mut *tx)
             .await?
             .ok_or_else(|| Error::not_found("grievance", grievance_id))?;
-        let updated = update(row.into())?;
+        let (updated, entry) = update(row.into())?;
         sqlx::query(
             "UPDATE grievances SET status = $1, updated_at = $2, resolved_at = $3 \
              WHERE campaign_id = $4 AND grievance_id = $5",
@@ -107,6 +108,7 @@ pub async fn update(
         .bind(grievance_id)
         .execute(&mut *tx)
         .await?;
+        audit::record(&mut *tx, &entry).await?;
         updated
     });
     Ok(done)

@@ -22,7 +22,8 @@ use uuid::Uuid;
 use super::aggregates::{Contribution, Deltas};
 use super::calls::Interview;
 use super::values::{CarrierColumn, Flags, hash32};
-use super::{ListQuery, Store};
+use super::{ListQuery, Store, audit};
+use crate::domain::audit::AuditEntry;
 use crate::domain::campaign::Campaign;
 use crate::domain::channel::Channel;
 use crate::domain::flags::Flag;
@@ -105,6 +106,8 @@ pub struct ReviewChange {
     pub reviewer: String,
     pub reason: String,
     pub at: Timestamp,
+    /// Recorded in the decision's transaction.
+    pub audit: AuditEntry,
 }
 
 pub async fn list_submissions(
@@ -194,6 +197,7 @@ pub async fn review_submission(
         .bind(change.at)
         .execute(&mut *tx)
         .await?;
+        audit::record(&mut *tx, &change.audit).await?;
         SubmissionSummary {
             state: change.to,
             ..before

@@ -132,3 +132,20 @@ pub async fn set_review_state_alone(app: &TestApp, submission_id: Uuid, state: i
     });
     assert_eq!(updated, 1);
 }
+
+/// An audit entry for store calls made directly by a test.
+pub fn test_audit_entry(
+    target_kind: &'static str,
+    target_id: &str,
+) -> canvass::domain::audit::AuditEntry {
+    canvass::domain::audit::AuditEntry {
+        actor: "test".into(),
+        actor_role: "admin".into(),
+        at: canvass::domain::time::Timestamp::now(),
+        action: "test",
+        target_kind,
+        target_id: target_id.into(),
+        before: Default::default(),
+        after: Default::default(),
+    }
+}
