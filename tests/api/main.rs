@@ -12,6 +12,7 @@ mod composite;
 mod concurrency;
 mod fieldwork;
 mod leaders;
+mod lifecycle;
 mod limits;
 mod margins;
 mod outage;

@@ -230,6 +230,17 @@ impl TestApp {
             .into_inner()
     }
 
+    /// An AuditService client with a token of `role`.
+    pub fn audit_service(
+        &self,
+        role: Role,
+    ) -> canvass::proto::v1::audit_service_client::AuditServiceClient<Authed> {
+        canvass::proto::v1::audit_service_client::AuditServiceClient::with_interceptor(
+            self.channel.clone(),
+            Self::bearer_for(&self.token(role, &[])),
+        )
+    }
+
     pub fn admin_catalog(&self) -> CatalogServiceClient<Authed> {
         self.catalog_as(Some(&self.token(Role::Admin, &[])))
     }
