@@ -204,6 +204,8 @@ mod tests {
             &[Role::Analyst]
         );
         assert!(allowed_roles("/canvass.v1.CatalogService/CreateUnit").is_empty());
+        assert!(allowed_roles("/canvass.v1.CatalogService/UpdateCampaign").is_empty());
+        assert!(allowed_roles("/canvass.v1.AuditService/ListAuditEntries").is_empty());
         assert!(allowed_roles("/unknown/Method").is_empty());
     }
 }

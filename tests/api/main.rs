@@ -5,6 +5,7 @@
 mod helpers;
 
 mod aggregates;
+mod audit;
 mod auth;
 mod call_cases;
 mod catalog;
