@@ -11,6 +11,7 @@ use crate::domain::campaign::Campaign;
 use crate::domain::ids::{CampaignId, QuestionnaireId, UnitId};
 use crate::domain::questionnaire::Questionnaire;
 use crate::domain::unit::{Unit, UnitTree};
+use crate::domain::unit_import::{self, ImportPlan};
 use crate::error::{Error, Result};
 use crate::store::Store;
 
@@ -141,6 +142,33 @@ impl Catalog {
         self.store.insert_unit(&unit).await?;
         self.update(|s| s.units.insert(unit.clone()));
         Ok(unit)
+    }
+
+    /// Imports `rows` (parsed units with their index in the request, in file order) in one
+    /// transaction, after reading the catalog afresh (another process may have added units).
+    /// `v` holds the violations found while parsing; the plan adds its own, and nothing is
+    /// written unless there are none.
+    ///
+    /// # Errors
+    /// INVALID_ARGUMENT naming every bad row; ALREADY_EXISTS when another process created one
+    /// of the units meanwhile.
+    pub async fn import_units(
+        &self,
+        rows: Vec<(usize, Unit)>,
+        mut v: crate::error::Violations,
+    ) -> Result<ImportPlan> {
+        let _guard = self.write_lock.lock().await;
+        let fresh = Arc::new(Self::read_all(&self.store).await?);
+        self.replace(fresh.clone());
+        let plan = unit_import::plan(&fresh.units, rows, &mut v);
+        v.finish()?;
+        self.store.insert_units(&plan.new).await?;
+        self.update(|s| {
+            for unit in &plan.new {
+                s.units.insert(unit.clone());
+            }
+        });
+        Ok(plan)
     }
 
     /// # Errors

@@ -13,12 +13,13 @@ use tokio::time::Instant;
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 
-use crate::api::{AggregateApi, CallCenterApi, CatalogApi, ReviewApi, SubmissionApi};
+use crate::api::{AggregateApi, CallCenterApi, CatalogApi, ExportApi, ReviewApi, SubmissionApi};
 use crate::auth::{AuthLayer, CachedVerifier, TokenVerifier, ensure_keypair};
 use crate::catalog::Catalog;
 use crate::configuration::ServeArgs;
 use crate::connections::{Connections, Severable};
 use crate::error::{Error, Result};
+use crate::exports::Exports;
 use crate::fieldwork::Fieldwork;
 use crate::ingest::{Ingest, WriterHandle};
 use crate::live::ChangeFeed;
@@ -27,6 +28,7 @@ use crate::proto::FILE_DESCRIPTOR_SET;
 use crate::proto::v1::aggregate_service_server::AggregateServiceServer;
 use crate::proto::v1::call_center_service_server::CallCenterServiceServer;
 use crate::proto::v1::catalog_service_server::CatalogServiceServer;
+use crate::proto::v1::export_service_server::ExportServiceServer;
 use crate::proto::v1::review_service_server::ReviewServiceServer;
 use crate::proto::v1::submission_service_server::SubmissionServiceServer;
 use crate::scores::Scores;
@@ -152,6 +154,7 @@ impl Application {
             .set_serving::<CallCenterServiceServer<CallCenterApi>>()
             .await;
         health.set_serving::<ReviewServiceServer<ReviewApi>>().await;
+        health.set_serving::<ExportServiceServer<ExportApi>>().await;
 
         let fieldwork = Fieldwork::new(
             self.catalog.clone(),
@@ -182,6 +185,9 @@ impl Application {
                 changes.watchers.clone(),
             ),
         };
+        let exports = ExportApi {
+            exports: Exports::new(self.catalog.clone(), self.store.clone()),
+        };
         let router = transport()
             .layer(MessageLimitLayer)
             .layer(AuthLayer::new(self.verifier.clone()))
@@ -205,6 +211,9 @@ impl Application {
             )
             .add_service(
                 ReviewServiceServer::new(review).max_decoding_message_size(MAX_MESSAGE_BYTES),
+            )
+            .add_service(
+                ExportServiceServer::new(exports).max_decoding_message_size(MAX_MESSAGE_BYTES),
             );
 
         let connections = Connections::default();

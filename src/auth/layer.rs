@@ -40,6 +40,7 @@ fn allowed_roles(path: &str) -> &'static [Role] {
         ("canvass.v1.CallCenterService", "LogCallAttempt") => &[Role::CallCenter],
         ("canvass.v1.CallCenterService", "GetResponseRates") => &[Role::Analyst],
         ("canvass.v1.ReviewService", _) => &[Role::Reviewer],
+        ("canvass.v1.ExportService", _) => &[Role::Analyst],
         _ => &[],
     }
 }

@@ -5,6 +5,7 @@
 //! the server's alone; the load client runs in this process, and both share the machine.
 
 mod aggregates;
+mod export;
 mod load;
 mod noop;
 mod server;
@@ -35,6 +36,9 @@ enum Mode {
     Stream(submit::StreamArgs),
     /// GetUnitScore and ListRankings latency at 10,000 and 1,000,000 stored submissions.
     Aggregates(aggregates::AggregatesArgs),
+    /// `canvass export` to CSV and Parquet at 100,000 and 1,000,000 stored submissions: rows/s
+    /// and peak memory, next to the raw store scan.
+    Export(export::ExportBenchArgs),
     /// Cost of a token check: signature verification against a cache hit.
     Tokens(tokens::TokensArgs),
     /// The no-op SubmissionService the other modes measure as the ceiling.
@@ -50,6 +54,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         Mode::Unary(args) => submit::unary(&args).await,
         Mode::Stream(args) => submit::stream(&args).await,
         Mode::Aggregates(args) => aggregates::run(&args).await,
+        Mode::Export(args) => export::run(&args).await,
         Mode::Tokens(args) => tokens::run(&args),
         Mode::NoopServer { listen } => noop::serve(listen).await,
     }

@@ -69,6 +69,7 @@ mod aggregates;
 mod calls;
 mod catalog;
 mod changes;
+mod exports;
 mod grievances;
 mod migrate;
 mod postgres;
@@ -86,6 +87,7 @@ use crate::domain::aapor::{AttemptOutcome, Disposition, NewCallAttempt};
 use crate::domain::campaign::Campaign;
 use crate::domain::cells::CellRow;
 use crate::domain::channel::Carrier;
+use crate::domain::export::{ExportFilter, StoredAttempt, StoredSubmission};
 use crate::domain::flags::Flag;
 use crate::domain::grievance::{Grievance, GrievanceStatus};
 use crate::domain::ids::{CampaignId, UnitId};
@@ -97,6 +99,7 @@ use crate::domain::unit::Unit;
 use crate::error::{Error, Result};
 
 pub use changes::{ChangeListener, LISTENER_APPLICATION_NAME};
+pub use exports::Cursor as ExportCursor;
 pub use review::ReviewChange;
 pub use scratch::ScratchDatabase;
 pub use submissions::{Admission, Admit, CommitOutcome, HouseholdKey};
@@ -180,6 +183,11 @@ impl Store {
 
     pub async fn insert_unit(&self, unit: &Unit) -> Result<()> {
         catalog::insert_unit(self, unit).await
+    }
+
+    /// Inserts `units` (parents before children) in one transaction: all or none.
+    pub async fn insert_units(&self, units: &[Unit]) -> Result<()> {
+        catalog::insert_units(self, units).await
     }
 
     pub async fn load_units(&self) -> Result<Vec<Unit>> {
@@ -303,6 +311,36 @@ impl Store {
         units: &[UnitId],
     ) -> Result<Vec<(GrievanceStatus, Timestamp, Option<Timestamp>)>> {
         grievances::facts(self, campaign, units).await
+    }
+
+    /// The last submission `seq` stored now, where an export of `filter` stops.
+    pub async fn last_submission_seq(&self, filter: &ExportFilter) -> Result<i64> {
+        exports::last_submission(self, filter).await
+    }
+
+    /// The next chunk of at most `limit` submissions of an export, in stored order.
+    pub async fn export_submissions(
+        &self,
+        filter: &ExportFilter,
+        cursor: ExportCursor,
+        limit: usize,
+    ) -> Result<Vec<StoredSubmission>> {
+        exports::submissions(self, filter, cursor, limit).await
+    }
+
+    /// The last call attempt `seq` stored now.
+    pub async fn last_attempt_seq(&self, filter: &ExportFilter) -> Result<i64> {
+        exports::last_attempt(self, filter).await
+    }
+
+    /// The next chunk of at most `limit` call attempts of an export, in stored order.
+    pub async fn export_attempts(
+        &self,
+        filter: &ExportFilter,
+        cursor: ExportCursor,
+        limit: usize,
+    ) -> Result<Vec<StoredAttempt>> {
+        exports::attempts(self, filter, cursor, limit).await
     }
 
     /// Whether other server processes may share this database, and so need to hear of its

@@ -1,6 +1,8 @@
 //! Units, questionnaires and campaigns. Every statement reads the same in both dialects.
 
 mod formats;
+mod postgres;
+mod sqlite;
 
 use sqlx::types::Json;
 
@@ -65,6 +67,19 @@ pub async fn insert_unit(store: &Store, unit: &Unit) -> Result<()> {
         .execute(&mut *tx)
         .await
         .map_err(|e| insert_error(e, "unit", unit.id.as_str()))?;
+    });
+    Ok(())
+}
+
+/// Inserts `units` (parents before children) in one transaction: all or none.
+pub async fn insert_units(store: &Store, units: &[Unit]) -> Result<()> {
+    if units.is_empty() {
+        return Ok(());
+    }
+    transaction!(store, |tx, dialect| {
+        dialect::insert_units(&mut *tx, units)
+            .await
+            .map_err(|e| insert_error(e, "unit of the import", "(created meanwhile)"))?;
     });
     Ok(())
 }
