@@ -79,7 +79,7 @@ async fn seed_three(app: &TestApp) -> (pb::SubmitVisitRequest, pb::SubmitPhonePo
         .await
         .unwrap();
     let mut fast = visit("c1", "jinshi-v2", vec![answer("security", "e")]);
-    fast.start_time = Some(ts(fast.end_time.unwrap().seconds - 5));
+    fast.start_time = Some(ts(fast.end_time.unwrap().seconds - 1));
     let fast_id = fast.submission_id.clone();
     app.field_worker(&["city"])
         .submit_visit(fast)
