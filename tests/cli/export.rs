@@ -280,6 +280,7 @@ async fn csv_export_reads_back_as_submitted() {
 
 #[tokio::test]
 async fn parquet_export_reads_back_with_the_parquet_reader() {
+    use arrow_array::Array;
     use arrow_array::cast::AsArray;
     use arrow_array::types::{TimestampMicrosecondType, UInt8Type};
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;

@@ -11,10 +11,23 @@ use tonic::transport::Channel;
 
 use crate::binary::{canvass, serve, stop};
 
-pub type Authed = InterceptedService<
-    Channel,
-    Box<dyn FnMut(tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> + Send>,
->;
+/// Adds an admin's `authorization` header to every call.
+#[derive(Clone)]
+pub struct Bearer(tonic::metadata::MetadataValue<tonic::metadata::Ascii>);
+
+impl tonic::service::Interceptor for Bearer {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        request
+            .metadata_mut()
+            .insert("authorization", self.0.clone());
+        Ok(request)
+    }
+}
+
+pub type Authed = InterceptedService<Channel, Bearer>;
 
 /// An admin token minted by the `token` subcommand from the data directory's key.
 pub fn admin_token(data_dir: &Path) -> String {
@@ -37,17 +50,8 @@ pub async fn admin_channel(data_dir: &Path, address: &str) -> Authed {
         .connect()
         .await
         .unwrap();
-    let header: tonic::metadata::MetadataValue<_> =
-        format!("Bearer {}", admin_token(data_dir)).parse().unwrap();
-    InterceptedService::new(
-        channel,
-        Box::new(move |mut request: tonic::Request<()>| {
-            request
-                .metadata_mut()
-                .insert("authorization", header.clone());
-            Ok(request)
-        }),
-    )
+    let header = format!("Bearer {}", admin_token(data_dir)).parse().unwrap();
+    InterceptedService::new(channel, Bearer(header))
 }
 
 /// Runs a client subcommand against the server at `address`.
