@@ -142,7 +142,7 @@ per_backend! {
             review_states: vec![pb::ReviewState::Rejected.into(), pb::ReviewState::Flagged.into()],
             ..request("c1")
         }).await;
-        assert_eq!(ids(&rejected), [fast_id.clone()]);
+        assert_eq!(ids(&rejected), std::slice::from_ref(&fast_id));
 
         let poll_end = poll.end_time.unwrap().seconds;
         let (_, none) = export_all(&app, pb::ExportSubmissionsRequest {
