@@ -205,6 +205,11 @@ mod tests {
             &[Role::Analyst]
         );
         assert!(allowed_roles("/canvass.v1.CatalogService/CreateUnit").is_empty());
+        assert!(allowed_roles("/canvass.v1.CatalogService/ImportUnits").is_empty());
+        assert_eq!(
+            allowed_roles("/canvass.v1.ExportService/ExportSubmissions"),
+            &[Role::Analyst]
+        );
         assert!(allowed_roles("/unknown/Method").is_empty());
     }
 }
