@@ -20,6 +20,7 @@ use crate::domain::lifecycle::{
 use crate::domain::questionnaire::Questionnaire;
 use crate::domain::time::Timestamp;
 use crate::domain::unit::{Unit, UnitMove, UnitTree};
+use crate::domain::unit_import::{self, ImportPlan};
 use crate::error::{Error, Result};
 use crate::store::Store;
 
@@ -268,6 +269,38 @@ impl Catalog {
             }
         });
         Ok(after)
+    }
+
+    /// Imports `rows` (parsed units with their index in the request, in file order) in one
+    /// transaction, after reading the catalog afresh (another process may have added units).
+    /// `v` holds the violations found while parsing; the plan adds its own, and nothing is
+    /// written unless there are none.
+    ///
+    /// # Errors
+    /// INVALID_ARGUMENT naming every bad row; ALREADY_EXISTS when another process created one
+    /// of the units meanwhile.
+    pub async fn import_units(
+        &self,
+        actor: &Actor,
+        rows: Vec<(usize, Unit)>,
+        mut v: crate::error::Violations,
+    ) -> Result<ImportPlan> {
+        let _guard = self.write_lock.lock().await;
+        let fresh = Arc::new(Self::read_all(&self.store).await?);
+        self.replace(fresh.clone());
+        let plan = unit_import::plan(&fresh.units, rows, &mut v);
+        v.finish()?;
+        if plan.new.is_empty() {
+            return Ok(plan);
+        }
+        let entry = unit_import::audit_entry(actor, Timestamp::now(), &plan);
+        self.store.insert_units(&plan.new, &entry).await?;
+        self.update(|s| {
+            for unit in &plan.new {
+                s.units.insert(unit.clone());
+            }
+        });
+        Ok(plan)
     }
 
     /// # Errors

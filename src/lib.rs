@@ -11,6 +11,7 @@ pub mod configuration;
 pub mod connections;
 pub mod domain;
 pub mod error;
+pub mod exports;
 pub mod fieldwork;
 pub mod file_modes;
 pub mod ingest;

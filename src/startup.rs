@@ -13,12 +13,15 @@ use tokio::time::Instant;
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 
-use crate::api::{AggregateApi, AuditApi, CallCenterApi, CatalogApi, ReviewApi, SubmissionApi};
+use crate::api::{
+    AggregateApi, AuditApi, CallCenterApi, CatalogApi, ExportApi, ReviewApi, SubmissionApi,
+};
 use crate::auth::{AuthLayer, CachedVerifier, TokenVerifier, ensure_keypair};
 use crate::catalog::Catalog;
 use crate::configuration::ServeArgs;
 use crate::connections::{Connections, Severable};
 use crate::error::{Error, Result};
+use crate::exports::Exports;
 use crate::fieldwork::Fieldwork;
 use crate::ingest::{Ingest, WriterHandle};
 use crate::live::ChangeFeed;
@@ -28,6 +31,7 @@ use crate::proto::v1::aggregate_service_server::AggregateServiceServer;
 use crate::proto::v1::audit_service_server::AuditServiceServer;
 use crate::proto::v1::call_center_service_server::CallCenterServiceServer;
 use crate::proto::v1::catalog_service_server::CatalogServiceServer;
+use crate::proto::v1::export_service_server::ExportServiceServer;
 use crate::proto::v1::review_service_server::ReviewServiceServer;
 use crate::proto::v1::submission_service_server::SubmissionServiceServer;
 use crate::scores::Scores;
@@ -154,6 +158,7 @@ impl Application {
             .await;
         health.set_serving::<ReviewServiceServer<ReviewApi>>().await;
         health.set_serving::<AuditServiceServer<AuditApi>>().await;
+        health.set_serving::<ExportServiceServer<ExportApi>>().await;
 
         let fieldwork = Fieldwork::new(
             self.catalog.clone(),
@@ -184,6 +189,9 @@ impl Application {
                 changes.watchers.clone(),
             ),
         };
+        let exports = ExportApi {
+            exports: Exports::new(self.catalog.clone(), self.store.clone()),
+        };
         let router = transport()
             .layer(MessageLimitLayer)
             .layer(AuthLayer::new(self.verifier.clone()))
@@ -213,6 +221,9 @@ impl Application {
                     store: self.store.clone(),
                 })
                 .max_decoding_message_size(MAX_MESSAGE_BYTES),
+            )
+            .add_service(
+                ExportServiceServer::new(exports).max_decoding_message_size(MAX_MESSAGE_BYTES),
             );
 
         let connections = Connections::default();

@@ -4,15 +4,16 @@ use tonic::{Request, Response, Status};
 
 use super::caller;
 use super::convert::{
-    campaign_from_proto, campaign_patch_from_proto, campaign_to_proto, questionnaire_from_proto,
-    questionnaire_to_proto, unit_from_proto, unit_patch_from_proto, unit_to_proto,
+    campaign_from_proto, campaign_patch_from_proto, campaign_to_proto, import_units_from_proto,
+    questionnaire_from_proto, questionnaire_to_proto, unit_from_proto, unit_patch_from_proto,
+    unit_to_proto,
 };
 use super::pagination::Page;
 use crate::catalog::Catalog;
 use crate::domain::ids::{CampaignId, QuestionnaireId, UnitId};
 use crate::domain::time::Timestamp;
 use crate::domain::unit::Unit;
-use crate::error::Error;
+use crate::error::{Error, Violations};
 use crate::proto::v1 as pb;
 use crate::proto::v1::catalog_service_server::CatalogService;
 
@@ -247,6 +248,24 @@ impl CatalogService for CatalogApi {
                 .map(|c| campaign_to_proto(c))
                 .collect(),
             next_page_token,
+        }))
+    }
+
+    /// # Errors
+    /// INVALID_ARGUMENT naming every bad unit (`units[12].parent_id`): malformed fields, an id
+    /// repeated in the list, a unit stored with other content, a parent found nowhere, a cycle;
+    /// ALREADY_EXISTS when another server created one of the units meanwhile.
+    async fn import_units(
+        &self,
+        request: Request<pb::ImportUnitsRequest>,
+    ) -> Result<Response<pb::ImportUnitsResponse>, Status> {
+        let actor = caller(&request)?.actor();
+        let mut violations = Violations::new();
+        let rows = import_units_from_proto(request.get_ref(), Timestamp::now(), &mut violations)?;
+        let plan = self.catalog.import_units(&actor, rows, violations).await?;
+        Ok(Response::new(pb::ImportUnitsResponse {
+            created_count: plan.new.len() as u32,
+            unchanged_count: plan.unchanged as u32,
         }))
     }
 }

@@ -40,6 +40,7 @@ fn allowed_roles(path: &str) -> &'static [Role] {
         ("canvass.v1.CallCenterService", "LogCallAttempt") => &[Role::CallCenter],
         ("canvass.v1.CallCenterService", "GetResponseRates") => &[Role::Analyst],
         ("canvass.v1.ReviewService", _) => &[Role::Reviewer],
+        ("canvass.v1.ExportService", _) => &[Role::Analyst],
         _ => &[],
     }
 }
@@ -206,6 +207,11 @@ mod tests {
         assert!(allowed_roles("/canvass.v1.CatalogService/CreateUnit").is_empty());
         assert!(allowed_roles("/canvass.v1.CatalogService/UpdateCampaign").is_empty());
         assert!(allowed_roles("/canvass.v1.AuditService/ListAuditEntries").is_empty());
+        assert!(allowed_roles("/canvass.v1.CatalogService/ImportUnits").is_empty());
+        assert_eq!(
+            allowed_roles("/canvass.v1.ExportService/ExportSubmissions"),
+            &[Role::Analyst]
+        );
         assert!(allowed_roles("/unknown/Method").is_empty());
     }
 }

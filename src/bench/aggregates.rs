@@ -130,18 +130,18 @@ pub async fn run(args: &AggregatesArgs) -> Result<()> {
 }
 
 /// Generates validated submissions and commits them in batches.
-struct Loader {
+pub(super) struct Loader {
     store: Store,
-    store_label: &'static str,
+    pub(super) store_label: &'static str,
     snapshot: Arc<crate::catalog::Snapshot>,
     campaign_id: CampaignId,
     devices: Vec<Device>,
     rng: StdRng,
-    stored: u64,
+    pub(super) stored: u64,
 }
 
 impl Loader {
-    async fn new(store: Store, catalog: &Catalog) -> Result<Self> {
+    pub(super) async fn new(store: Store, catalog: &Catalog) -> Result<Self> {
         let store_label = store.name();
         let snapshot = crate::catalog::Catalog::load(store.clone())
             .await?
@@ -165,7 +165,7 @@ impl Loader {
         })
     }
 
-    async fn fill_to(&mut self, catalog: &Catalog, size: u64) -> Result<u64> {
+    pub(super) async fn fill_to(&mut self, catalog: &Catalog, size: u64) -> Result<u64> {
         let (campaign, questionnaire) = self
             .snapshot
             .campaign_with_questionnaire(&self.campaign_id)?;

@@ -6,6 +6,7 @@
 
 mod aggregates;
 mod catalog;
+mod export;
 mod load;
 mod noop;
 mod server;
@@ -38,6 +39,9 @@ enum Mode {
     Aggregates(aggregates::AggregatesArgs),
     /// CreateUnit throughput as the catalog grows, slab by slab.
     Catalog(catalog::CatalogArgs),
+    /// `canvass export` to CSV and Parquet at 100,000 and 1,000,000 stored submissions: rows/s
+    /// and peak memory, next to the raw store scan.
+    Export(export::ExportBenchArgs),
     /// Cost of a token check: signature verification against a cache hit.
     Tokens(tokens::TokensArgs),
     /// The no-op SubmissionService the other modes measure as the ceiling.
@@ -54,6 +58,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         Mode::Stream(args) => submit::stream(&args).await,
         Mode::Aggregates(args) => aggregates::run(&args).await,
         Mode::Catalog(args) => catalog::run(&args).await,
+        Mode::Export(args) => export::run(&args).await,
         Mode::Tokens(args) => tokens::run(&args),
         Mode::NoopServer { listen } => noop::serve(listen).await,
     }

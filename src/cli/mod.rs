@@ -6,6 +6,8 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 pub mod client;
+mod export;
+mod import;
 
 use crate::auth::{Role, TokenIssuer, ensure_keypair};
 use crate::configuration::{CommonArgs, ServeArgs};
@@ -35,6 +37,10 @@ enum Command {
     Migrate(MigrateArgs),
     /// Measure submissions/s, latency and memory against the no-op ceiling (see BENCHMARKS.md).
     Bench(crate::bench::BenchArgs),
+    /// Import units from a CSV file, or a questionnaire from a JSON file, into a running server.
+    Import(import::ImportArgs),
+    /// Export a campaign's submissions or call attempts to a CSV or Parquet file.
+    Export(export::ExportArgs),
 }
 
 #[derive(clap::Args)]
@@ -68,6 +74,8 @@ impl Cli {
             Some(Command::Serve(args)) => run_server(args).await,
             Some(Command::Token(args)) => mint_token(args),
             Some(Command::Bench(args)) => crate::bench::run(args).await,
+            Some(Command::Import(args)) => import::run(args).await,
+            Some(Command::Export(args)) => export::run(args).await,
             Some(Command::Migrate(args)) => {
                 args.common.protect_files()?;
                 let options = StoreOptions {

@@ -70,6 +70,7 @@ pub mod audit;
 mod calls;
 mod catalog;
 mod changes;
+mod exports;
 mod grievances;
 mod migrate;
 mod postgres;
@@ -88,6 +89,7 @@ use crate::domain::audit::{AuditEntry, AuditFilter, AuditRecord};
 use crate::domain::campaign::Campaign;
 use crate::domain::cells::CellRow;
 use crate::domain::channel::Carrier;
+use crate::domain::export::{ExportFilter, StoredAttempt, StoredSubmission};
 use crate::domain::flags::Flag;
 use crate::domain::grievance::{Grievance, GrievanceStatus};
 use crate::domain::ids::{CampaignId, UnitId};
@@ -100,6 +102,7 @@ use crate::domain::unit::{Unit, UnitMove};
 use crate::error::{Error, Result};
 
 pub use changes::{ChangeListener, LISTENER_APPLICATION_NAME};
+pub use exports::Cursor as ExportCursor;
 pub use review::ReviewChange;
 pub use scratch::ScratchDatabase;
 pub use submissions::{Admission, Admit, CommitOutcome, HouseholdKey};
@@ -194,6 +197,11 @@ impl Store {
         entry: &AuditEntry,
     ) -> Result<()> {
         catalog::update_unit(self, unit, moved, entry).await
+    }
+
+    /// Inserts `units` (parents before children) in one transaction: all or none.
+    pub async fn insert_units(&self, units: &[Unit], entry: &AuditEntry) -> Result<()> {
+        catalog::insert_units(self, units, entry).await
     }
 
     pub async fn load_units(&self) -> Result<Vec<Unit>> {
@@ -344,6 +352,36 @@ impl Store {
         units: &[UnitId],
     ) -> Result<Vec<(GrievanceStatus, Timestamp, Option<Timestamp>)>> {
         grievances::facts(self, campaign, units).await
+    }
+
+    /// The last submission `seq` stored now, where an export of `filter` stops.
+    pub async fn last_submission_seq(&self, filter: &ExportFilter) -> Result<i64> {
+        exports::last_submission(self, filter).await
+    }
+
+    /// The next chunk of at most `limit` submissions of an export, in stored order.
+    pub async fn export_submissions(
+        &self,
+        filter: &ExportFilter,
+        cursor: ExportCursor,
+        limit: usize,
+    ) -> Result<Vec<StoredSubmission>> {
+        exports::submissions(self, filter, cursor, limit).await
+    }
+
+    /// The last call attempt `seq` stored now.
+    pub async fn last_attempt_seq(&self, filter: &ExportFilter) -> Result<i64> {
+        exports::last_attempt(self, filter).await
+    }
+
+    /// The next chunk of at most `limit` call attempts of an export, in stored order.
+    pub async fn export_attempts(
+        &self,
+        filter: &ExportFilter,
+        cursor: ExportCursor,
+        limit: usize,
+    ) -> Result<Vec<StoredAttempt>> {
+        exports::attempts(self, filter, cursor, limit).await
     }
 
     /// Whether other server processes may share this database, and so need to hear of its

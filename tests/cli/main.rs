@@ -2,4 +2,6 @@
 //! script uses it.
 
 mod binary;
+mod export;
+mod import;
 mod serve;

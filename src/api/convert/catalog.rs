@@ -5,38 +5,77 @@ use super::*;
 use crate::domain::lifecycle::{CampaignPatch, UnitPatch};
 
 pub fn unit_from_proto(unit: Option<pb::Unit>, now: Timestamp) -> Result<Unit> {
-    let unit = unit.unwrap_or_default();
     let mut v = Violations::new();
-    let id = v.check("unit.id", UnitId::parse(&unit.id));
-    let name = v.check("unit.name", parse_name(&unit.name));
-    let kind = v.check("unit.kind", unit_kind(unit.kind));
+    let unit = unit_fields(&mut v, "unit", &unit.unwrap_or_default(), now);
+    v.into_result(|| unit)
+}
+
+/// The units of an import, with the index of each in the request. Every malformed field of
+/// every unit is named (`units[12].kind`); malformed units are left out of the list, so the
+/// planner can still name what else is wrong (duplicates, parents, cycles) in one answer.
+///
+/// # Errors
+/// INVALID_ARGUMENT for an empty list or one over [`MAX_IMPORT_UNITS`].
+pub fn import_units_from_proto(
+    request: &pb::ImportUnitsRequest,
+    now: Timestamp,
+    v: &mut Violations,
+) -> Result<Vec<(usize, Unit)>> {
+    if request.units.is_empty() {
+        return Err(Error::invalid("units", "must list at least one unit"));
+    }
+    if request.units.len() > MAX_IMPORT_UNITS {
+        return Err(Error::invalid(
+            "units",
+            format!(
+                "lists {} units; at most {MAX_IMPORT_UNITS} per import",
+                request.units.len()
+            ),
+        ));
+    }
+    Ok(request
+        .units
+        .iter()
+        .enumerate()
+        .filter_map(|(i, unit)| unit_fields(v, &format!("units[{i}]"), unit, now).map(|u| (i, u)))
+        .collect())
+}
+
+/// Most units one import may carry.
+pub const MAX_IMPORT_UNITS: usize = 50_000;
+
+/// Parses one unit, recording each malformed field under `prefix`.
+fn unit_fields(v: &mut Violations, prefix: &str, unit: &pb::Unit, now: Timestamp) -> Option<Unit> {
+    let id = v.check(format!("{prefix}.id"), UnitId::parse(&unit.id));
+    let name = v.check(format!("{prefix}.name"), parse_name(&unit.name));
+    let kind = v.check(format!("{prefix}.kind"), unit_kind(unit.kind));
     let parent_id = v.check(
-        "unit.parent_id",
+        format!("{prefix}.parent_id"),
         optional_id(&unit.parent_id, UnitId::parse),
     );
-    let area = unit.area.map(|a| area_from_proto(&mut v, &a));
-    v.into_result(|| {
-        Some(Unit {
-            id: id?,
-            name: name?,
-            kind: kind?,
-            parent_id: parent_id?,
-            area: match area {
-                Some(parsed) => Some(parsed?),
-                None => None,
-            },
-            created_at: now,
-            archived_at: None,
-        })
+    let area = unit
+        .area
+        .map(|a| area_from_proto(v, &format!("{prefix}.area"), &a));
+    Some(Unit {
+        id: id?,
+        name: name?,
+        kind: kind?,
+        parent_id: parent_id?,
+        area: match area {
+            Some(parsed) => Some(parsed?),
+            None => None,
+        },
+        created_at: now,
+        archived_at: None,
     })
 }
 
-fn area_from_proto(v: &mut Violations, a: &pb::GeoArea) -> Option<Area> {
-    let latitude = v.check("unit.area.latitude", parse_latitude(a.latitude));
-    let longitude = v.check("unit.area.longitude", parse_longitude(a.longitude));
+fn area_from_proto(v: &mut Violations, prefix: &str, a: &pb::GeoArea) -> Option<Area> {
+    let latitude = v.check(format!("{prefix}.latitude"), parse_latitude(a.latitude));
+    let longitude = v.check(format!("{prefix}.longitude"), parse_longitude(a.longitude));
     if !(a.radius_meters.is_finite() && a.radius_meters > 0.0) {
         v.add(
-            "unit.area.radius_meters",
+            format!("{prefix}.radius_meters"),
             "must be a finite number of metres above 0",
         );
     }
@@ -101,7 +140,11 @@ pub fn unit_patch_from_proto(r: pb::UpdateUnitRequest) -> Result<(UnitId, UnitPa
                 );
             }
             "area" => {
-                patch.area = Some(unit.area.as_ref().and_then(|a| area_from_proto(&mut v, a)))
+                patch.area = Some(
+                    unit.area
+                        .as_ref()
+                        .and_then(|a| area_from_proto(&mut v, "unit.area", a)),
+                )
             }
             other if explicit => refuse_path(
                 &mut v,

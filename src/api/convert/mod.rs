@@ -27,7 +27,7 @@ use crate::domain::unit::{Unit, UnitKind};
 use crate::domain::weighting::{
     Margin, Method, WeightedEstimate, Weighting, shares_of_populations,
 };
-use crate::error::{Result, Violations};
+use crate::error::{Error, Result, Violations};
 use crate::proto::v1 as pb;
 
 /// Most answers one submission may carry.
@@ -144,6 +144,7 @@ pub fn carrier_to_proto(carrier: Option<Carrier>) -> pb::Carrier {
 mod audit;
 mod callcenter;
 mod catalog;
+mod export;
 mod review;
 mod scores;
 mod submission;
@@ -152,6 +153,7 @@ mod weighting;
 pub use audit::*;
 pub use callcenter::*;
 pub use catalog::*;
+pub use export::*;
 pub use review::*;
 pub use scores::*;
 pub use submission::*;

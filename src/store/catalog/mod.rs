@@ -119,6 +119,18 @@ pub async fn update_unit(
     Ok(())
 }
 
+/// Inserts `units` (parents before children) and the import's audit entry in one
+/// transaction: all or none.
+pub async fn insert_units(store: &Store, units: &[Unit], entry: &AuditEntry) -> Result<()> {
+    transaction!(store, |tx, dialect| {
+        dialect::insert_units(&mut *tx, units)
+            .await
+            .map_err(|e| insert_error(e, "unit of the import", "(created meanwhile)"))?;
+        audit::record(&mut *tx, entry).await?;
+    });
+    Ok(())
+}
+
 #[derive(sqlx::FromRow)]
 struct MoveRow {
     unit_id: UnitId,
