@@ -252,7 +252,10 @@ pub fn updated_campaign(
         {
             return refuse(
                 "open_time",
-                format!("{held}; the earliest ended at {first:?}, before the new open time"),
+                format!(
+                    "{held}; the earliest is at {}, before the new open time",
+                    first.to_offset_date_time()
+                ),
             );
         }
         if let Some(last) = activity.last
@@ -260,7 +263,10 @@ pub fn updated_campaign(
         {
             return refuse(
                 "close_time",
-                format!("{held}; the latest ended at {last:?}, not before the new close time"),
+                format!(
+                    "{held}; the latest is at {}, not before the new close time",
+                    last.to_offset_date_time()
+                ),
             );
         }
         if strata(&after) != strata(before) {
