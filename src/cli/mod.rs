@@ -6,6 +6,9 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 pub mod client;
+pub mod demo;
+pub mod reports;
+pub mod table;
 
 use crate::auth::{Role, TokenIssuer, ensure_keypair};
 use crate::configuration::{CommonArgs, ServeArgs};
@@ -20,9 +23,14 @@ use crate::store::{Store, StoreOptions};
     version,
     about = "Public-satisfaction survey backend"
 )]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// With no subcommand, `canvass` serves: `canvass --listen 0.0.0.0:50051` is
+    /// `canvass serve --listen 0.0.0.0:50051`.
+    #[command(flatten)]
+    serve: ServeArgs,
 }
 
 #[derive(Subcommand)]
@@ -35,6 +43,17 @@ enum Command {
     Migrate(MigrateArgs),
     /// Measure submissions/s, latency and memory against the no-op ceiling (see BENCHMARKS.md).
     Bench(crate::bench::BenchArgs),
+    /// Load a demo city with two survey rounds through the API of a running server.
+    Demo(demo::DemoArgs),
+    /// A peer group's ranking: rank, score with its 95% interval, n and the rank change.
+    Rankings(reports::rankings::RankingsArgs),
+    /// One unit's composite and indicators with intervals, ranks and changes since the
+    /// compared round.
+    Scorecard(reports::scorecard::ScorecardArgs),
+    /// Units in the bottom N of their peers in each of the last rounds.
+    Laggards(reports::laggards::LaggardsArgs),
+    /// AAPOR response, cooperation, refusal and contact rates, overall and per carrier.
+    ResponseRates(reports::response_rates::ResponseRatesArgs),
 }
 
 #[derive(clap::Args)]
@@ -64,10 +83,15 @@ struct MigrateArgs {
 impl Cli {
     pub async fn run(self) -> Result<()> {
         match self.command {
-            None => run_server(parse_default_serve()).await,
+            None => run_server(self.serve).await,
             Some(Command::Serve(args)) => run_server(args).await,
             Some(Command::Token(args)) => mint_token(args),
             Some(Command::Bench(args)) => crate::bench::run(args).await,
+            Some(Command::Demo(args)) => demo::run(args).await,
+            Some(Command::Rankings(args)) => reports::rankings::run(args).await,
+            Some(Command::Scorecard(args)) => reports::scorecard::run(args).await,
+            Some(Command::Laggards(args)) => reports::laggards::run(args).await,
+            Some(Command::ResponseRates(args)) => reports::response_rates::run(args).await,
             Some(Command::Migrate(args)) => {
                 args.common.protect_files()?;
                 let options = StoreOptions {
@@ -81,16 +105,6 @@ impl Cli {
             }
         }
     }
-}
-
-/// `canvass` with no subcommand serves with settings from the environment.
-fn parse_default_serve() -> ServeArgs {
-    #[derive(Parser)]
-    struct ServeOnly {
-        #[command(flatten)]
-        serve: ServeArgs,
-    }
-    ServeOnly::parse_from(["canvass"]).serve
 }
 
 async fn run_server(args: ServeArgs) -> Result<()> {

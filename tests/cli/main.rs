@@ -2,4 +2,7 @@
 //! script uses it.
 
 mod binary;
+mod demo;
+mod listen;
+mod reports;
 mod serve;
