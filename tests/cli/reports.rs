@@ -29,7 +29,7 @@ fn table_rows(stdout: &str) -> Vec<Vec<String>> {
         .skip(1)
         .map(|l| {
             l.trim_matches('│')
-                .split('│')
+                .split('┆')
                 .map(|c| c.trim().to_string())
                 .collect()
         })
