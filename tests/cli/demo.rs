@@ -3,7 +3,7 @@
 //! checked through the RPCs; running it again is refused.
 
 use std::path::Path;
-use std::process::Output;
+use std::process::{Child, Output};
 
 use canvass::proto::v1 as pb;
 use canvass::proto::v1::aggregate_service_client::AggregateServiceClient;
@@ -70,10 +70,34 @@ pub async fn admin(data_dir: &Path, address: &str) -> Admin {
     InterceptedService::new(channel, Token(header))
 }
 
+/// A server that is killed if the test fails before stopping it, so no server outlives its
+/// test.
+pub struct Server(Option<Child>);
+
+impl Server {
+    /// Stops the server with SIGTERM and checks its clean exit.
+    pub async fn stop(mut self) {
+        let child = self.0.take().expect("stopped once");
+        tokio::task::spawn_blocking(move || stop(child))
+            .await
+            .unwrap();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(child) = self.0.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 /// A server with the small demo city loaded: (data dir, server, address, admin channel).
-pub async fn loaded() -> (tempfile::TempDir, std::process::Child, String, Admin) {
+pub async fn loaded() -> (tempfile::TempDir, Server, String, Admin) {
     let data_dir = tempfile::tempdir().unwrap();
     let (server, address) = serve(canvass(data_dir.path()));
+    let server = Server(Some(server));
     let path = data_dir.path().to_path_buf();
     let at = address.clone();
     let stdout =
@@ -239,7 +263,5 @@ async fn demo_loads_a_city_whose_rounds_have_risers_fallers_ties_and_laggards() 
     let stderr = String::from_utf8_lossy(&again.stderr);
     assert!(stderr.contains("--prefix"), "{stderr}");
 
-    tokio::task::spawn_blocking(move || stop(server))
-        .await
-        .unwrap();
+    server.stop().await;
 }

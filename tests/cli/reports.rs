@@ -6,7 +6,6 @@ use canvass::proto::v1::aggregate_service_client::AggregateServiceClient;
 use canvass::proto::v1::call_center_service_client::CallCenterServiceClient;
 use serde_json::Value;
 
-use crate::binary::stop;
 use crate::demo::{client, loaded, succeeded};
 
 fn close(value: &Value, expected: Option<f64>) -> bool {
@@ -285,7 +284,5 @@ async fn reports_print_what_the_rpcs_answer() {
         .collect();
     assert_eq!(rr1[1..], printed, "{table}");
 
-    tokio::task::spawn_blocking(move || stop(server))
-        .await
-        .unwrap();
+    server.stop().await;
 }
