@@ -6,8 +6,11 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 pub mod client;
+pub mod demo;
 mod export;
 mod import;
+pub mod reports;
+pub mod table;
 
 use crate::auth::{Role, TokenIssuer, ensure_keypair};
 use crate::configuration::{CommonArgs, ServeArgs};
@@ -22,9 +25,14 @@ use crate::store::{Store, StoreOptions};
     version,
     about = "Public-satisfaction survey backend"
 )]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// With no subcommand, `canvass` serves: `canvass --listen 0.0.0.0:50051` is
+    /// `canvass serve --listen 0.0.0.0:50051`.
+    #[command(flatten)]
+    serve: ServeArgs,
 }
 
 #[derive(Subcommand)]
@@ -41,6 +49,17 @@ enum Command {
     Import(import::ImportArgs),
     /// Export a campaign's submissions or call attempts to a CSV or Parquet file.
     Export(export::ExportArgs),
+    /// Load a demo city with two survey rounds through the API of a running server.
+    Demo(demo::DemoArgs),
+    /// A peer group's ranking: rank, score with its 95% interval, n and the rank change.
+    Rankings(reports::rankings::RankingsArgs),
+    /// One unit's composite and indicators with intervals, ranks and changes since the
+    /// compared round.
+    Scorecard(reports::scorecard::ScorecardArgs),
+    /// Units in the bottom N of their peers in each of the last rounds.
+    Laggards(reports::laggards::LaggardsArgs),
+    /// AAPOR response, cooperation, refusal and contact rates, overall and per carrier.
+    ResponseRates(reports::response_rates::ResponseRatesArgs),
 }
 
 #[derive(clap::Args)]
@@ -70,12 +89,17 @@ struct MigrateArgs {
 impl Cli {
     pub async fn run(self) -> Result<()> {
         match self.command {
-            None => run_server(parse_default_serve()).await,
+            None => run_server(self.serve).await,
             Some(Command::Serve(args)) => run_server(args).await,
             Some(Command::Token(args)) => mint_token(args),
             Some(Command::Bench(args)) => crate::bench::run(args).await,
             Some(Command::Import(args)) => import::run(args).await,
             Some(Command::Export(args)) => export::run(args).await,
+            Some(Command::Demo(args)) => demo::run(args).await,
+            Some(Command::Rankings(args)) => reports::rankings::run(args).await,
+            Some(Command::Scorecard(args)) => reports::scorecard::run(args).await,
+            Some(Command::Laggards(args)) => reports::laggards::run(args).await,
+            Some(Command::ResponseRates(args)) => reports::response_rates::run(args).await,
             Some(Command::Migrate(args)) => {
                 args.common.protect_files()?;
                 let options = StoreOptions {
@@ -89,16 +113,6 @@ impl Cli {
             }
         }
     }
-}
-
-/// `canvass` with no subcommand serves with settings from the environment.
-fn parse_default_serve() -> ServeArgs {
-    #[derive(Parser)]
-    struct ServeOnly {
-        #[command(flatten)]
-        serve: ServeArgs,
-    }
-    ServeOnly::parse_from(["canvass"]).serve
 }
 
 async fn run_server(args: ServeArgs) -> Result<()> {

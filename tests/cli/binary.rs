@@ -15,9 +15,15 @@ pub fn canvass(data_dir: &std::path::Path) -> Command {
 }
 
 /// Starts `command` and returns it with the address it logs once it is serving.
-pub fn serve(mut command: Command) -> (Child, String) {
+pub fn serve(command: Command) -> (Child, String) {
+    serve_with(command, &["serve", "--listen", "127.0.0.1:0"])
+}
+
+/// Starts `command` with `args` (which must make it serve on a free port) and returns it with
+/// the address it logs once it is serving.
+pub fn serve_with(mut command: Command, args: &[&str]) -> (Child, String) {
     let mut server = command
-        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(args)
         .stderr(Stdio::piped())
         .spawn()
         .expect("binary starts");

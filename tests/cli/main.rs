@@ -2,6 +2,9 @@
 //! script uses it.
 
 mod binary;
+mod demo;
 mod export;
 mod import;
+mod listen;
+mod reports;
 mod serve;
