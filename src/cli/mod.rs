@@ -13,6 +13,7 @@ use crate::domain::ids::UnitId;
 use crate::error::{Error, Result};
 use crate::startup::{Application, shutdown_signal};
 use crate::store::{Store, StoreOptions};
+use crate::telemetry::LogFormat;
 
 #[derive(Parser)]
 #[command(
@@ -23,6 +24,15 @@ use crate::store::{Store, StoreOptions};
 pub struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// How log lines are written on stderr: text, or one JSON object a line.
+    #[arg(
+        long,
+        global = true,
+        env = "CANVASS_LOG_FORMAT",
+        value_enum,
+        default_value_t
+    )]
+    log_format: LogFormat,
 }
 
 #[derive(Subcommand)]
@@ -62,6 +72,10 @@ struct MigrateArgs {
 }
 
 impl Cli {
+    pub fn log_format(&self) -> LogFormat {
+        self.log_format
+    }
+
     pub async fn run(self) -> Result<()> {
         match self.command {
             None => run_server(parse_default_serve()).await,
