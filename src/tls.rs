@@ -221,3 +221,69 @@ fn certified_key(
     CertifiedKey::from_der(chain, key, provider)
         .map_err(|e| format!("the key does not fit the certificate: {e}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pair(name: &str) -> (String, String) {
+        let key = rcgen::KeyPair::generate().expect("key");
+        let cert = rcgen::CertificateParams::new(vec![name.to_string()])
+            .expect("params")
+            .self_signed(&key)
+            .expect("certificate");
+        (cert.pem(), key.serialize_pem())
+    }
+
+    fn write(dir: &std::path::Path, (cert, key): &(String, String)) -> TlsFiles {
+        let files = TlsFiles {
+            cert: dir.join("cert.pem"),
+            key: dir.join("key.pem"),
+        };
+        std::fs::write(&files.key, key).expect("key file");
+        std::fs::write(&files.cert, cert).expect("cert file");
+        files
+    }
+
+    fn served(cert: &ReloadingCert) -> Vec<u8> {
+        cert.current.read().expect("lock").cert[0].to_vec()
+    }
+
+    #[test]
+    fn a_broken_or_mismatched_replacement_keeps_the_current_certificate() {
+        let dir = tempfile::tempdir().expect("dir");
+        let first = pair("first.test");
+        let files = write(dir.path(), &first);
+        let cert = ReloadingCert::load(files.clone()).expect("loads");
+        let original = served(&cert);
+        assert_eq!(cert.reload(), Reload::Unchanged);
+
+        std::fs::write(&files.cert, "not a certificate").expect("write");
+        assert!(matches!(cert.reload(), Reload::Refused(_)));
+        // The same broken contents are not complained about again.
+        assert_eq!(cert.reload(), Reload::Unchanged);
+        assert_eq!(served(&cert), original);
+
+        // A certificate whose key is another's.
+        let (other_cert, _) = pair("other.test");
+        std::fs::write(&files.cert, other_cert).expect("write");
+        assert!(matches!(cert.reload(), Reload::Refused(e) if e.contains("does not fit")));
+        assert_eq!(served(&cert), original);
+
+        write(dir.path(), &pair("second.test"));
+        assert_eq!(cert.reload(), Reload::Loaded);
+        assert_ne!(served(&cert), original);
+    }
+
+    #[test]
+    fn a_server_without_a_loadable_pair_does_not_start() {
+        let dir = tempfile::tempdir().expect("dir");
+        let files = write(dir.path(), &("garbage".into(), "garbage".into()));
+        assert!(ReloadingCert::load(files).is_err());
+        let missing = TlsFiles {
+            cert: dir.path().join("none.pem"),
+            key: dir.path().join("none.key"),
+        };
+        assert!(ReloadingCert::load(missing).is_err());
+    }
+}
