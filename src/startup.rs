@@ -380,9 +380,10 @@ fn warn_if_descriptors_run_short(max_connections: usize) {
         // SAFETY: getrlimit writes into the struct it is given and nothing else.
         if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0 {
             let needed = max_connections as u64 + DESCRIPTORS_BESIDE_CONNECTIONS;
-            if (limit.rlim_cur as u64) < needed {
+            let open_files_limit: u64 = limit.rlim_cur;
+            if open_files_limit < needed {
                 tracing::warn!(
-                    open_files_limit = limit.rlim_cur as u64,
+                    open_files_limit,
                     max_connections,
                     "the open-files limit (ulimit -n, LimitNOFILE) is below --max-connections \
                      plus what the server needs besides; raise it or lower --max-connections"

@@ -73,10 +73,10 @@ where
         let response = self.inner.call(request);
         Box::pin(async move {
             let response = response.await?;
-            if let Some(code) = status_of(response.headers()) {
-                if let Some(call) = call.take() {
-                    call.finish(code);
-                }
+            if let Some(code) = status_of(response.headers())
+                && let Some(call) = call.take()
+            {
+                call.finish(code);
             }
             Ok(response.map(|inner| Measured { inner, call }))
         })
@@ -128,18 +128,17 @@ impl<B: Body + Unpin> Body for Measured<B> {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         let frame = ready!(Pin::new(&mut self.inner).poll_frame(cx));
-        if let Some(Ok(frame)) = &frame {
-            if let Some(code) = frame.trailers_ref().and_then(status_of) {
-                if let Some(call) = self.call.take() {
-                    call.finish(code);
-                }
-            }
+        if let Some(Ok(frame)) = &frame
+            && let Some(code) = frame.trailers_ref().and_then(status_of)
+            && let Some(call) = self.call.take()
+        {
+            call.finish(code);
         }
         // A body that ends without a status broke the protocol.
-        if frame.is_none() {
-            if let Some(call) = self.call.take() {
-                call.finish(Code::Unknown);
-            }
+        if frame.is_none()
+            && let Some(call) = self.call.take()
+        {
+            call.finish(Code::Unknown);
         }
         Poll::Ready(frame)
     }

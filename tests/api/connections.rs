@@ -22,7 +22,13 @@ const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 /// An HTTP/2 frame header: length, type, flags, stream id.
 fn frame_header(length: usize, kind: u8, flags: u8, stream: u32) -> Vec<u8> {
-    let mut bytes = vec![(length >> 16) as u8, (length >> 8) as u8, length as u8, kind, flags];
+    let mut bytes = vec![
+        (length >> 16) as u8,
+        (length >> 8) as u8,
+        length as u8,
+        kind,
+        flags,
+    ];
     bytes.extend_from_slice(&stream.to_be_bytes());
     bytes
 }
@@ -93,7 +99,10 @@ async fn a_connection_that_never_sends_its_preface_is_closed_after_the_handshake
         .expect("a connection that spoke in time is served");
     let text = scrape(&app).await;
     assert_eq!(
-        sample(&text, "canvass_connections_expired_total{reason=\"handshake_timeout\"}"),
+        sample(
+            &text,
+            "canvass_connections_expired_total{reason=\"handshake_timeout\"}"
+        ),
         Some(2.0),
         "{text}"
     );
@@ -109,7 +118,13 @@ async fn a_connection_that_stalls_mid_headers_is_closed_after_the_handshake_time
     // arrive.
     let since = Instant::now();
     stalled
-        .write_all(&[frame_header(64, 0x1, 0x4, 1), vec![0x82, 0x86, 0x84, 0x41, 0x0f]].concat())
+        .write_all(
+            &[
+                frame_header(64, 0x1, 0x4, 1),
+                vec![0x82, 0x86, 0x84, 0x41, 0x0f],
+            ]
+            .concat(),
+        )
         .await
         .unwrap();
     let took = closed_by_server(&mut stalled, since, Duration::from_secs(15)).await;
@@ -146,11 +161,19 @@ async fn a_connection_without_calls_is_closed_after_the_idle_timeout() {
     // The harness's own connection, which has made no call either, may have gone too.
     let text = scrape(&app).await;
     assert!(
-        sample(&text, "canvass_connections_expired_total{reason=\"idle_timeout\"}").unwrap() >= 1.0,
+        sample(
+            &text,
+            "canvass_connections_expired_total{reason=\"idle_timeout\"}"
+        )
+        .unwrap()
+            >= 1.0,
         "{text}"
     );
     assert_eq!(
-        sample(&text, "canvass_connections_expired_total{reason=\"handshake_timeout\"}"),
+        sample(
+            &text,
+            "canvass_connections_expired_total{reason=\"handshake_timeout\"}"
+        ),
         Some(0.0),
         "{text}"
     );
@@ -181,7 +204,9 @@ async fn a_connection_without_calls_is_closed_after_the_idle_timeout() {
 }
 
 /// A client on a connection of its own.
-async fn own_connection(app: &TestApp) -> Result<CatalogServiceClient<Authed>, tonic::transport::Error> {
+async fn own_connection(
+    app: &TestApp,
+) -> Result<CatalogServiceClient<Authed>, tonic::transport::Error> {
     let channel = Channel::from_shared(format!("http://{}", app.address))
         .unwrap()
         .connect_timeout(Duration::from_secs(5))
@@ -232,7 +257,11 @@ async fn connections_beyond_the_limit_are_closed_at_once_while_open_ones_are_ser
             );
         }
     }
-    assert!(started.elapsed() < Duration::from_secs(8), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        started.elapsed()
+    );
 
     // Both open connections are still served.
     list_units(&mut second).await.expect("still served");
@@ -242,19 +271,29 @@ async fn connections_beyond_the_limit_are_closed_at_once_while_open_ones_are_ser
         .expect("still served");
 
     let text = scrape(&app).await;
-    assert!(sample(&text, "canvass_connections_refused_total").unwrap() >= 2.0, "{text}");
-    assert_eq!(sample(&text, "canvass_connections_open"), Some(2.0), "{text}");
+    assert!(
+        sample(&text, "canvass_connections_refused_total").unwrap() >= 2.0,
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "canvass_connections_open"),
+        Some(2.0),
+        "{text}"
+    );
 
     // Once one closes, a new one gets in.
     drop(second);
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        if let Ok(mut client) = own_connection(&app).await {
-            if list_units(&mut client).await.is_ok() {
-                break;
-            }
+        if let Ok(mut client) = own_connection(&app).await
+            && list_units(&mut client).await.is_ok()
+        {
+            break;
         }
-        assert!(Instant::now() < deadline, "no connection admitted after one closed");
+        assert!(
+            Instant::now() < deadline,
+            "no connection admitted after one closed"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

@@ -77,15 +77,26 @@ async fn scraped_metrics_count_the_calls_made() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     let calls = |labels: &str| sample(&text, &format!("canvass_grpc_calls_total{{{labels}}}"));
-    assert_eq!(calls(&format!("{GET_UNIT},code=\"OK\"")), Some(3.0), "{text}");
-    assert_eq!(calls(&format!("{GET_UNIT},code=\"NOT_FOUND\"")), Some(2.0), "{text}");
+    assert_eq!(
+        calls(&format!("{GET_UNIT},code=\"OK\"")),
+        Some(3.0),
+        "{text}"
+    );
+    assert_eq!(
+        calls(&format!("{GET_UNIT},code=\"NOT_FOUND\"")),
+        Some(2.0),
+        "{text}"
+    );
     assert_eq!(
         calls("service=\"canvass.v1.SubmissionService\",method=\"UploadSubmissions\",code=\"OK\""),
         Some(1.0),
         "{text}"
     );
     assert_eq!(
-        sample(&text, &format!("canvass_grpc_call_duration_seconds_count{{{GET_UNIT}}}")),
+        sample(
+            &text,
+            &format!("canvass_grpc_call_duration_seconds_count{{{GET_UNIT}}}")
+        ),
         Some(5.0),
         "{text}"
     );
@@ -97,28 +108,63 @@ async fn scraped_metrics_count_the_calls_made() {
     );
     assert_eq!(sample(&text, "canvass_live_streams"), Some(1.0), "{text}");
     // One upload item, one commit.
-    assert_eq!(sample(&text, "canvass_writer_batch_size_count"), Some(1.0), "{text}");
-    assert_eq!(sample(&text, "canvass_writer_batch_size_sum"), Some(1.0), "{text}");
+    assert_eq!(
+        sample(&text, "canvass_writer_batch_size_count"),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "canvass_writer_batch_size_sum"),
+        Some(1.0),
+        "{text}"
+    );
     assert_eq!(
         sample(&text, "canvass_writer_commit_duration_seconds_count"),
         Some(1.0),
         "{text}"
     );
-    assert_eq!(sample(&text, "canvass_writer_queue_depth"), Some(0.0), "{text}");
-    assert!(sample(&text, "canvass_writer_queue_capacity").unwrap() > 0.0, "{text}");
-    assert!(
-        sample(&text, "canvass_db_pool_max_connections{pool=\"sqlite_readers\"}").is_some(),
+    assert_eq!(
+        sample(&text, "canvass_writer_queue_depth"),
+        Some(0.0),
         "{text}"
     );
     assert!(
-        sample(&text, "canvass_db_pool_idle_connections{pool=\"sqlite_readers\"}").is_some(),
+        sample(&text, "canvass_writer_queue_capacity").unwrap() > 0.0,
+        "{text}"
+    );
+    assert!(
+        sample(
+            &text,
+            "canvass_db_pool_max_connections{pool=\"sqlite_readers\"}"
+        )
+        .is_some(),
+        "{text}"
+    );
+    assert!(
+        sample(
+            &text,
+            "canvass_db_pool_idle_connections{pool=\"sqlite_readers\"}"
+        )
+        .is_some(),
         "{text}"
     );
     // The analyst's one token was verified once and then found in the cache four times.
-    assert!(sample(&text, "canvass_token_cache_hits_total").unwrap() >= 4.0, "{text}");
-    assert!(sample(&text, "canvass_token_cache_misses_total").unwrap() >= 1.0, "{text}");
-    assert!(sample(&text, "canvass_connections_open").unwrap() >= 1.0, "{text}");
-    assert!(text.contains("# TYPE canvass_grpc_call_duration_seconds histogram"), "{text}");
+    assert!(
+        sample(&text, "canvass_token_cache_hits_total").unwrap() >= 4.0,
+        "{text}"
+    );
+    assert!(
+        sample(&text, "canvass_token_cache_misses_total").unwrap() >= 1.0,
+        "{text}"
+    );
+    assert!(
+        sample(&text, "canvass_connections_open").unwrap() >= 1.0,
+        "{text}"
+    );
+    assert!(
+        text.contains("# TYPE canvass_grpc_call_duration_seconds histogram"),
+        "{text}"
+    );
 
     // Once the watch ends it is counted (as CANCELLED: the client went away).
     drop(watch);
@@ -159,7 +205,9 @@ async fn unknown_methods_share_one_label() {
     assert!(!text.contains("method=\"Nope\""), "{text}");
     let unknown: f64 = text
         .lines()
-        .filter(|l| l.starts_with("canvass_grpc_calls_total{service=\"unknown\",method=\"unknown\""))
+        .filter(|l| {
+            l.starts_with("canvass_grpc_calls_total{service=\"unknown\",method=\"unknown\"")
+        })
         .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
         .sum();
     assert_eq!(unknown, 2.0, "{text}");

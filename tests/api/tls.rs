@@ -143,10 +143,11 @@ async fn calls_work_over_tls_with_http2_negotiated() {
         .expect("a call over TLS")
         .into_inner();
     assert_eq!(created.name, "示范市");
-    let seen = seen.lock().unwrap();
-    assert_eq!(seen.alpn.as_deref(), Some(&b"h2"[..]));
-    assert_eq!(seen.certificate.as_ref(), Some(&served));
-    drop(seen);
+    {
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.alpn.as_deref(), Some(&b"h2"[..]));
+        assert_eq!(seen.certificate.as_ref(), Some(&served));
+    }
 
     // Plaintext HTTP/2 on the TLS port gets nowhere.
     let plain = Channel::from_shared(format!("http://{}", app.address))
@@ -172,7 +173,11 @@ async fn a_replaced_certificate_is_served_to_new_connections_and_a_broken_one_is
     assert_eq!(certificate_of_a_new_connection(&app, &ca.der).await, first);
 
     // A broken certificate file: looked at (every second) and refused; the first stays.
-    std::fs::write(dir.path().join("server.pem"), "-----BEGIN CERTIFICATE-----\nbroken\n").unwrap();
+    std::fs::write(
+        dir.path().join("server.pem"),
+        "-----BEGIN CERTIFICATE-----\nbroken\n",
+    )
+    .unwrap();
     tokio::time::sleep(Duration::from_millis(2500)).await;
     assert_eq!(certificate_of_a_new_connection(&app, &ca.der).await, first);
 
@@ -184,7 +189,10 @@ async fn a_replaced_certificate_is_served_to_new_connections_and_a_broken_one_is
         if certificate_of_a_new_connection(&app, &ca.der).await == second {
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "the new certificate was never served");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the new certificate was never served"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
