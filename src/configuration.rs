@@ -10,7 +10,9 @@ use crate::domain::phone::PhoneHasher;
 use crate::error::{Error, Result};
 use crate::file_modes;
 use crate::ingest::WriterConfig;
+use crate::listener::{ListenerSettings, Timeouts};
 use crate::store::{StoreOptions, redact_url};
+use crate::tls::TlsFiles;
 
 /// Settings every subcommand shares: where data and keys live, and who tokens are for.
 #[derive(clap::Args, Clone)]
@@ -122,6 +124,57 @@ pub struct ServeArgs {
     /// commits what it holds.
     #[arg(long, env = "CANVASS_SHUTDOWN_GRACE_SECONDS", default_value_t = 10)]
     pub shutdown_grace_seconds: u64,
+    #[command(flatten)]
+    pub exposure: ExposureArgs,
+}
+
+/// How the server meets its clients and operators: connection limits, TLS, metrics.
+#[derive(clap::Args, Clone, Debug)]
+pub struct ExposureArgs {
+    /// Seconds a new connection has to complete its TLS handshake, HTTP/2 preface and first
+    /// frame, and any connection to finish a header block it started; then it is closed.
+    #[arg(long, env = "CANVASS_HANDSHAKE_TIMEOUT_SECONDS", default_value_t = 10)]
+    pub handshake_timeout_seconds: u64,
+    /// Seconds a connection may stay open without a call before it is closed (phones keep
+    /// theirs between uploads).
+    #[arg(long, env = "CANVASS_IDLE_TIMEOUT_SECONDS", default_value_t = 900)]
+    pub idle_timeout_seconds: u64,
+    /// Client connections open at once; a connection beyond it is closed as soon as it is
+    /// accepted.
+    #[arg(long, env = "CANVASS_MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub max_connections: usize,
+    /// Certificate chain (PEM) to serve TLS with; needs --tls-key.
+    #[arg(long, env = "CANVASS_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// Private key (PEM) of --tls-cert.
+    #[arg(long, env = "CANVASS_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Seconds between looks at the TLS files for a new certificate (SIGHUP looks at once).
+    #[arg(long, env = "CANVASS_TLS_RELOAD_SECONDS", default_value_t = 30)]
+    pub tls_reload_seconds: u64,
+    /// Address to serve Prometheus metrics on (GET /metrics), e.g. 127.0.0.1:9464; none by
+    /// default.
+    #[arg(long, env = "CANVASS_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+}
+
+impl ExposureArgs {
+    pub fn listener_settings(&self) -> ListenerSettings {
+        ListenerSettings {
+            timeouts: Timeouts {
+                handshake: Duration::from_secs(self.handshake_timeout_seconds.max(1)),
+                idle: Duration::from_secs(self.idle_timeout_seconds.max(1)),
+            },
+            max_connections: self.max_connections.max(1),
+        }
+    }
+
+    pub fn tls_files(&self) -> Option<TlsFiles> {
+        Some(TlsFiles {
+            cert: self.tls_cert.clone()?,
+            key: self.tls_key.clone()?,
+        })
+    }
 }
 
 impl fmt::Debug for ServeArgs {
@@ -140,6 +193,8 @@ impl fmt::Debug for ServeArgs {
             .field("ingest_concurrent_commits", &self.ingest_concurrent_commits)
             .field("upload_max_in_flight", &self.upload_max_in_flight)
             .field("token_cache_capacity", &self.token_cache_capacity)
+            .field("shutdown_grace_seconds", &self.shutdown_grace_seconds)
+            .field("exposure", &self.exposure)
             .finish()
     }
 }

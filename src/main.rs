@@ -4,8 +4,9 @@ use clap::Parser;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    canvass::telemetry::init();
-    match canvass::cli::Cli::parse().run().await {
+    let cli = canvass::cli::Cli::parse();
+    canvass::telemetry::init(cli.log_format());
+    match cli.run().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!(%error, "canvass stopped");

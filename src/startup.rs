@@ -6,12 +6,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::Stream;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tonic::transport::Server;
-use tonic::transport::server::TcpIncoming;
+use tower::layer::util::{Identity, Stack};
 
 use crate::api::{
     AggregateApi, AuditApi, CallCenterApi, CatalogApi, ExportApi, ReviewApi, SubmissionApi,
@@ -19,13 +18,15 @@ use crate::api::{
 use crate::auth::{AuthLayer, CachedVerifier, TokenVerifier, ensure_keypair};
 use crate::catalog::Catalog;
 use crate::configuration::ServeArgs;
-use crate::connections::{Connections, Severable};
+use crate::connections::Connections;
 use crate::error::{Error, Result};
 use crate::exports::Exports;
 use crate::fieldwork::Fieldwork;
-use crate::ingest::{Ingest, WriterHandle};
+use crate::ingest::{Ingest, WriterConfig, WriterHandle};
+use crate::listener::{ActivityLayer, incoming};
 use crate::live::ChangeFeed;
 use crate::message_limit::MessageLimitLayer;
+use crate::metrics::{GrpcMetricsLayer, Metrics, WriterMetrics};
 use crate::proto::FILE_DESCRIPTOR_SET;
 use crate::proto::v1::aggregate_service_server::AggregateServiceServer;
 use crate::proto::v1::audit_service_server::AuditServiceServer;
@@ -36,6 +37,7 @@ use crate::proto::v1::review_service_server::ReviewServiceServer;
 use crate::proto::v1::submission_service_server::SubmissionServiceServer;
 use crate::scores::Scores;
 use crate::store::Store;
+use crate::tls::ReloadingCert;
 
 /// Largest request accepted; a submission is a few hundred bytes.
 pub const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
@@ -56,23 +58,23 @@ const ANNOUNCE_AT_SHUTDOWN: Duration = Duration::from_secs(2);
 /// which commit in well under a second.
 const WRITER_RESERVE_AT_SHUTDOWN: Duration = Duration::from_secs(1);
 
+/// Seconds between HTTP/2 pings the server sends on every connection, busy or idle.
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
+/// A peer that has not answered a ping within this is taken for dead (a phone that lost its
+/// network sends no FIN) and its connection closed, with whatever calls it had open.
+const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(20);
+
 /// The HTTP/2 transport of every Canvass listener. The benchmark's no-op ceiling uses it too,
-/// so the two differ only in the services behind it.
-pub fn transport() -> Server {
+/// so the two differ only in the services behind it. Its connections come from
+/// [`crate::listener::incoming`], whose idle timeout needs the [`ActivityLayer`] that counts
+/// their calls.
+pub fn transport() -> Server<Stack<ActivityLayer, Identity>> {
     Server::builder()
-        .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .http2_keepalive_interval(Some(KEEPALIVE_INTERVAL))
+        .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT))
         .initial_stream_window_size(STREAM_WINDOW_BYTES)
         .initial_connection_window_size(CONNECTION_WINDOW_BYTES)
-}
-
-/// Accepts connections on `listener` with Nagle's algorithm off (small replies go out at once
-/// instead of waiting for the client's delayed ACK), each one cut when `connections` is
-/// severed.
-pub fn incoming(
-    listener: TcpListener,
-    connections: &Connections,
-) -> impl Stream<Item = std::io::Result<Severable<TcpStream>>> + use<> {
-    connections.track(TcpIncoming::from(listener).with_nodelay(Some(true)))
+        .layer(ActivityLayer)
 }
 
 pub struct Application {
@@ -82,6 +84,9 @@ pub struct Application {
     store: Store,
     catalog: Arc<Catalog>,
     verifier: Arc<CachedVerifier>,
+    metrics: Metrics,
+    metrics_listener: Option<(TcpListener, SocketAddr)>,
+    certificate: Option<Arc<ReloadingCert>>,
 }
 
 impl Application {
@@ -110,6 +115,16 @@ impl Application {
         let local_addr = listener
             .local_addr()
             .map_err(|e| Error::internal(format!("reading bound address: {e}")))?;
+        let metrics_listener = match settings.exposure.metrics_listen {
+            Some(address) => Some(bind(address).await?),
+            None => None,
+        };
+        let certificate = settings
+            .exposure
+            .tls_files()
+            .map(ReloadingCert::load)
+            .transpose()?;
+        warn_if_descriptors_run_short(settings.exposure.max_connections);
         Ok(Self {
             listener,
             local_addr,
@@ -117,11 +132,49 @@ impl Application {
             store,
             catalog,
             verifier,
+            metrics: Metrics::new(),
+            metrics_listener,
+            certificate,
         })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// Where /metrics is served, when it is.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener.as_ref().map(|(_, address)| *address)
+    }
+
+    /// Sets the gauges that are read when /metrics is scraped.
+    fn probe(&self, writer: &WriterHandle, changes: &ChangeFeed) {
+        use crate::metrics::*;
+        let queue = writer.queue_probe();
+        let watchers = changes.watchers.downgrade();
+        let store = self.store.clone();
+        let verifier = self.verifier.clone();
+        self.metrics.on_scrape(move |m| {
+            if let Some((depth, capacity)) = queue() {
+                m.gauge(WRITER_QUEUE_DEPTH, &[]).set(depth as f64);
+                m.gauge(WRITER_QUEUE_CAPACITY, &[]).set(capacity as f64);
+            }
+            // Every live stream holds one receiver of the watchers' channel.
+            let streams = watchers.upgrade().map_or(0, |w| w.receiver_count());
+            m.gauge(LIVE_STREAMS, &[]).set(streams as f64);
+            for pool in store.pool_stats() {
+                let labels = [("pool", pool.name.into())];
+                m.gauge(DB_POOL_CONNECTIONS, &labels)
+                    .set(f64::from(pool.size));
+                m.gauge(DB_POOL_IDLE, &labels).set(pool.idle as f64);
+                m.gauge(DB_POOL_MAX, &labels).set(f64::from(pool.max));
+            }
+            m.counter(TOKEN_CACHE_HITS, &[]).absolute(verifier.hits());
+            m.counter(TOKEN_CACHE_MISSES, &[])
+                .absolute(verifier.verifications());
+            m.gauge(TOKEN_CACHE_ENTRIES, &[])
+                .set(verifier.cached() as f64);
+        });
     }
 
     /// Serves until `shutdown` resolves, then stops accepting, lets in-flight calls finish and
@@ -138,9 +191,32 @@ impl Application {
         let changes = ChangeFeed::start(&self.store);
         let (writer, writer_task) = WriterHandle::spawn(
             self.store.clone(),
-            self.settings.writer_config(),
+            WriterConfig {
+                metrics: WriterMetrics::new(&self.metrics),
+                ..self.settings.writer_config()
+            },
             changes.commits.clone(),
         );
+        self.probe(&writer, &changes);
+        // Stops with this function (the guards abort the tasks when dropped).
+        let _metrics_endpoint = self.metrics_listener.map(|(listener, address)| {
+            tracing::info!(%address, "serving metrics on /metrics");
+            AbortOnDrop(crate::metrics::serve_endpoint(
+                listener,
+                self.metrics.clone(),
+            ))
+        });
+        let _certificate_watch = self.certificate.as_ref().map(|certificate| {
+            AbortOnDrop(certificate.watch(
+                Duration::from_secs(self.settings.exposure.tls_reload_seconds.max(1)),
+                &self.metrics,
+            ))
+        });
+        let tls = self
+            .certificate
+            .as_ref()
+            .map(ReloadingCert::acceptor)
+            .transpose()?;
         let phone_hasher = self.settings.phone_hasher()?;
         let grace = Duration::from_secs(self.settings.shutdown_grace_seconds);
         let (health, health_service) = tonic_health::server::health_reporter();
@@ -193,6 +269,7 @@ impl Application {
             exports: Exports::new(self.catalog.clone(), self.store.clone()),
         };
         let router = transport()
+            .layer(GrpcMetricsLayer::new(self.metrics.clone()))
             .layer(MessageLimitLayer)
             .layer(AuthLayer::new(self.verifier.clone()))
             .add_service(health_service)
@@ -227,13 +304,23 @@ impl Application {
             );
 
         let connections = Connections::default();
-        let incoming = incoming(self.listener, &connections);
+        let incoming = incoming(
+            self.listener,
+            self.settings.exposure.listener_settings(),
+            tls,
+            &connections,
+            &self.metrics,
+        );
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let server: JoinHandle<std::result::Result<(), tonic::transport::Error>> =
             tokio::spawn(router.serve_with_incoming_shutdown(incoming, async move {
                 let _ = stop_rx.await;
             }));
-        tracing::info!(address = %self.local_addr, "canvass is serving");
+        tracing::info!(
+            address = %self.local_addr,
+            tls = self.certificate.is_some(),
+            "canvass is serving"
+        );
 
         let mut server = server;
         tokio::select! {
@@ -286,6 +373,55 @@ impl Application {
         changes.finish(left.min(ANNOUNCE_AT_SHUTDOWN)).await;
         tracing::info!("stopped");
         served
+    }
+}
+
+async fn bind(address: SocketAddr) -> Result<(TcpListener, SocketAddr)> {
+    let listener = TcpListener::bind(address)
+        .await
+        .map_err(|e| Error::internal(format!("binding {address}: {e}")))?;
+    let bound = listener
+        .local_addr()
+        .map_err(|e| Error::internal(format!("reading bound address: {e}")))?;
+    Ok((listener, bound))
+}
+
+/// Connections use a file descriptor each, beside the database's and the process's own; a
+/// limit below that makes accepts fail (the listener then pauses and retries) before
+/// `--max-connections` is reached.
+fn warn_if_descriptors_run_short(max_connections: usize) {
+    #[cfg(unix)]
+    {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit writes into the struct it is given and nothing else.
+        if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0 {
+            let needed = max_connections as u64 + DESCRIPTORS_BESIDE_CONNECTIONS;
+            let open_files_limit: u64 = limit.rlim_cur;
+            if open_files_limit < needed {
+                tracing::warn!(
+                    open_files_limit,
+                    max_connections,
+                    "the open-files limit (ulimit -n, LimitNOFILE) is below --max-connections \
+                     plus what the server needs besides; raise it or lower --max-connections"
+                );
+            }
+        }
+    }
+}
+
+/// Descriptors the server holds besides client connections: database files and connections,
+/// listeners, the runtime's own.
+const DESCRIPTORS_BESIDE_CONNECTIONS: u64 = 128;
+
+/// Aborts a background task when the server stops.
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -35,6 +35,8 @@ pub struct CachedVerifier {
     cache: Option<Cache<[u8; 32], Verified>>,
     /// Signature checks performed (cache misses), for tests and the benchmark.
     verifications: AtomicU64,
+    /// Calls answered from the cache, for the metrics.
+    hits: AtomicU64,
 }
 
 impl CachedVerifier {
@@ -44,6 +46,7 @@ impl CachedVerifier {
             verifier,
             cache: (capacity > 0).then(|| Cache::new(capacity)),
             verifications: AtomicU64::new(0),
+            hits: AtomicU64::new(0),
         }
     }
 
@@ -65,6 +68,7 @@ impl CachedVerifier {
         let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         if let Some(hit) = cache.get(&key) {
             if now < hit.expires_at {
+                self.hits.fetch_add(1, Ordering::Relaxed);
                 return Ok(hit.principal);
             }
             cache.remove(&key);
@@ -87,6 +91,11 @@ impl CachedVerifier {
     /// Signature checks performed so far (every call that was not a cache hit).
     pub fn verifications(&self) -> u64 {
         self.verifications.load(Ordering::Relaxed)
+    }
+
+    /// Calls answered from the cache so far.
+    pub fn hits(&self) -> u64 {
+        self.hits.load(Ordering::Relaxed)
     }
 
     /// Tokens currently cached.
@@ -153,6 +162,7 @@ mod tests {
         assert_eq!(first, second);
         assert_eq!(first.subject, "worker-1");
         assert_eq!(tokens.verifications(), 1);
+        assert_eq!(tokens.hits(), 1);
         assert_eq!(tokens.cached(), 1);
     }
 

@@ -10,9 +10,11 @@ use tonic::{Request, Response, Status, Streaming};
 
 use crate::connections::Connections;
 use crate::error::{Error, Result};
+use crate::listener::{ListenerSettings, incoming};
+use crate::metrics::Metrics;
 use crate::proto::v1 as pb;
 use crate::proto::v1::submission_service_server::{SubmissionService, SubmissionServiceServer};
-use crate::startup::{MAX_MESSAGE_BYTES, incoming, shutdown_signal, transport};
+use crate::startup::{MAX_MESSAGE_BYTES, shutdown_signal, transport};
 
 struct Noop;
 
@@ -64,7 +66,13 @@ pub async fn serve(listen: SocketAddr) -> Result<()> {
             SubmissionServiceServer::new(Noop).max_decoding_message_size(MAX_MESSAGE_BYTES),
         )
         .serve_with_incoming_shutdown(
-            incoming(listener, &Connections::default()),
+            incoming(
+                listener,
+                ListenerSettings::default(),
+                None,
+                &Connections::default(),
+                &Metrics::new(),
+            ),
             shutdown_signal(),
         )
         .await

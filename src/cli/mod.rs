@@ -18,6 +18,7 @@ use crate::domain::ids::UnitId;
 use crate::error::{Error, Result};
 use crate::startup::{Application, shutdown_signal};
 use crate::store::{Store, StoreOptions};
+use crate::telemetry::LogFormat;
 
 #[derive(Parser)]
 #[command(
@@ -33,6 +34,15 @@ pub struct Cli {
     /// `canvass serve --listen 0.0.0.0:50051`.
     #[command(flatten)]
     serve: ServeArgs,
+    /// How log lines are written on stderr: text, or one JSON object a line.
+    #[arg(
+        long,
+        global = true,
+        env = "CANVASS_LOG_FORMAT",
+        value_enum,
+        default_value_t
+    )]
+    log_format: LogFormat,
 }
 
 #[derive(Subcommand)]
@@ -87,6 +97,10 @@ struct MigrateArgs {
 }
 
 impl Cli {
+    pub fn log_format(&self) -> LogFormat {
+        self.log_format
+    }
+
     pub async fn run(self) -> Result<()> {
         match self.command {
             None => run_server(self.serve).await,

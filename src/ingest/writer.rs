@@ -18,6 +18,7 @@ use crate::domain::ids::CampaignId;
 use crate::domain::submission::{Acknowledgement, NewSubmission};
 use crate::domain::time::Timestamp;
 use crate::error::{Error, Result};
+use crate::metrics::WriterMetrics;
 use crate::store::{CommitOutcome, Store};
 
 #[derive(Debug, Clone)]
@@ -32,6 +33,8 @@ pub struct WriterConfig {
     /// Batches committing at once. PostgreSQL works on one batch while it flushes another's
     /// commit; SQLite has a single writer connection, so it gets 1 whatever is asked.
     pub concurrent_commits: usize,
+    /// Batch sizes and commit times (no-op handles unless the server exports metrics).
+    pub metrics: WriterMetrics,
 }
 
 impl Default for WriterConfig {
@@ -41,6 +44,7 @@ impl Default for WriterConfig {
             queue_capacity: 8192,
             linger: Duration::ZERO,
             concurrent_commits: 1,
+            metrics: WriterMetrics::default(),
         }
     }
 }
@@ -105,6 +109,16 @@ impl WriterHandle {
             .await
             .map_err(|_| Error::Unavailable("the server is shutting down".into()))?
     }
+
+    /// Reads the queue's depth and capacity without keeping the writer alive: `None` once it
+    /// has stopped.
+    pub fn queue_probe(&self) -> impl Fn() -> Option<(usize, usize)> + Send + Sync + 'static {
+        let jobs = self.jobs.downgrade();
+        move || {
+            let jobs = jobs.upgrade()?;
+            Some((jobs.max_capacity() - jobs.capacity(), jobs.max_capacity()))
+        }
+    }
 }
 
 async fn run(
@@ -150,8 +164,9 @@ async fn run(
             top_up(&mut batch, &mut queue, config.max_batch);
         }
         let (store, changes, jobs) = (store.clone(), changes.clone(), std::mem::take(&mut batch));
+        let metrics = config.metrics.clone();
         committing.spawn(async move {
-            for campaign in commit_batch(&store, jobs).await {
+            for campaign in commit_batch(&store, jobs, &metrics).await {
                 // Nobody listening is fine: there is simply no live stream open.
                 let _ = changes.send(campaign);
             }
@@ -179,7 +194,11 @@ fn top_up(batch: &mut Vec<Job>, queue: &mut mpsc::Receiver<Job>, max: usize) {
 }
 
 /// Commits one batch, answers every caller in it and returns the campaigns it changed.
-async fn commit_batch(store: &Store, mut jobs: Vec<Job>) -> Vec<CampaignId> {
+async fn commit_batch(
+    store: &Store,
+    mut jobs: Vec<Job>,
+    metrics: &WriterMetrics,
+) -> Vec<CampaignId> {
     // In key order: concurrent batches then wait on each other's uncommitted ids in one order,
     // never in a cycle. The sort is stable, so copies of one id keep their arrival order.
     jobs.sort_by(|a, b| {
@@ -190,7 +209,10 @@ async fn commit_batch(store: &Store, mut jobs: Vec<Job>) -> Vec<CampaignId> {
     let accepted_at = Timestamp::now();
     let started = std::time::Instant::now();
     let result = store.commit_submissions(&unique, accepted_at, &admit).await;
-    tracing::trace!(items = jobs.len(), elapsed = ?started.elapsed(), "batch committed");
+    let elapsed = started.elapsed();
+    metrics.batch_size.record(jobs.len() as f64);
+    metrics.commit_seconds.record(elapsed.as_secs_f64());
+    tracing::trace!(items = jobs.len(), ?elapsed, "batch committed");
     match result {
         Ok(outcomes) => {
             let mut changed: Vec<CampaignId> = unique

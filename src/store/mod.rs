@@ -118,6 +118,15 @@ pub struct StoreOptions {
     pub acquire_timeout: Duration,
 }
 
+/// One connection pool's use at a moment.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolStats {
+    pub name: &'static str,
+    pub size: u32,
+    pub idle: usize,
+    pub max: u32,
+}
+
 /// Which rows a list call wants, and where the previous page ended (a row sequence number).
 #[derive(Debug, Clone)]
 pub struct ListQuery {
@@ -167,6 +176,23 @@ impl Store {
             "SQLite"
         } else {
             "PostgreSQL"
+        }
+    }
+
+    /// Each connection pool's use, for the metrics. SQLite's writer connection is held, not
+    /// pooled, and is not among them.
+    pub fn pool_stats(&self) -> Vec<PoolStats> {
+        fn of<DB: sqlx::Database>(name: &'static str, pool: &sqlx::Pool<DB>) -> PoolStats {
+            PoolStats {
+                name,
+                size: pool.size(),
+                idle: pool.num_idle(),
+                max: pool.options().get_max_connections(),
+            }
+        }
+        match self {
+            Self::Sqlite(sqlite) => vec![of("sqlite_readers", &sqlite.readers)],
+            Self::Postgres(pg) => vec![of("postgres", &pg.pool)],
         }
     }
 

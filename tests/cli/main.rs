@@ -5,6 +5,7 @@ mod binary;
 mod demo;
 mod export;
 mod import;
+mod limits;
 mod listen;
 mod reports;
 mod serve;

@@ -57,6 +57,8 @@ pub struct TestApp {
     pub channel: Channel,
     /// Where the server listens, for clients that need their own connection settings.
     pub address: std::net::SocketAddr,
+    /// Where the server serves /metrics, when the test asked for it.
+    pub metrics_address: Option<std::net::SocketAddr>,
     /// The store API on the server's database, for tests that drive the store directly.
     pub store: Store,
     pub issuer: TokenIssuer,
@@ -77,6 +79,14 @@ impl TestApp {
             Backend::Postgres => crate::pg_cluster::fresh_database_url().await?,
         };
         Some(Self::spawn_with(data_dir, database_url, |_| {}).await)
+    }
+
+    /// Boots a server on a fresh SQLite database with the test settings changed by
+    /// `configure`.
+    pub async fn spawn_sqlite_with(configure: impl FnOnce(&mut ServeArgs)) -> Self {
+        let data_dir = tempfile::tempdir().expect("temp dir");
+        let database_url = format!("sqlite://{}", data_dir.path().join("canvass.db").display());
+        Self::spawn_with(data_dir, database_url, configure).await
     }
 
     /// Boots a server on `database_url` (an existing, empty database) with the test settings
@@ -107,17 +117,21 @@ impl TestApp {
             .await
             .expect("server builds");
         let address = app.local_addr();
+        let metrics_address = app.metrics_addr();
         let (shutdown, stop) = oneshot::channel::<()>();
         let server = tokio::spawn(app.run_until(async move {
             let _ = stop.await;
         }));
-        let channel = Channel::from_shared(format!("http://{address}"))
+        let endpoint = Channel::from_shared(format!("http://{address}"))
             .unwrap()
             .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(30))
-            .connect()
-            .await
-            .expect("client connects");
+            .timeout(Duration::from_secs(30));
+        // A TLS server does not speak plaintext: its tests bring their own clients.
+        let channel = if settings.exposure.tls_cert.is_some() {
+            endpoint.connect_lazy()
+        } else {
+            endpoint.connect().await.expect("client connects")
+        };
         let store = Store::open(&StoreOptions {
             url: database_url.clone(),
             max_connections: 2,
@@ -130,6 +144,7 @@ impl TestApp {
         Self {
             channel,
             address,
+            metrics_address,
             store,
             issuer,
             data_dir,
