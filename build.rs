@@ -10,6 +10,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/canvass/v1/aggregate.proto",
         "proto/canvass/v1/callcenter.proto",
         "proto/canvass/v1/review.proto",
+        "proto/canvass/v1/auth.proto",
     ];
     println!("cargo:rerun-if-changed=proto");
     let descriptors = protox::compile(protos, ["proto"])?;

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::auth::KeyPaths;
+use crate::auth::{IdentityArgs, KeyPaths};
 use crate::domain::phone::PhoneHasher;
 use crate::error::{Error, Result};
 use crate::file_modes;
@@ -122,6 +122,9 @@ pub struct ServeArgs {
     /// commits what it holds.
     #[arg(long, env = "CANVASS_SHUTDOWN_GRACE_SECONDS", default_value_t = 10)]
     pub shutdown_grace_seconds: u64,
+    /// Token keys, claims, revocations and call-rate limits.
+    #[command(flatten)]
+    pub identity: IdentityArgs,
 }
 
 impl fmt::Debug for ServeArgs {
@@ -140,6 +143,7 @@ impl fmt::Debug for ServeArgs {
             .field("ingest_concurrent_commits", &self.ingest_concurrent_commits)
             .field("upload_max_in_flight", &self.upload_max_in_flight)
             .field("token_cache_capacity", &self.token_cache_capacity)
+            .field("identity", &self.identity)
             .finish()
     }
 }

@@ -13,8 +13,8 @@ use tokio::time::Instant;
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 
-use crate::api::{AggregateApi, CallCenterApi, CatalogApi, ReviewApi, SubmissionApi};
-use crate::auth::{AuthLayer, CachedVerifier, TokenVerifier, ensure_keypair};
+use crate::api::{AggregateApi, AuthApi, CallCenterApi, CatalogApi, ReviewApi, SubmissionApi};
+use crate::auth::{AuthLayer, CachedVerifier, Gatekeeper, Jwks, Revocations, ensure_keypair};
 use crate::catalog::Catalog;
 use crate::configuration::ServeArgs;
 use crate::connections::{Connections, Severable};
@@ -25,6 +25,7 @@ use crate::live::ChangeFeed;
 use crate::message_limit::MessageLimitLayer;
 use crate::proto::FILE_DESCRIPTOR_SET;
 use crate::proto::v1::aggregate_service_server::AggregateServiceServer;
+use crate::proto::v1::auth_service_server::AuthServiceServer;
 use crate::proto::v1::call_center_service_server::CallCenterServiceServer;
 use crate::proto::v1::catalog_service_server::CatalogServiceServer;
 use crate::proto::v1::review_service_server::ReviewServiceServer;
@@ -76,7 +77,10 @@ pub struct Application {
     settings: ServeArgs,
     store: Store,
     catalog: Arc<Catalog>,
-    verifier: Arc<CachedVerifier>,
+    gate: Arc<Gatekeeper>,
+    /// The identity provider's key set, kept current while serving; `None` with Canvass's
+    /// own key.
+    jwks: Option<Arc<Jwks>>,
 }
 
 impl Application {
@@ -89,15 +93,22 @@ impl Application {
         if ensure_keypair(&key_paths)? {
             tracing::info!(path = %key_paths.private_key.display(), "created token signing key");
         }
-        let verifier = Arc::new(CachedVerifier::new(
-            TokenVerifier::from_pem_file(
-                &key_paths.public_key,
+        let (verifier, jwks) = settings
+            .identity
+            .verifier(
+                &key_paths,
                 &settings.common.jwt_issuer,
                 &settings.common.jwt_audience,
-            )?,
-            settings.token_cache_capacity,
-        ));
+            )
+            .await?;
+        let verifier = Arc::new(CachedVerifier::new(verifier, settings.token_cache_capacity));
         let store = Store::open(&settings.store_options()).await?;
+        let revocations = Arc::new(Revocations::load(&store).await?);
+        let gate = Arc::new(Gatekeeper::new(
+            verifier,
+            revocations,
+            settings.identity.limits(),
+        ));
         let catalog = Arc::new(Catalog::load(store.clone()).await?);
         let listener = TcpListener::bind(settings.listen)
             .await
@@ -111,7 +122,8 @@ impl Application {
             settings,
             store,
             catalog,
-            verifier,
+            gate,
+            jwks,
         })
     }
 
@@ -152,6 +164,29 @@ impl Application {
             .set_serving::<CallCenterServiceServer<CallCenterApi>>()
             .await;
         health.set_serving::<ReviewServiceServer<ReviewApi>>().await;
+        health.set_serving::<AuthServiceServer<AuthApi>>().await;
+        // Identity upkeep, stopped when this function returns: the provider's keys, other
+        // processes' revocations, idle rate-limit state and the refusal log's summaries.
+        let upkeep = Upkeep(
+            [
+                self.jwks
+                    .clone()
+                    .map(|jwks| tokio::spawn(jwks.keep_current())),
+                Some(tokio::spawn(self.gate.revocations.clone().keep_current(
+                    self.store.clone(),
+                    changes.revocations.clone(),
+                    self.settings.identity.revocation_reload(),
+                ))),
+                Some(tokio::spawn(self.gate.clone().maintain())),
+            ]
+            .into_iter()
+            .flatten()
+            .collect(),
+        );
+        let auth = AuthApi {
+            revocations: self.gate.revocations.clone(),
+            store: self.store.clone(),
+        };
 
         let fieldwork = Fieldwork::new(
             self.catalog.clone(),
@@ -184,7 +219,7 @@ impl Application {
         };
         let router = transport()
             .layer(MessageLimitLayer)
-            .layer(AuthLayer::new(self.verifier.clone()))
+            .layer(AuthLayer::new(self.gate.clone()))
             .add_service(health_service)
             .add_service(reflection_v1()?)
             .add_service(reflection_v1alpha()?)
@@ -205,7 +240,8 @@ impl Application {
             )
             .add_service(
                 ReviewServiceServer::new(review).max_decoding_message_size(MAX_MESSAGE_BYTES),
-            );
+            )
+            .add_service(AuthServiceServer::new(auth).max_decoding_message_size(MAX_MESSAGE_BYTES));
 
         let connections = Connections::default();
         let incoming = incoming(self.listener, &connections);
@@ -265,8 +301,20 @@ impl Application {
         // Other processes' live streams hear the last commits, too.
         let left = deadline.saturating_duration_since(Instant::now());
         changes.finish(left.min(ANNOUNCE_AT_SHUTDOWN)).await;
+        drop(upkeep);
         tracing::info!("stopped");
         served
+    }
+}
+
+/// Background tasks aborted when dropped.
+struct Upkeep(Vec<JoinHandle<()>>);
+
+impl Drop for Upkeep {
+    fn drop(&mut self) {
+        for task in &self.0 {
+            task.abort();
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! Thin gRPC handlers: wire -> domain (convert), a call into the core, domain -> wire.
 
 mod aggregate;
+mod auth;
 mod callcenter;
 mod catalog;
 pub mod convert;
@@ -11,6 +12,7 @@ mod upload;
 mod watch;
 
 pub use aggregate::AggregateApi;
+pub use auth::AuthApi;
 pub use callcenter::CallCenterApi;
 pub use catalog::CatalogApi;
 pub use review::ReviewApi;

@@ -6,6 +6,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 pub mod client;
+mod revoke;
 
 use crate::auth::{Role, TokenIssuer, ensure_keypair};
 use crate::configuration::{CommonArgs, ServeArgs};
@@ -33,6 +34,8 @@ enum Command {
     Token(TokenArgs),
     /// Apply database migrations and exit.
     Migrate(MigrateArgs),
+    /// Revoke a token (--jti) or a subject's tokens issued before a time (--subject).
+    Revoke(revoke::RevokeArgs),
     /// Measure submissions/s, latency and memory against the no-op ceiling (see BENCHMARKS.md).
     Bench(crate::bench::BenchArgs),
 }
@@ -68,6 +71,7 @@ impl Cli {
             Some(Command::Serve(args)) => run_server(args).await,
             Some(Command::Token(args)) => mint_token(args),
             Some(Command::Bench(args)) => crate::bench::run(args).await,
+            Some(Command::Revoke(args)) => revoke::run(args).await,
             Some(Command::Migrate(args)) => {
                 args.common.protect_files()?;
                 let options = StoreOptions {

@@ -73,6 +73,7 @@ mod grievances;
 mod migrate;
 mod postgres;
 mod review;
+mod revocations;
 mod scratch;
 mod sqlite;
 mod submissions;
@@ -91,6 +92,7 @@ use crate::domain::grievance::{Grievance, GrievanceStatus};
 use crate::domain::ids::{CampaignId, UnitId};
 use crate::domain::questionnaire::Questionnaire;
 use crate::domain::review::{ReviewAction, ReviewState, SubmissionSummary};
+use crate::domain::revocation::{NewRevocation, Revocation};
 use crate::domain::submission::NewSubmission;
 use crate::domain::time::Timestamp;
 use crate::domain::unit::Unit;
@@ -303,6 +305,21 @@ impl Store {
         units: &[UnitId],
     ) -> Result<Vec<(GrievanceStatus, Timestamp, Option<Timestamp>)>> {
         grievances::facts(self, campaign, units).await
+    }
+
+    /// Records a revocation (who, when, why) in one transaction.
+    pub async fn insert_revocation(
+        &self,
+        revocation: &NewRevocation,
+        revoked_by: &str,
+        revoked_at: Timestamp,
+    ) -> Result<Revocation> {
+        revocations::insert(self, revocation, revoked_by, revoked_at).await
+    }
+
+    /// Every revocation, oldest first.
+    pub async fn load_revocations(&self) -> Result<Vec<Revocation>> {
+        revocations::load(self).await
     }
 
     /// Whether other server processes may share this database, and so need to hear of its

@@ -141,6 +141,7 @@ pub fn carrier_to_proto(carrier: Option<Carrier>) -> pb::Carrier {
     }
 }
 
+mod auth;
 mod callcenter;
 mod catalog;
 mod review;
@@ -148,6 +149,7 @@ mod scores;
 mod submission;
 mod weighting;
 
+pub use auth::*;
 pub use callcenter::*;
 pub use catalog::*;
 pub use review::*;
