@@ -11,6 +11,7 @@ mod catalog;
 mod composite;
 mod concurrency;
 mod fieldwork;
+mod identity;
 mod leaders;
 mod limits;
 mod margins;
