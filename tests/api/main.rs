@@ -19,6 +19,7 @@ mod outage;
 mod peers;
 mod pg_cluster;
 mod properties;
+mod rate_limits;
 mod revocation;
 mod scope;
 mod store;
