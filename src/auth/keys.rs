@@ -135,7 +135,7 @@ struct TokenClaims {
 
 enum Keys {
     /// Canvass's own Ed25519 key: every token is checked with it, whatever its `kid`.
-    Own(PinnedKey),
+    Own(Box<PinnedKey>),
     /// An identity provider's keys, chosen by the token's `kid`.
     Jwks(Arc<Jwks>),
 }
@@ -170,10 +170,10 @@ impl TokenVerifier {
             ))
         })?;
         Ok(Self {
-            keys: Keys::Own(PinnedKey {
+            keys: Keys::Own(Box::new(PinnedKey {
                 key,
                 validation: validation(issuer, audience),
-            }),
+            })),
             claims: ClaimNames::default(),
         })
     }

@@ -90,7 +90,7 @@ impl RevocationSet {
             return false;
         };
         match token.issued_at {
-            Some(iat) => i64::try_from(iat).map_or(false, |iat| iat <= cut.seconds()),
+            Some(iat) => i64::try_from(iat).is_ok_and(|iat| iat <= cut.seconds()),
             None => true,
         }
     }
