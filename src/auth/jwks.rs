@@ -82,7 +82,15 @@ impl Jwks {
     ) -> Result<Self> {
         let client = match &source {
             JwksSource::File(_) => None,
-            JwksSource::Url(_) => Some(http_client()?),
+            JwksSource::Url(url) => {
+                if url.starts_with("http://") {
+                    tracing::warn!(
+                        url,
+                        "the key set is fetched without TLS: use https:// outside tests"
+                    );
+                }
+                Some(http_client()?)
+            }
         };
         let mut jwks = Self {
             source,
