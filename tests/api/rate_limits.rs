@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use canvass::auth::{RateLimit, Role};
+use canvass::configuration::ServeArgs;
 use canvass::proto::v1 as pb;
 use tonic::Code;
 use tonic_types::StatusExt;
@@ -117,7 +118,13 @@ async fn bad_tokens_from_one_address_are_limited_before_they_are_checked() {
 /// as the server answers: the default limits let every one through.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_default_limits_pass_an_offline_phones_burst() {
-    let app = TestApp::spawn(Backend::Sqlite).await.expect("SQLite");
+    let app = TestApp::spawn_configured(Backend::Sqlite, |s| {
+        let defaults = ServeArgs::for_data_dir(s.common.data_dir.as_path(), s.listen).identity;
+        s.identity.rate_limit_per_subject = defaults.rate_limit_per_subject;
+        s.identity.rate_limit_per_peer = defaults.rate_limit_per_peer;
+    })
+    .await
+    .expect("SQLite");
     app.seed().await;
     let mut phone = app.field_worker(&["city"]);
     let visits = 300;

@@ -2,4 +2,5 @@
 //! script uses it.
 
 mod binary;
+mod revoke;
 mod serve;

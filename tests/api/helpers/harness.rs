@@ -113,6 +113,10 @@ impl TestApp {
         // Small batches, so that the suite's concurrent clients fill them and PostgreSQL commits
         // batches side by side, as a backlog of uploads makes it do in production.
         settings.ingest_max_batch = 16;
+        // The suite's clients share a subject per role and call far faster than phones; the
+        // limits' own tests set them.
+        settings.identity.rate_limit_per_subject = canvass::auth::RateLimit::OFF;
+        settings.identity.rate_limit_per_peer = canvass::auth::RateLimit::OFF;
         configure(&mut settings);
         let app = Application::build(settings.clone())
             .await
