@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::auth::KeyPaths;
+use crate::auth::{IdentityArgs, KeyPaths};
 use crate::domain::phone::PhoneHasher;
 use crate::error::{Error, Result};
 use crate::file_modes;
@@ -126,6 +126,9 @@ pub struct ServeArgs {
     pub shutdown_grace_seconds: u64,
     #[command(flatten)]
     pub exposure: ExposureArgs,
+    /// Token keys, claims, revocations and call-rate limits.
+    #[command(flatten)]
+    pub identity: IdentityArgs,
 }
 
 /// How the server meets its clients and operators: connection limits, TLS, metrics.
@@ -195,6 +198,7 @@ impl fmt::Debug for ServeArgs {
             .field("token_cache_capacity", &self.token_cache_capacity)
             .field("shutdown_grace_seconds", &self.shutdown_grace_seconds)
             .field("exposure", &self.exposure)
+            .field("identity", &self.identity)
             .finish()
     }
 }

@@ -95,6 +95,13 @@ pub enum Error {
     #[error("permission denied: {0}")]
     PermissionDenied(String),
 
+    /// A limit was reached (a call rate); the client may retry after `retry_after`.
+    #[error("resource exhausted: {message}")]
+    ResourceExhausted {
+        message: String,
+        retry_after: std::time::Duration,
+    },
+
     /// A transient failure (the database is unreachable); clients may retry.
     #[error("unavailable: {0}")]
     Unavailable(String),
@@ -217,6 +224,20 @@ impl From<Error> for Status {
                 ),
             ),
             Error::Unauthenticated(message) => Status::unauthenticated(message),
+            Error::ResourceExhausted {
+                message,
+                retry_after,
+            } => {
+                // Whole milliseconds, rounded up: a client that waits as told is let through.
+                let retry_after = std::time::Duration::from_millis(
+                    retry_after.as_millis().saturating_add(1) as u64,
+                );
+                Status::with_error_details(
+                    Code::ResourceExhausted,
+                    message,
+                    ErrorDetails::with_retry_info(Some(retry_after)),
+                )
+            }
             Error::PermissionDenied(message) => Status::permission_denied(message),
             Error::Unavailable(message) => {
                 tracing::warn!(%message, "request failed: service unavailable");

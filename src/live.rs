@@ -10,12 +10,14 @@
 //! not announced yet once its writers are done ([`ChangeFeed::finish`]).
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::broadcast;
+use tokio::sync::{Notify, broadcast};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
+use crate::auth::REVOCATIONS_CHANGED;
 use crate::domain::ids::CampaignId;
 use crate::store::Store;
 
@@ -40,6 +42,9 @@ pub enum Change {
 pub struct ChangeFeed {
     pub commits: broadcast::Sender<CampaignId>,
     pub watchers: broadcast::Sender<Change>,
+    /// Notified when another process announced a revocation, or announcements may have gone
+    /// unheard (the token revocations are then reloaded).
+    pub revocations: Arc<Notify>,
     relay: JoinHandle<()>,
     listener: Option<JoinHandle<()>>,
 }
@@ -48,6 +53,7 @@ impl ChangeFeed {
     pub fn start(store: &Store) -> Self {
         let (watchers, _) = broadcast::channel(RING);
         let (commits, local) = broadcast::channel(RING);
+        let revocations = Arc::new(Notify::new());
         let (relay, listener) = if store.is_shared() {
             // Tells this process's own announcements from other processes'.
             let instance = Uuid::new_v4().simple().to_string();
@@ -62,6 +68,7 @@ impl ChangeFeed {
                     store.clone(),
                     instance,
                     watchers.clone(),
+                    revocations.clone(),
                 ))),
             )
         } else {
@@ -70,6 +77,7 @@ impl ChangeFeed {
         Self {
             commits,
             watchers,
+            revocations,
             relay,
             listener,
         }
@@ -190,8 +198,14 @@ async fn relay(
     }
 }
 
-/// Hands other processes' announcements to this process's live streams.
-async fn listen(store: Store, instance: String, watchers: broadcast::Sender<Change>) {
+/// Hands other processes' announcements to this process's live streams, and their
+/// revocations to its token checks.
+async fn listen(
+    store: Store,
+    instance: String,
+    watchers: broadcast::Sender<Change>,
+    revocations: Arc<Notify>,
+) {
     loop {
         let mut listener = match store.change_listener().await {
             Ok(Some(listener)) => listener,
@@ -205,8 +219,10 @@ async fn listen(store: Store, instance: String, watchers: broadcast::Sender<Chan
         };
         // Listening (again): whatever was announced before went unheard.
         let _ = watchers.send(Change::Unknown);
+        revocations.notify_one();
         loop {
             match listener.next().await {
+                Ok(Some(payload)) if payload == REVOCATIONS_CHANGED => revocations.notify_one(),
                 Ok(Some(payload)) => {
                     if let Some(campaign) = announced_elsewhere(&instance, &payload) {
                         let _ = watchers.send(Change::Campaign(campaign));
@@ -216,6 +232,7 @@ async fn listen(store: Store, instance: String, watchers: broadcast::Sender<Chan
                 Ok(None) => {
                     tracing::warn!("listener for other processes' changes reconnected");
                     let _ = watchers.send(Change::Unknown);
+                    revocations.notify_one();
                 }
                 Err(error) => {
                     tracing::warn!(%error, "lost the listener for other processes' changes");
@@ -238,5 +255,7 @@ mod tests {
         assert_eq!(announced_elsewhere("b2", &sent), Some(campaign));
         assert_eq!(announced_elsewhere("a1", &sent), None);
         assert_eq!(announced_elsewhere("b2", "not an announcement"), None);
+        // Revocations travel on the same channel and are never taken for a campaign.
+        assert_eq!(announced_elsewhere("b2", REVOCATIONS_CHANGED), None);
     }
 }

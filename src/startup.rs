@@ -13,9 +13,9 @@ use tonic::transport::Server;
 use tower::layer::util::{Identity, Stack};
 
 use crate::api::{
-    AggregateApi, AuditApi, CallCenterApi, CatalogApi, ExportApi, ReviewApi, SubmissionApi,
+    AggregateApi, AuditApi, AuthApi, CallCenterApi, CatalogApi, ExportApi, ReviewApi, SubmissionApi,
 };
-use crate::auth::{AuthLayer, CachedVerifier, TokenVerifier, ensure_keypair};
+use crate::auth::{AuthLayer, CachedVerifier, Gatekeeper, Jwks, Revocations, ensure_keypair};
 use crate::catalog::Catalog;
 use crate::configuration::ServeArgs;
 use crate::connections::Connections;
@@ -30,6 +30,7 @@ use crate::metrics::{GrpcMetricsLayer, Metrics, WriterMetrics};
 use crate::proto::FILE_DESCRIPTOR_SET;
 use crate::proto::v1::aggregate_service_server::AggregateServiceServer;
 use crate::proto::v1::audit_service_server::AuditServiceServer;
+use crate::proto::v1::auth_service_server::AuthServiceServer;
 use crate::proto::v1::call_center_service_server::CallCenterServiceServer;
 use crate::proto::v1::catalog_service_server::CatalogServiceServer;
 use crate::proto::v1::export_service_server::ExportServiceServer;
@@ -83,10 +84,13 @@ pub struct Application {
     settings: ServeArgs,
     store: Store,
     catalog: Arc<Catalog>,
-    verifier: Arc<CachedVerifier>,
     metrics: Metrics,
     metrics_listener: Option<(TcpListener, SocketAddr)>,
     certificate: Option<Arc<ReloadingCert>>,
+    gate: Arc<Gatekeeper>,
+    /// The identity provider's key set, kept current while serving; `None` with Canvass's
+    /// own key.
+    jwks: Option<Arc<Jwks>>,
 }
 
 impl Application {
@@ -99,15 +103,22 @@ impl Application {
         if ensure_keypair(&key_paths)? {
             tracing::info!(path = %key_paths.private_key.display(), "created token signing key");
         }
-        let verifier = Arc::new(CachedVerifier::new(
-            TokenVerifier::from_pem_file(
-                &key_paths.public_key,
+        let (verifier, jwks) = settings
+            .identity
+            .verifier(
+                &key_paths,
                 &settings.common.jwt_issuer,
                 &settings.common.jwt_audience,
-            )?,
-            settings.token_cache_capacity,
-        ));
+            )
+            .await?;
+        let verifier = Arc::new(CachedVerifier::new(verifier, settings.token_cache_capacity));
         let store = Store::open(&settings.store_options()).await?;
+        let revocations = Arc::new(Revocations::load(&store).await?);
+        let gate = Arc::new(Gatekeeper::new(
+            verifier,
+            revocations,
+            settings.identity.limits(),
+        ));
         let catalog = Arc::new(Catalog::load(store.clone()).await?);
         let listener = TcpListener::bind(settings.listen)
             .await
@@ -131,10 +142,11 @@ impl Application {
             settings,
             store,
             catalog,
-            verifier,
             metrics: Metrics::new(),
             metrics_listener,
             certificate,
+            gate,
+            jwks,
         })
     }
 
@@ -153,7 +165,7 @@ impl Application {
         let queue = writer.queue_probe();
         let watchers = changes.watchers.downgrade();
         let store = self.store.clone();
-        let verifier = self.verifier.clone();
+        let verifier = self.gate.verifier.clone();
         self.metrics.on_scrape(move |m| {
             if let Some((depth, capacity)) = queue() {
                 m.gauge(WRITER_QUEUE_DEPTH, &[]).set(depth as f64);
@@ -235,6 +247,29 @@ impl Application {
         health.set_serving::<ReviewServiceServer<ReviewApi>>().await;
         health.set_serving::<AuditServiceServer<AuditApi>>().await;
         health.set_serving::<ExportServiceServer<ExportApi>>().await;
+        health.set_serving::<AuthServiceServer<AuthApi>>().await;
+        // Identity upkeep, stopped when this function returns: the provider's keys, other
+        // processes' revocations, idle rate-limit state and the refusal log's summaries.
+        let upkeep = Upkeep(
+            [
+                self.jwks
+                    .clone()
+                    .map(|jwks| tokio::spawn(jwks.keep_current())),
+                Some(tokio::spawn(self.gate.revocations.clone().keep_current(
+                    self.store.clone(),
+                    changes.revocations.clone(),
+                    self.settings.identity.revocation_reload(),
+                ))),
+                Some(tokio::spawn(self.gate.clone().maintain())),
+            ]
+            .into_iter()
+            .flatten()
+            .collect(),
+        );
+        let auth = AuthApi {
+            revocations: self.gate.revocations.clone(),
+            store: self.store.clone(),
+        };
 
         let fieldwork = Fieldwork::new(
             self.catalog.clone(),
@@ -271,7 +306,7 @@ impl Application {
         let router = transport()
             .layer(GrpcMetricsLayer::new(self.metrics.clone()))
             .layer(MessageLimitLayer)
-            .layer(AuthLayer::new(self.verifier.clone()))
+            .layer(AuthLayer::new(self.gate.clone()))
             .add_service(health_service)
             .add_service(reflection_v1()?)
             .add_service(reflection_v1alpha()?)
@@ -301,7 +336,8 @@ impl Application {
             )
             .add_service(
                 ExportServiceServer::new(exports).max_decoding_message_size(MAX_MESSAGE_BYTES),
-            );
+            )
+            .add_service(AuthServiceServer::new(auth).max_decoding_message_size(MAX_MESSAGE_BYTES));
 
         let connections = Connections::default();
         let incoming = incoming(
@@ -371,6 +407,7 @@ impl Application {
         // Other processes' live streams hear the last commits, too.
         let left = deadline.saturating_duration_since(Instant::now());
         changes.finish(left.min(ANNOUNCE_AT_SHUTDOWN)).await;
+        drop(upkeep);
         tracing::info!("stopped");
         served
     }
@@ -408,6 +445,17 @@ fn warn_if_descriptors_run_short(max_connections: usize) {
                      plus what the server needs besides; raise it or lower --max-connections"
                 );
             }
+        }
+    }
+}
+
+/// Background tasks aborted when dropped.
+struct Upkeep(Vec<JoinHandle<()>>);
+
+impl Drop for Upkeep {
+    fn drop(&mut self) {
+        for task in &self.0 {
+            task.abort();
         }
     }
 }

@@ -2,6 +2,7 @@
 
 mod aggregate;
 mod audit;
+mod auth;
 mod callcenter;
 mod catalog;
 pub mod convert;
@@ -14,6 +15,7 @@ mod watch;
 
 pub use aggregate::AggregateApi;
 pub use audit::AuditApi;
+pub use auth::AuthApi;
 pub use callcenter::CallCenterApi;
 pub use catalog::CatalogApi;
 pub use export::ExportApi;

@@ -17,26 +17,22 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use quick_cache::sync::Cache;
 use sha2::{Digest, Sha256};
 
-use super::keys::TokenVerifier;
-use super::principal::Principal;
+use super::keys::{TokenVerifier, VerifiedToken};
 use crate::error::Result;
-
-#[derive(Clone)]
-struct Verified {
-    principal: Principal,
-    /// The token's `exp`, seconds since the Unix epoch.
-    expires_at: u64,
-}
 
 /// A [`TokenVerifier`] with a bounded cache of the tokens it has accepted.
 pub struct CachedVerifier {
     verifier: TokenVerifier,
     /// `None` when caching is switched off (capacity 0).
-    cache: Option<Cache<[u8; 32], Verified>>,
+    cache: Option<Cache<[u8; 32], VerifiedToken>>,
     /// Signature checks performed (cache misses), for tests and the benchmark.
     verifications: AtomicU64,
     /// Calls answered from the cache, for the metrics.
     hits: AtomicU64,
+}
+
+fn cache_key(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
 }
 
 impl CachedVerifier {
@@ -50,42 +46,71 @@ impl CachedVerifier {
         }
     }
 
-    /// The caller a token names, from the cache when it was verified before and has not expired.
+    /// What a token says, from the cache when it was verified before and has not expired.
     ///
     /// # Errors
     /// UNAUTHENTICATED naming what is wrong with the token, as [`TokenVerifier::verify`].
-    pub fn verify(&self, token: &str) -> Result<Principal> {
-        self.verify_at(token, jsonwebtoken::get_current_timestamp())
+    pub fn verify(&self, token: &str) -> Result<VerifiedToken> {
+        let now = jsonwebtoken::get_current_timestamp();
+        match self.lookup_at(token, now) {
+            Some(hit) => Ok(hit),
+            None => self.verify_fresh_at(token, now),
+        }
     }
 
-    /// As [`CachedVerifier::verify`] at `now` (seconds since the Unix epoch). The signature
-    /// check itself always uses the real clock.
-    fn verify_at(&self, token: &str, now: u64) -> Result<Principal> {
-        let Some(cache) = &self.cache else {
-            self.verifications.fetch_add(1, Ordering::Relaxed);
-            return self.verifier.verify(token);
-        };
-        let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        if let Some(hit) = cache.get(&key) {
-            if now < hit.expires_at {
-                self.hits.fetch_add(1, Ordering::Relaxed);
-                return Ok(hit.principal);
+    /// The cached result for `token`, if it is still good: before the token's `exp`, and
+    /// verified with the keys as they are now (a key removed from the provider's set takes
+    /// its cached tokens with it).
+    pub fn lookup(&self, token: &str) -> Option<VerifiedToken> {
+        self.lookup_at(token, jsonwebtoken::get_current_timestamp())
+    }
+
+    /// Verifies `token`'s signature and claims, and caches the result.
+    ///
+    /// # Errors
+    /// UNAUTHENTICATED naming what is wrong with the token, as [`TokenVerifier::verify`].
+    pub fn verify_fresh(&self, token: &str) -> Result<VerifiedToken> {
+        self.verify_fresh_at(token, jsonwebtoken::get_current_timestamp())
+    }
+
+    /// As [`CachedVerifier::verify_fresh`]; when the token names a key the provider's set
+    /// lacks, first reads the set again (as often as [`TokenVerifier::reload_for`] allows).
+    ///
+    /// # Errors
+    /// UNAUTHENTICATED naming what is wrong with the token.
+    pub async fn verify_fresh_reloading(&self, token: &str) -> Result<VerifiedToken> {
+        match self.verify_fresh(token) {
+            Err(error) if self.verifier.reload_for(token).await => {
+                drop(error);
+                self.verify_fresh(token)
             }
-            cache.remove(&key);
+            outcome => outcome,
         }
+    }
+
+    fn lookup_at(&self, token: &str, now: u64) -> Option<VerifiedToken> {
+        let cache = self.cache.as_ref()?;
+        let key = cache_key(token);
+        let hit = cache.get(&key)?;
+        if now < hit.expires_at && hit.generation == self.verifier.generation() {
+            self.hits.fetch_add(1, Ordering::Relaxed);
+            return Some(hit);
+        }
+        cache.remove(&key);
+        None
+    }
+
+    /// Verifies with the real clock; `now` only decides whether the result is worth keeping.
+    fn verify_fresh_at(&self, token: &str, now: u64) -> Result<VerifiedToken> {
         self.verifications.fetch_add(1, Ordering::Relaxed);
-        let (principal, expires_at) = self.verifier.verify_with_expiry(token)?;
+        let verified = self.verifier.verify_token(token)?;
         // A token inside its expiry leeway still verifies, but is not worth keeping.
-        if now < expires_at {
-            cache.insert(
-                key,
-                Verified {
-                    principal: principal.clone(),
-                    expires_at,
-                },
-            );
+        if let Some(cache) = &self.cache
+            && now < verified.expires_at
+        {
+            cache.insert(cache_key(token), verified.clone());
         }
-        Ok(principal)
+        Ok(verified)
     }
 
     /// Signature checks performed so far (every call that was not a cache hit).
@@ -152,17 +177,25 @@ mod tests {
         jsonwebtoken::get_current_timestamp()
     }
 
+    impl CachedVerifier {
+        fn verify_at(&self, token: &str, now: u64) -> Result<VerifiedToken> {
+            match self.lookup_at(token, now) {
+                Some(hit) => Ok(hit),
+                None => self.verify_fresh_at(token, now),
+            }
+        }
+    }
+
     #[test]
     fn a_repeated_token_is_verified_once() {
         let keys = keys();
         let tokens = verifier(&keys, 100);
         let t = token(&keys, "worker-1", Duration::from_secs(3600));
-        let first = tokens.verify(&t).expect("valid");
-        let second = tokens.verify(&t).expect("valid");
+        let first = tokens.verify(&t).expect("valid").principal;
+        let second = tokens.verify(&t).expect("valid").principal;
         assert_eq!(first, second);
         assert_eq!(first.subject, "worker-1");
         assert_eq!(tokens.verifications(), 1);
-        assert_eq!(tokens.hits(), 1);
         assert_eq!(tokens.cached(), 1);
     }
 
@@ -197,6 +230,7 @@ mod tests {
             exp: issued + 3600,
             nbf: issued,
             iat: issued,
+            jti: "t1".into(),
         };
         let expired =
             jsonwebtoken::encode(&Header::new(Algorithm::EdDSA), &claims, &key).expect("encode");

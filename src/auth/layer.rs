@@ -1,16 +1,23 @@
 //! The tower layer that authenticates every call (except health and reflection) and checks the
 //! caller's role against the method, before any handler runs.
 
+use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use futures::future::BoxFuture;
 use http::{Request, Response};
 use tonic::Status;
+use tonic::transport::server::TcpConnectInfo;
 use tower::{Layer, Service};
 
 use super::cache::CachedVerifier;
+use super::limits::Limits;
 use super::principal::{Principal, Role};
+use super::rejections::RejectionLog;
+use super::revocation::Revocations;
+use crate::domain::revocation::TokenFacts;
 use crate::error::Error;
 
 /// Methods anyone may call: load balancers and tools probe these without credentials.
@@ -41,6 +48,8 @@ fn allowed_roles(path: &str) -> &'static [Role] {
         ("canvass.v1.CallCenterService", "GetResponseRates") => &[Role::Analyst],
         ("canvass.v1.ReviewService", _) => &[Role::Reviewer],
         ("canvass.v1.ExportService", _) => &[Role::Analyst],
+        // Revoking tokens is for admins alone.
+        ("canvass.v1.AuthService", _) => &[],
         _ => &[],
     }
 }
@@ -68,43 +77,94 @@ fn bearer_token(headers: &http::HeaderMap) -> Result<&str, Error> {
         .ok_or_else(|| Error::Unauthenticated("authorization must be \"Bearer <token>\"".into()))
 }
 
-#[derive(Clone)]
-pub struct AuthLayer {
-    verifier: Arc<CachedVerifier>,
+/// What every call passes through before its handler: the token (verified or from the cache),
+/// revocations, the rate limits, the method's roles.
+pub struct Gatekeeper {
+    pub verifier: Arc<CachedVerifier>,
+    pub revocations: Arc<Revocations>,
+    pub limits: Limits,
+    rejected: RejectionLog<IpAddr>,
+    throttled: RejectionLog<String>,
 }
 
-impl AuthLayer {
-    pub fn new(verifier: Arc<CachedVerifier>) -> Self {
-        Self { verifier }
-    }
-}
+/// How often the limits forget idle callers and the refusal logs sum up.
+const MAINTENANCE_INTERVAL: Duration = Duration::from_secs(60);
 
-impl<S> Layer<S> for AuthLayer {
-    type Service = Authenticated<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        Authenticated {
-            inner,
-            verifier: self.verifier.clone(),
+impl Gatekeeper {
+    pub fn new(
+        verifier: Arc<CachedVerifier>,
+        revocations: Arc<Revocations>,
+        limits: Limits,
+    ) -> Self {
+        Self {
+            verifier,
+            revocations,
+            limits,
+            rejected: RejectionLog::new("tokens rejected", MAINTENANCE_INTERVAL),
+            throttled: RejectionLog::new("calls over their rate limit", MAINTENANCE_INTERVAL),
         }
     }
-}
 
-#[derive(Clone)]
-pub struct Authenticated<S> {
-    inner: S,
-    verifier: Arc<CachedVerifier>,
-}
+    /// Forgets idle callers and sums up refusals, every minute, until its task is dropped.
+    pub async fn maintain(self: Arc<Self>) {
+        loop {
+            tokio::time::sleep(MAINTENANCE_INTERVAL).await;
+            self.limits.forget_idle();
+            self.rejected.flush();
+            self.throttled.flush();
+        }
+    }
 
-impl<S> Authenticated<S> {
-    fn authorize<B>(&self, request: &Request<B>) -> Result<Principal, Error> {
-        let path = request.uri().path();
-        let token = bearer_token(request.headers()).inspect_err(|e| {
+    async fn authorize(
+        &self,
+        path: &str,
+        token: Result<String, Error>,
+        peer: Option<IpAddr>,
+    ) -> Result<Principal, Error> {
+        let token = token.inspect_err(|e| {
             tracing::debug!(path, error = %e, "no usable authorization header");
         })?;
-        let principal = self.verifier.verify(token).inspect_err(|e| {
-            tracing::info!(path, error = %e, "token rejected");
-        })?;
+        let peer_or_unknown = peer.unwrap_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED));
+        let verified = match self.verifier.lookup(&token) {
+            Some(hit) => hit,
+            None => {
+                if let Some(peer) = peer {
+                    self.limits.check_peer(peer).map_err(|wait| {
+                        self.throttle(
+                            format!("peer {peer}"),
+                            path,
+                            wait,
+                            "token checks from this address",
+                        )
+                    })?;
+                }
+                self.verifier
+                    .verify_fresh_reloading(&token)
+                    .await
+                    .inspect_err(|e| self.rejected.record(peer_or_unknown, path, e))?
+            }
+        };
+        let facts = TokenFacts {
+            subject: &verified.principal.subject,
+            token_id: verified.token_id.as_deref(),
+            issued_at: verified.issued_at,
+        };
+        if self.revocations.refuses(facts) {
+            let error = Error::Unauthenticated("the token has been revoked".into());
+            self.rejected.record(peer_or_unknown, path, &error);
+            return Err(error);
+        }
+        let principal = verified.principal;
+        self.limits
+            .check_subject(&principal.subject)
+            .map_err(|wait| {
+                self.throttle(
+                    format!("subject {:?}", principal.subject),
+                    path,
+                    wait,
+                    "calls of this subject",
+                )
+            })?;
         let allowed = allowed_roles(path);
         if principal.role != Role::Admin && !allowed.contains(&principal.role) {
             return Err(Error::PermissionDenied(format!(
@@ -114,12 +174,59 @@ impl<S> Authenticated<S> {
         }
         Ok(principal)
     }
+
+    fn throttle(&self, who: String, path: &str, wait: Duration, what: &str) -> Error {
+        let error = Error::ResourceExhausted {
+            message: format!("too many {what}; retry later"),
+            retry_after: wait,
+        };
+        self.throttled.record(who, path, &error);
+        error
+    }
+}
+
+/// The peer's address, from the connection the call came on.
+fn peer_address<B>(request: &Request<B>) -> Option<IpAddr> {
+    request
+        .extensions()
+        .get::<TcpConnectInfo>()
+        .and_then(TcpConnectInfo::remote_addr)
+        .map(|address| address.ip())
+}
+
+#[derive(Clone)]
+pub struct AuthLayer {
+    gate: Arc<Gatekeeper>,
+}
+
+impl AuthLayer {
+    pub fn new(gate: Arc<Gatekeeper>) -> Self {
+        Self { gate }
+    }
+}
+
+impl<S> Layer<S> for AuthLayer {
+    type Service = Authenticated<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Authenticated {
+            inner,
+            gate: self.gate.clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Authenticated<S> {
+    inner: S,
+    gate: Arc<Gatekeeper>,
 }
 
 impl<S, B, ResBody> Service<Request<B>> for Authenticated<S>
 where
-    S: Service<Request<B>, Response = Response<ResBody>> + Send,
+    S: Service<Request<B>, Response = Response<ResBody>> + Clone + Send + 'static,
     S::Future: Send + 'static,
+    B: Send + 'static,
     ResBody: Default + Send + 'static,
 {
     type Response = S::Response;
@@ -131,20 +238,26 @@ where
     }
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
-        let path = request.uri().path();
+        let path = request.uri().path().to_owned();
         if PUBLIC_PREFIXES.iter().any(|p| path.starts_with(p)) {
             return Box::pin(self.inner.call(request));
         }
-        match self.authorize(&request) {
-            Ok(principal) => {
-                request.extensions_mut().insert(principal);
-                Box::pin(self.inner.call(request))
+        // The service that was made ready goes into the future; its clone stays for the next
+        // call (tower's guidance for services that are called after an await).
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let gate = self.gate.clone();
+        let token = bearer_token(request.headers()).map(str::to_owned);
+        let peer = peer_address(&request);
+        Box::pin(async move {
+            match gate.authorize(&path, token, peer).await {
+                Ok(principal) => {
+                    request.extensions_mut().insert(principal);
+                    inner.call(request).await
+                }
+                Err(error) => Ok(Status::from(error).into_http()),
             }
-            Err(error) => {
-                let response = Status::from(error).into_http();
-                Box::pin(async move { Ok(response) })
-            }
-        }
+        })
     }
 }
 

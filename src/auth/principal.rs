@@ -77,6 +77,8 @@ pub struct Claims {
     pub exp: u64,
     pub nbf: u64,
     pub iat: u64,
+    /// Names the token, for revoking it alone.
+    pub jti: String,
 }
 
 /// The verified caller, placed in request extensions by the auth layer.

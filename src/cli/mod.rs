@@ -10,6 +10,7 @@ pub mod demo;
 mod export;
 mod import;
 pub mod reports;
+mod revoke;
 pub mod table;
 
 use crate::auth::{Role, TokenIssuer, ensure_keypair};
@@ -53,6 +54,8 @@ enum Command {
     Token(TokenArgs),
     /// Apply database migrations and exit.
     Migrate(MigrateArgs),
+    /// Revoke a token (--jti) or a subject's tokens issued before a time (--subject).
+    Revoke(revoke::RevokeArgs),
     /// Measure submissions/s, latency and memory against the no-op ceiling (see BENCHMARKS.md).
     Bench(crate::bench::BenchArgs),
     /// Import units from a CSV file, or a questionnaire from a JSON file, into a running server.
@@ -114,6 +117,7 @@ impl Cli {
             Some(Command::Scorecard(args)) => reports::scorecard::run(args).await,
             Some(Command::Laggards(args)) => reports::laggards::run(args).await,
             Some(Command::ResponseRates(args)) => reports::response_rates::run(args).await,
+            Some(Command::Revoke(args)) => revoke::run(args).await,
             Some(Command::Migrate(args)) => {
                 args.common.protect_files()?;
                 let options = StoreOptions {

@@ -19,6 +19,7 @@ pub mod quality;
 pub mod questionnaire;
 pub mod ranking;
 pub mod review;
+pub mod revocation;
 pub mod scoring;
 pub mod stats;
 pub mod submission;

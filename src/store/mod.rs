@@ -75,6 +75,7 @@ mod grievances;
 mod migrate;
 mod postgres;
 mod review;
+mod revocations;
 mod scratch;
 mod sqlite;
 mod submissions;
@@ -96,6 +97,7 @@ use crate::domain::ids::{CampaignId, UnitId};
 use crate::domain::lifecycle::CampaignActivity;
 use crate::domain::questionnaire::Questionnaire;
 use crate::domain::review::{ReviewAction, ReviewState, SubmissionSummary};
+use crate::domain::revocation::{NewRevocation, Revocation};
 use crate::domain::submission::NewSubmission;
 use crate::domain::time::Timestamp;
 use crate::domain::unit::{Unit, UnitMove};
@@ -408,6 +410,21 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<StoredAttempt>> {
         exports::attempts(self, filter, cursor, limit).await
+    }
+
+    /// Records a revocation (who, when, why) in one transaction.
+    pub async fn insert_revocation(
+        &self,
+        revocation: &NewRevocation,
+        revoked_by: &str,
+        revoked_at: Timestamp,
+    ) -> Result<Revocation> {
+        revocations::insert(self, revocation, revoked_by, revoked_at).await
+    }
+
+    /// Every revocation, oldest first.
+    pub async fn load_revocations(&self) -> Result<Vec<Revocation>> {
+        revocations::load(self).await
     }
 
     /// Whether other server processes may share this database, and so need to hear of its

@@ -19,6 +19,7 @@ fn claims(role: Role, units: &[&str]) -> Claims {
         exp: now + 3600,
         nbf: now - 10,
         iat: now - 10,
+        jti: uuid::Uuid::new_v4().to_string(),
     }
 }
 

@@ -8,4 +8,5 @@ mod import;
 mod limits;
 mod listen;
 mod reports;
+mod revoke;
 mod serve;

@@ -142,6 +142,7 @@ pub fn carrier_to_proto(carrier: Option<Carrier>) -> pb::Carrier {
 }
 
 mod audit;
+mod auth;
 mod callcenter;
 mod catalog;
 mod export;
@@ -151,6 +152,7 @@ mod submission;
 mod weighting;
 
 pub use audit::*;
+pub use auth::*;
 pub use callcenter::*;
 pub use catalog::*;
 pub use export::*;

@@ -65,6 +65,9 @@ pub struct TestApp {
     pub data_dir: TempDir,
     /// The database the server was started with; tests read it back with their own SQL.
     pub database_url: String,
+    /// The admin token the seeding calls use, when not one minted with the server's own key
+    /// (a server that trusts an identity provider's keys).
+    pub admin_token: Option<String>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<canvass::error::Result<()>>>,
 }
@@ -73,12 +76,20 @@ impl TestApp {
     /// Boots a server on a fresh database of `backend`; `None` when that backend is not
     /// available on this machine (the reason is printed).
     pub async fn spawn(backend: Backend) -> Option<Self> {
+        Self::spawn_configured(backend, |_| {}).await
+    }
+
+    /// As [`TestApp::spawn`], with the test settings changed by `configure`.
+    pub async fn spawn_configured(
+        backend: Backend,
+        configure: impl FnOnce(&mut ServeArgs),
+    ) -> Option<Self> {
         let data_dir = tempfile::tempdir().expect("temp dir");
         let database_url = match backend {
             Backend::Sqlite => format!("sqlite://{}", data_dir.path().join("canvass.db").display()),
             Backend::Postgres => crate::pg_cluster::fresh_database_url().await?,
         };
-        Some(Self::spawn_with(data_dir, database_url, |_| {}).await)
+        Some(Self::spawn_with(data_dir, database_url, configure).await)
     }
 
     /// Boots a server on a fresh SQLite database with the test settings changed by
@@ -112,6 +123,10 @@ impl TestApp {
         // Small batches, so that the suite's concurrent clients fill them and PostgreSQL commits
         // batches side by side, as a backlog of uploads makes it do in production.
         settings.ingest_max_batch = 16;
+        // The suite's clients share a subject per role and call far faster than phones; the
+        // limits' own tests set them.
+        settings.identity.rate_limit_per_subject = canvass::auth::RateLimit::OFF;
+        settings.identity.rate_limit_per_peer = canvass::auth::RateLimit::OFF;
         configure(&mut settings);
         let app = Application::build(settings.clone())
             .await
@@ -149,6 +164,7 @@ impl TestApp {
             issuer,
             data_dir,
             database_url,
+            admin_token: None,
             shutdown: Some(shutdown),
             server: Some(server),
         }
@@ -257,7 +273,11 @@ impl TestApp {
     }
 
     pub fn admin_catalog(&self) -> CatalogServiceClient<Authed> {
-        self.catalog_as(Some(&self.token(Role::Admin, &[])))
+        let token = self
+            .admin_token
+            .clone()
+            .unwrap_or_else(|| self.token(Role::Admin, &[]));
+        self.catalog_as(Some(&token))
     }
 
     pub fn field_worker(&self, units: &[&str]) -> SubmissionServiceClient<Authed> {
