@@ -29,7 +29,7 @@ impl AuthService for AuthApi {
         let revocation = revocation_from_proto(request.into_inner(), Timestamp::now())?;
         let stored = self
             .revocations
-            .revoke(&self.store, &revocation, &caller.subject)
+            .revoke(&self.store, &revocation, &caller.actor())
             .await?;
         Ok(Response::new(pb::RevokeTokensResponse {
             revocation: Some(revocation_to_proto(&stored)),

@@ -19,6 +19,7 @@ use super::rejections::RejectionLog;
 use super::revocation::Revocations;
 use crate::domain::revocation::TokenFacts;
 use crate::error::Error;
+use crate::listener::ConnectionInfo;
 
 /// Methods anyone may call: load balancers and tools probe these without credentials.
 const PUBLIC_PREFIXES: [&str; 3] = [
@@ -187,10 +188,15 @@ impl Gatekeeper {
 
 /// The peer's address, from the connection the call came on.
 fn peer_address<B>(request: &Request<B>) -> Option<IpAddr> {
-    request
-        .extensions()
-        .get::<TcpConnectInfo>()
-        .and_then(TcpConnectInfo::remote_addr)
+    let extensions = request.extensions();
+    extensions
+        .get::<ConnectionInfo>()
+        .and_then(|info| info.remote_addr)
+        .or_else(|| {
+            extensions
+                .get::<TcpConnectInfo>()
+                .and_then(TcpConnectInfo::remote_addr)
+        })
         .map(|address| address.ip())
 }
 

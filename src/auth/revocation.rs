@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
+use crate::domain::audit::Actor;
 use crate::domain::revocation::{NewRevocation, Revocation, RevocationSet, TokenFacts};
 use crate::domain::time::Timestamp;
 use crate::error::Result;
@@ -48,7 +49,7 @@ impl Revocations {
         !set.is_empty() && set.refuses(token)
     }
 
-    /// Records a revocation by `revoked_by`, applies it here, and tells the other processes
+    /// Records a revocation by `actor` (with its audit entry), applies it here, and tells the other processes
     /// sharing the database.
     ///
     /// # Errors
@@ -57,12 +58,12 @@ impl Revocations {
         &self,
         store: &Store,
         revocation: &NewRevocation,
-        revoked_by: &str,
+        actor: &Actor,
     ) -> Result<Revocation> {
         let changing = self.changing.lock().await;
-        let stored = store
-            .insert_revocation(revocation, revoked_by, Timestamp::now())
-            .await?;
+        let entry = revocation.audit_entry(actor, Timestamp::now());
+        let stored = store.insert_revocation(revocation, &entry).await?;
+        let revoked_by = actor.subject.as_str();
         self.update(|set| set.add(stored.target.clone()));
         drop(changing);
         tracing::info!(

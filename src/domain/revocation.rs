@@ -2,6 +2,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use super::audit::{Actor, AuditEntry};
 use super::time::Timestamp;
 
 /// What a revocation refuses.
@@ -22,6 +23,31 @@ pub enum RevocationTarget {
 pub struct NewRevocation {
     pub target: RevocationTarget,
     pub reason: String,
+}
+
+impl NewRevocation {
+    /// The audit entry recording this revocation by `actor` at `at`.
+    pub fn audit_entry(&self, actor: &Actor, at: Timestamp) -> AuditEntry {
+        let (target_id, fields) = match &self.target {
+            RevocationTarget::TokenId(jti) => (jti.clone(), serde_json::json!({"jti": jti})),
+            RevocationTarget::Subject {
+                subject,
+                issued_before,
+            } => (
+                subject.clone(),
+                serde_json::json!({
+                    "subject": subject,
+                    "issued_before": issued_before.as_micros(),
+                }),
+            ),
+        };
+        let mut entry = AuditEntry::creation(actor, at, "token", target_id, &fields);
+        entry.action = "revoke";
+        entry
+            .after
+            .insert("reason".to_owned(), serde_json::json!(self.reason));
+        entry
+    }
 }
 
 /// A stored revocation: what, who, when and why.

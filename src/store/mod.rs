@@ -416,10 +416,9 @@ impl Store {
     pub async fn insert_revocation(
         &self,
         revocation: &NewRevocation,
-        revoked_by: &str,
-        revoked_at: Timestamp,
+        entry: &AuditEntry,
     ) -> Result<Revocation> {
-        revocations::insert(self, revocation, revoked_by, revoked_at).await
+        revocations::insert(self, revocation, entry).await
     }
 
     /// Every revocation, oldest first.

@@ -203,3 +203,50 @@ per_backend! {
         assert_eq!(stored_unit_count(&app).await, 0);
     }
 }
+
+per_backend! {
+    async fn an_import_is_audited_once_and_refuses_archived_parents(app: TestApp) {
+        app.admin_catalog()
+            .import_units(import(reordered_catalog()))
+            .await
+            .unwrap();
+        let entries = app
+            .audit_service(Role::Admin)
+            .list_audit_entries(pb::ListAuditEntriesRequest {
+                target_kind: "unit".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .entries;
+        let imports: Vec<_> = entries.iter().filter(|e| e.action == "import").collect();
+        assert_eq!(imports.len(), 1, "{entries:?}");
+        let after: serde_json::Value = serde_json::from_str(&imports[0].after).unwrap();
+        let mut created: Vec<&str> = after["created"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|id| id.as_str().unwrap())
+            .collect();
+        created.sort_unstable();
+        assert_eq!(created, ["city", "dongshan", "dongshan-c1", "jinshi", "jinshi-v1"]);
+
+        app.admin_catalog()
+            .archive_unit(pb::ArchiveUnitRequest { id: "jinshi-v1".into() })
+            .await
+            .unwrap();
+        let status = app
+            .admin_catalog()
+            .import_units(import(vec![row(
+                "jinshi-v1-a",
+                "金石一村一组",
+                pb::UnitKind::Village,
+                "jinshi-v1",
+            )]))
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert_eq!(violated_fields(&status), ["units[0].parent_id"]);
+    }
+}

@@ -136,6 +136,23 @@ per_backend! {
             stored_revocations(&app).await,
             [(Some(token_id(&lost)), None, "admin-tester".to_owned(), "reported stolen".to_owned())]
         );
+        let audit = app
+            .audit_service(Role::Admin)
+            .list_audit_entries(pb::ListAuditEntriesRequest {
+                target_kind: "token".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .entries;
+        assert_eq!(audit.len(), 1);
+        let entry = &audit[0];
+        assert_eq!((entry.action.as_str(), entry.actor.as_str()), ("revoke", "admin-tester"));
+        assert_eq!(entry.target_id, token_id(&lost));
+        let after: serde_json::Value = serde_json::from_str(&entry.after).unwrap();
+        assert_eq!(after["jti"], token_id(&lost));
+        assert_eq!(after["reason"], "reported stolen");
     }
 
     async fn a_subjects_tokens_issued_before_the_cut_off_are_refused(app: TestApp) {

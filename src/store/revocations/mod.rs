@@ -1,7 +1,8 @@
 //! Token revocations: who revoked what, when and why. Rows are only ever added; servers hold
 //! them all in memory (`auth::Revocations`), so no call reads this table.
 
-use super::Store;
+use super::{Store, audit};
+use crate::domain::audit::AuditEntry;
 use crate::domain::revocation::{NewRevocation, Revocation, RevocationTarget};
 use crate::domain::time::Timestamp;
 use crate::error::{Error, Result};
@@ -41,14 +42,14 @@ impl TryFrom<RevocationRow> for Revocation {
     }
 }
 
-/// Records a revocation by `revoked_by` at `revoked_at`, in one transaction of its own (the
-/// place for anything that must be written with it, such as an audit entry).
+/// Records a revocation with its audit entry (who revoked it, and when), in one transaction.
 pub async fn insert(
     store: &Store,
     revocation: &NewRevocation,
-    revoked_by: &str,
-    revoked_at: Timestamp,
+    entry: &AuditEntry,
 ) -> Result<Revocation> {
+    let revoked_by = entry.actor.as_str();
+    let revoked_at = entry.at;
     let (jti, subject, issued_before) = match &revocation.target {
         RevocationTarget::TokenId(jti) => (Some(jti.as_str()), None, None),
         RevocationTarget::Subject {
@@ -70,6 +71,7 @@ pub async fn insert(
         .bind(&revocation.reason)
         .execute(&mut *tx)
         .await?;
+        audit::record(&mut *tx, entry).await?;
     });
     Ok(Revocation {
         target: revocation.target.clone(),
