@@ -49,7 +49,7 @@ pub struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the gRPC service (the default).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Mint a token for a role and units.
     Token(TokenArgs),
     /// Apply database migrations and exit.
@@ -107,7 +107,7 @@ impl Cli {
     pub async fn run(self) -> Result<()> {
         match self.command {
             None => run_server(self.serve).await,
-            Some(Command::Serve(args)) => run_server(args).await,
+            Some(Command::Serve(args)) => run_server(*args).await,
             Some(Command::Token(args)) => mint_token(args),
             Some(Command::Bench(args)) => crate::bench::run(args).await,
             Some(Command::Import(args)) => import::run(args).await,
