@@ -250,22 +250,21 @@ impl Application {
         health.set_serving::<AuthServiceServer<AuthApi>>().await;
         // Identity upkeep, stopped when this function returns: the provider's keys, other
         // processes' revocations, idle rate-limit state and the refusal log's summaries.
-        let upkeep = Upkeep(
-            [
-                self.jwks
-                    .clone()
-                    .map(|jwks| tokio::spawn(jwks.keep_current())),
-                Some(tokio::spawn(self.gate.revocations.clone().keep_current(
-                    self.store.clone(),
-                    changes.revocations.clone(),
-                    self.settings.identity.revocation_reload(),
-                ))),
-                Some(tokio::spawn(self.gate.clone().maintain())),
-            ]
-            .into_iter()
-            .flatten()
-            .collect(),
-        );
+        let upkeep: Vec<AbortOnDrop> = [
+            self.jwks
+                .clone()
+                .map(|jwks| tokio::spawn(jwks.keep_current())),
+            Some(tokio::spawn(self.gate.revocations.clone().keep_current(
+                self.store.clone(),
+                changes.revocations.clone(),
+                self.settings.identity.revocation_reload(),
+            ))),
+            Some(tokio::spawn(self.gate.clone().maintain())),
+        ]
+        .into_iter()
+        .flatten()
+        .map(AbortOnDrop)
+        .collect();
         let auth = AuthApi {
             revocations: self.gate.revocations.clone(),
             store: self.store.clone(),
@@ -445,17 +444,6 @@ fn warn_if_descriptors_run_short(max_connections: usize) {
                      plus what the server needs besides; raise it or lower --max-connections"
                 );
             }
-        }
-    }
-}
-
-/// Background tasks aborted when dropped.
-struct Upkeep(Vec<JoinHandle<()>>);
-
-impl Drop for Upkeep {
-    fn drop(&mut self) {
-        for task in &self.0 {
-            task.abort();
         }
     }
 }
