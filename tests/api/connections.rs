@@ -252,7 +252,12 @@ async fn connections_beyond_the_limit_are_closed_at_once_while_open_ones_are_ser
         Ok(mut client) => {
             let status = list_units(&mut client).await.unwrap_err();
             assert!(
-                matches!(status.code(), Code::Unavailable | Code::Unknown),
+                // hyper reports the reset as a transport error or, when it sees the close
+                // before the request went out, as a cancelled request.
+                matches!(
+                    status.code(),
+                    Code::Unavailable | Code::Unknown | Code::Cancelled
+                ),
                 "{status:?}"
             );
         }
