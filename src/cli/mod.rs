@@ -104,7 +104,25 @@ impl Cli {
         self.log_format
     }
 
+    /// Whether the subcommand prints its answer on stdout, as a filter does.
+    fn prints_answer(&self) -> bool {
+        matches!(
+            self.command,
+            Some(
+                Command::Token(_)
+                    | Command::Rankings(_)
+                    | Command::Scorecard(_)
+                    | Command::Laggards(_)
+                    | Command::ResponseRates(_)
+                    | Command::Revoke(_)
+            )
+        )
+    }
+
     pub async fn run(self) -> Result<()> {
+        if self.prints_answer() {
+            stop_quietly_on_closed_stdout();
+        }
         match self.command {
             None => run_server(self.serve).await,
             Some(Command::Serve(args)) => run_server(*args).await,
@@ -140,6 +158,18 @@ async fn run_server(args: ServeArgs) -> Result<()> {
     let shutdown = shutdown_signal();
     let app = Application::build(args).await?;
     app.run_until(shutdown).await
+}
+
+/// `canvass rankings | head -3` should end quietly when `head` is done, as any Unix filter
+/// does. Rust ignores SIGPIPE, so `println!` would panic on the closed pipe instead; the
+/// default action ends the process silently. Servers keep ignoring it: a closed socket is an
+/// error to handle there, not a reason to stop.
+fn stop_quietly_on_closed_stdout() {
+    // SAFETY: called before any thread writes to stdout; restoring a default disposition
+    // has no other effect on the process.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
 }
 
 fn mint_token(args: TokenArgs) -> Result<()> {

@@ -286,3 +286,29 @@ async fn reports_print_what_the_rpcs_answer() {
 
     server.stop().await;
 }
+
+/// `canvass rankings | head -1` where `head` has already gone: the report stops quietly, as a
+/// Unix filter does (ended by SIGPIPE), with no panic message on stderr.
+#[tokio::test]
+async fn a_report_whose_reader_has_gone_stops_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::Stdio;
+
+    let (data_dir, server, address, _channel) = loaded().await;
+    let mut report = crate::binary::canvass(data_dir.path())
+        .args(["rankings", "--campaign", "demo-r2"])
+        .args(["--server", &format!("http://{address}")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The reader closes before the report writes a byte.
+    drop(report.stdout.take());
+    let output = tokio::task::spawn_blocking(move || report.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(output.status.signal(), Some(libc::SIGPIPE), "{stderr}");
+    server.stop().await;
+}
