@@ -102,6 +102,16 @@ fn unit_cells(unit: Option<&pb::UnitLabel>, ancestors: &[pb::UnitLabel]) -> Vec<
     ]
 }
 
+/// An indicator's column is named by its code, unless a metadata column has that name: then
+/// `answer:<code>`, which no code can spell (codes hold no colon), so every name stays unique.
+fn answer_column_name(code: &str, metadata: &[Column]) -> String {
+    if metadata.iter().any(|c| c.name == code) {
+        format!("answer:{code}")
+    } else {
+        code.to_owned()
+    }
+}
+
 /// Submissions: metadata, then one answer column per indicator.
 pub struct SubmissionTable {
     pub columns: Vec<Column>,
@@ -131,7 +141,8 @@ impl SubmissionTable {
         let mut indicator_at = HashMap::new();
         for (i, indicator) in questionnaire.indicators.iter().enumerate() {
             indicator_at.insert(indicator.code.clone(), first + i);
-            columns.push(column(&indicator.code, Kind::Answer));
+            let name = answer_column_name(&indicator.code, &columns[..first]);
+            columns.push(column(&name, Kind::Answer));
         }
         Self {
             columns,
@@ -254,6 +265,24 @@ mod tests {
             format_time(1_764_295_740_000_123),
             "2025-11-28 02:09:00.000123"
         );
+    }
+
+    #[test]
+    fn an_indicator_named_like_a_metadata_column_gets_a_column_of_its_own() {
+        let questionnaire = pb::Questionnaire {
+            indicators: ["channel", "security"]
+                .map(|c| pb::Indicator {
+                    code: c.into(),
+                    ..Default::default()
+                })
+                .to_vec(),
+            ..Default::default()
+        };
+        let table = SubmissionTable::new("c1", &questionnaire);
+        let names: Vec<&str> = table.columns.iter().map(|c| c.name.as_str()).collect();
+        let unique: std::collections::HashSet<&&str> = names.iter().collect();
+        assert_eq!(unique.len(), names.len(), "{names:?}");
+        assert_eq!(names[names.len() - 2..], ["answer:channel", "security"]);
     }
 
     #[test]
