@@ -144,18 +144,23 @@ pub fn carrier_to_proto(carrier: Option<Carrier>) -> pb::Carrier {
 mod audit;
 mod auth;
 mod callcenter;
-mod catalog;
+mod campaigns;
 mod export;
+mod masks;
+mod questionnaires;
 mod review;
 mod scores;
 mod submission;
+mod units;
 mod weighting;
 
 pub use audit::*;
 pub use auth::*;
 pub use callcenter::*;
-pub use catalog::*;
+pub use campaigns::*;
 pub use export::*;
+pub use questionnaires::*;
 pub use review::*;
 pub use scores::*;
 pub use submission::*;
+pub use units::*;
