@@ -149,8 +149,7 @@ async fn export(args: &ExportArgs, path: &Path) -> Result<u64> {
         What::Submissions => "submissions",
         What::Calls => "call attempts",
     });
-    let mut rows = 0u64;
-    match args.what {
+    let rows = match args.what {
         What::Submissions => {
             let mut catalog = CatalogServiceClient::new(connection);
             let campaign = catalog
@@ -176,21 +175,16 @@ async fn export(args: &ExportArgs, path: &Path) -> Result<u64> {
                 end_time: args.to,
                 batch_size: args.batch_size,
             };
-            let mut stream = exports
+            let stream = exports
                 .export_submissions(request)
                 .await
                 .map_err(|s| remote_error(&s))?
                 .into_inner();
-            let mut sink = Sink::new(args.format, path, &table.columns, args.bom)?;
-            while let Some(message) = stream.next().await {
-                let message = message.map_err(|s| remote_error(&s))?;
-                let batch: Vec<Vec<Cell>> =
-                    message.submissions.iter().map(|s| table.row(s)).collect();
-                sink.write(&batch)?;
-                rows += batch.len() as u64;
-                bar.inc(batch.len() as u64);
-            }
-            sink.finish()?;
+            let sink = Sink::new(args.format, path, &table.columns, args.bom)?;
+            drain(stream, sink, &bar, |m: &pb::ExportSubmissionsResponse| {
+                m.submissions.iter().map(|s| table.row(s)).collect()
+            })
+            .await?
         }
         What::Calls => {
             let table = AttemptTable::new(&args.campaign);
@@ -201,24 +195,38 @@ async fn export(args: &ExportArgs, path: &Path) -> Result<u64> {
                 end_time: args.to,
                 batch_size: args.batch_size,
             };
-            let mut stream = exports
+            let stream = exports
                 .export_call_attempts(request)
                 .await
                 .map_err(|s| remote_error(&s))?
                 .into_inner();
-            let mut sink = Sink::new(args.format, path, &table.columns, args.bom)?;
-            while let Some(message) = stream.next().await {
-                let message = message.map_err(|s| remote_error(&s))?;
-                let batch: Vec<Vec<Cell>> =
-                    message.call_attempts.iter().map(|a| table.row(a)).collect();
-                sink.write(&batch)?;
-                rows += batch.len() as u64;
-                bar.inc(batch.len() as u64);
-            }
-            sink.finish()?;
+            let sink = Sink::new(args.format, path, &table.columns, args.bom)?;
+            drain(stream, sink, &bar, |m: &pb::ExportCallAttemptsResponse| {
+                m.call_attempts.iter().map(|a| table.row(a)).collect()
+            })
+            .await?
         }
-    }
+    };
     bar.finish_and_clear();
+    Ok(rows)
+}
+
+/// Writes each streamed batch, as the table's rows, before reading the next; counts rows on
+/// the bar.
+async fn drain<M>(
+    mut stream: tonic::Streaming<M>,
+    mut sink: Sink,
+    bar: &ProgressBar,
+    rows_of: impl Fn(&M) -> Vec<Vec<Cell>>,
+) -> Result<u64> {
+    let mut rows = 0u64;
+    while let Some(message) = stream.next().await {
+        let batch = rows_of(&message.map_err(|s| remote_error(&s))?);
+        sink.write(&batch)?;
+        rows += batch.len() as u64;
+        bar.inc(batch.len() as u64);
+    }
+    sink.finish()?;
     Ok(rows)
 }
 
