@@ -86,6 +86,8 @@ pub struct Application {
     catalog: Arc<Catalog>,
     metrics: Metrics,
     metrics_listener: Option<(TcpListener, SocketAddr)>,
+    /// The dashboard's listener, when `--http-listen` asks for one.
+    http_listener: Option<(TcpListener, SocketAddr)>,
     certificate: Option<Arc<ReloadingCert>>,
     gate: Arc<Gatekeeper>,
     /// The identity provider's key set, kept current while serving; `None` with Canvass's
@@ -130,6 +132,10 @@ impl Application {
             Some(address) => Some(bind(address).await?),
             None => None,
         };
+        let http_listener = match settings.exposure.http_listen {
+            Some(address) => Some(bind(address).await?),
+            None => None,
+        };
         let certificate = settings
             .exposure
             .tls_files()
@@ -144,6 +150,7 @@ impl Application {
             catalog,
             metrics: Metrics::new(),
             metrics_listener,
+            http_listener,
             certificate,
             gate,
             jwks,
@@ -157,6 +164,11 @@ impl Application {
     /// Where /metrics is served, when it is.
     pub fn metrics_addr(&self) -> Option<SocketAddr> {
         self.metrics_listener.as_ref().map(|(_, address)| *address)
+    }
+
+    /// Where the browser dashboard is served, when it is.
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http_listener.as_ref().map(|(_, address)| *address)
     }
 
     /// Sets the gauges that are read when /metrics is scraped.
@@ -279,7 +291,9 @@ impl Application {
             fieldwork: fieldwork.clone(),
             phone_hasher: phone_hasher.clone(),
         };
-        let review = ReviewApi { fieldwork };
+        let review = ReviewApi {
+            fieldwork: fieldwork.clone(),
+        };
         // Tells open uploads to stop reading at shutdown, so they end once their items in
         // flight are answered instead of holding the shutdown for the whole grace period.
         let (stopping, stopping_rx) = tokio::sync::watch::channel(false);
@@ -292,13 +306,25 @@ impl Application {
         let catalog = CatalogApi {
             catalog: self.catalog.clone(),
         };
-        let aggregates = AggregateApi {
-            scores: Scores::new(
-                self.catalog.clone(),
-                self.store.clone(),
-                changes.watchers.clone(),
-            ),
-        };
+        let scores = Scores::new(
+            self.catalog.clone(),
+            self.store.clone(),
+            changes.watchers.clone(),
+        );
+        // Stops with this function; its event streams never end by themselves.
+        let _dashboard = self.http_listener.map(|(listener, address)| {
+            tracing::info!(dashboard = %format!("http://{address}/"), "serving the dashboard");
+            AbortOnDrop(crate::web::serve(
+                listener,
+                crate::web::WebState {
+                    scores: scores.clone(),
+                    fieldwork,
+                    catalog: self.catalog.clone(),
+                    gate: self.gate.clone(),
+                },
+            ))
+        });
+        let aggregates = AggregateApi { scores };
         let exports = ExportApi {
             exports: Exports::new(self.catalog.clone(), self.store.clone()),
         };
