@@ -13,9 +13,11 @@ use tonic::transport::Server;
 use tower::layer::util::{Identity, Stack};
 
 use crate::api::{
-    AggregateApi, AuditApi, AuthApi, CallCenterApi, CatalogApi, ExportApi, ReviewApi, SubmissionApi,
+    AggregateApi, AuditApi, AuthApi, BriefingApi, CallCenterApi, CatalogApi, ExportApi, ReviewApi,
+    SubmissionApi,
 };
 use crate::auth::{AuthLayer, CachedVerifier, Gatekeeper, Jwks, Revocations, ensure_keypair};
+use crate::briefing::Briefings;
 use crate::catalog::Catalog;
 use crate::configuration::ServeArgs;
 use crate::connections::Connections;
@@ -31,6 +33,7 @@ use crate::proto::FILE_DESCRIPTOR_SET;
 use crate::proto::v1::aggregate_service_server::AggregateServiceServer;
 use crate::proto::v1::audit_service_server::AuditServiceServer;
 use crate::proto::v1::auth_service_server::AuthServiceServer;
+use crate::proto::v1::briefing_service_server::BriefingServiceServer;
 use crate::proto::v1::call_center_service_server::CallCenterServiceServer;
 use crate::proto::v1::catalog_service_server::CatalogServiceServer;
 use crate::proto::v1::export_service_server::ExportServiceServer;
@@ -248,6 +251,9 @@ impl Application {
         health.set_serving::<AuditServiceServer<AuditApi>>().await;
         health.set_serving::<ExportServiceServer<ExportApi>>().await;
         health.set_serving::<AuthServiceServer<AuthApi>>().await;
+        health
+            .set_serving::<BriefingServiceServer<BriefingApi>>()
+            .await;
         // Identity upkeep, stopped when this function returns: the provider's keys, other
         // processes' revocations, idle rate-limit state and the refusal log's summaries.
         let upkeep: Vec<AbortOnDrop> = [
@@ -279,7 +285,9 @@ impl Application {
             fieldwork: fieldwork.clone(),
             phone_hasher: phone_hasher.clone(),
         };
-        let review = ReviewApi { fieldwork };
+        let review = ReviewApi {
+            fieldwork: fieldwork.clone(),
+        };
         // Tells open uploads to stop reading at shutdown, so they end once their items in
         // flight are answered instead of holding the shutdown for the whole grace period.
         let (stopping, stopping_rx) = tokio::sync::watch::channel(false);
@@ -292,13 +300,15 @@ impl Application {
         let catalog = CatalogApi {
             catalog: self.catalog.clone(),
         };
-        let aggregates = AggregateApi {
-            scores: Scores::new(
-                self.catalog.clone(),
-                self.store.clone(),
-                changes.watchers.clone(),
-            ),
+        let scores = Scores::new(
+            self.catalog.clone(),
+            self.store.clone(),
+            changes.watchers.clone(),
+        );
+        let briefing = BriefingApi {
+            briefings: Briefings::new(self.catalog.clone(), scores.clone(), fieldwork),
         };
+        let aggregates = AggregateApi { scores };
         let exports = ExportApi {
             exports: Exports::new(self.catalog.clone(), self.store.clone()),
         };
@@ -336,7 +346,10 @@ impl Application {
             .add_service(
                 ExportServiceServer::new(exports).max_decoding_message_size(MAX_MESSAGE_BYTES),
             )
-            .add_service(AuthServiceServer::new(auth).max_decoding_message_size(MAX_MESSAGE_BYTES));
+            .add_service(AuthServiceServer::new(auth).max_decoding_message_size(MAX_MESSAGE_BYTES))
+            .add_service(
+                BriefingServiceServer::new(briefing).max_decoding_message_size(MAX_MESSAGE_BYTES),
+            );
 
         let connections = Connections::default();
         let incoming = incoming(
