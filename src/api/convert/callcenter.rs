@@ -101,6 +101,27 @@ pub fn rates_to_proto(counts: &GroupCounts, r: &Rates) -> pb::OutcomeRates {
     }
 }
 
+/// A unit's rates, overall and per carrier, as GetResponseRates answers them.
+pub fn response_rates_to_proto(
+    campaign_id: &CampaignId,
+    unit_id: &UnitId,
+    rates: &UnitRates,
+) -> pb::ResponseRates {
+    pb::ResponseRates {
+        campaign_id: campaign_id.to_string(),
+        unit_id: unit_id.to_string(),
+        overall: Some(rates_to_proto(&rates.overall.0, &rates.overall.1)),
+        by_carrier: rates
+            .by_carrier
+            .iter()
+            .map(|(c, counts, r)| pb::CarrierRates {
+                carrier: carrier_to_proto(Some(*c)).into(),
+                rates: Some(rates_to_proto(counts, r)),
+            })
+            .collect(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,26 +176,5 @@ mod tests {
             }
             other => panic!("expected INVALID_ARGUMENT, got {other:?}"),
         }
-    }
-}
-
-/// A unit's rates, overall and per carrier, as GetResponseRates answers them.
-pub fn response_rates_to_proto(
-    campaign_id: &CampaignId,
-    unit_id: &UnitId,
-    rates: &UnitRates,
-) -> pb::ResponseRates {
-    pb::ResponseRates {
-        campaign_id: campaign_id.to_string(),
-        unit_id: unit_id.to_string(),
-        overall: Some(rates_to_proto(&rates.overall.0, &rates.overall.1)),
-        by_carrier: rates
-            .by_carrier
-            .iter()
-            .map(|(c, counts, r)| pb::CarrierRates {
-                carrier: carrier_to_proto(Some(*c)).into(),
-                rates: Some(rates_to_proto(counts, r)),
-            })
-            .collect(),
     }
 }
