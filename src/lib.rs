@@ -4,6 +4,7 @@
 pub mod api;
 pub mod auth;
 pub mod bench;
+pub mod briefing;
 pub mod catalog;
 pub mod cli;
 pub mod codec;

@@ -13,9 +13,11 @@ use tonic::transport::Server;
 use tower::layer::util::{Identity, Stack};
 
 use crate::api::{
-    AggregateApi, AuditApi, AuthApi, CallCenterApi, CatalogApi, ExportApi, ReviewApi, SubmissionApi,
+    AggregateApi, AuditApi, AuthApi, BriefingApi, CallCenterApi, CatalogApi, ExportApi, ReviewApi,
+    SubmissionApi,
 };
 use crate::auth::{AuthLayer, CachedVerifier, Gatekeeper, Jwks, Revocations, ensure_keypair};
+use crate::briefing::Briefings;
 use crate::catalog::Catalog;
 use crate::configuration::ServeArgs;
 use crate::connections::Connections;
@@ -31,6 +33,7 @@ use crate::proto::FILE_DESCRIPTOR_SET;
 use crate::proto::v1::aggregate_service_server::AggregateServiceServer;
 use crate::proto::v1::audit_service_server::AuditServiceServer;
 use crate::proto::v1::auth_service_server::AuthServiceServer;
+use crate::proto::v1::briefing_service_server::BriefingServiceServer;
 use crate::proto::v1::call_center_service_server::CallCenterServiceServer;
 use crate::proto::v1::catalog_service_server::CatalogServiceServer;
 use crate::proto::v1::export_service_server::ExportServiceServer;
@@ -260,6 +263,9 @@ impl Application {
         health.set_serving::<AuditServiceServer<AuditApi>>().await;
         health.set_serving::<ExportServiceServer<ExportApi>>().await;
         health.set_serving::<AuthServiceServer<AuthApi>>().await;
+        health
+            .set_serving::<BriefingServiceServer<BriefingApi>>()
+            .await;
         // Identity upkeep, stopped when this function returns: the provider's keys, other
         // processes' revocations, idle rate-limit state and the refusal log's summaries.
         let upkeep: Vec<AbortOnDrop> = [
@@ -311,6 +317,7 @@ impl Application {
             self.store.clone(),
             changes.watchers.clone(),
         );
+        let briefings = Briefings::new(self.catalog.clone(), scores.clone(), fieldwork.clone());
         // Stops with this function; its event streams never end by themselves.
         let _dashboard = self.http_listener.map(|(listener, address)| {
             tracing::info!(dashboard = %format!("http://{address}/"), "serving the dashboard");
@@ -319,11 +326,13 @@ impl Application {
                 crate::web::WebState {
                     scores: scores.clone(),
                     fieldwork,
+                    briefings: briefings.clone(),
                     catalog: self.catalog.clone(),
                     gate: self.gate.clone(),
                 },
             ))
         });
+        let briefing = BriefingApi { briefings };
         let aggregates = AggregateApi { scores };
         let exports = ExportApi {
             exports: Exports::new(self.catalog.clone(), self.store.clone()),
@@ -362,7 +371,10 @@ impl Application {
             .add_service(
                 ExportServiceServer::new(exports).max_decoding_message_size(MAX_MESSAGE_BYTES),
             )
-            .add_service(AuthServiceServer::new(auth).max_decoding_message_size(MAX_MESSAGE_BYTES));
+            .add_service(AuthServiceServer::new(auth).max_decoding_message_size(MAX_MESSAGE_BYTES))
+            .add_service(
+                BriefingServiceServer::new(briefing).max_decoding_message_size(MAX_MESSAGE_BYTES),
+            );
 
         let connections = Connections::default();
         let incoming = incoming(

@@ -45,6 +45,8 @@ fn allowed_roles(path: &str) -> &'static [Role] {
             &[Role::Analyst]
         }
         ("canvass.v1.AggregateService", _) => &[Role::Analyst],
+        // A briefing reads what rankings read, plus counts of calls and grievances.
+        ("canvass.v1.BriefingService", _) => &[Role::Analyst],
         ("canvass.v1.CallCenterService", "LogCallAttempt") => &[Role::CallCenter],
         ("canvass.v1.CallCenterService", "GetResponseRates") => &[Role::Analyst],
         ("canvass.v1.ReviewService", _) => &[Role::Reviewer],

@@ -17,6 +17,7 @@ pub mod rpc {
     pub const GET_UNIT_SCORE: &str = "/canvass.v1.AggregateService/GetUnitScore";
     pub const WATCH_RANKINGS: &str = "/canvass.v1.AggregateService/WatchRankings";
     pub const GET_RESPONSE_RATES: &str = "/canvass.v1.CallCenterService/GetResponseRates";
+    pub const GET_CAMPAIGN_BRIEFING: &str = "/canvass.v1.BriefingService/GetCampaignBriefing";
     pub const LIST_CAMPAIGNS: &str = "/canvass.v1.CatalogService/ListCampaigns";
 }
 

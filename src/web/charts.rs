@@ -215,27 +215,39 @@ pub fn line_chart(points: &[HistoryPoint]) -> Markup {
                     circle.point cx=(fmt(px)) cy=(fmt(y.map(v))) r="4" {}
                     text.value x=(fmt(px + 8.0)) y=(fmt(y.map(v) - 6.0)) { (format!("{v:.2}")) }
                 }
-                text.tick x=(fmt(px)) y=(fmt(LINE_HEIGHT - 14.0)) text-anchor="middle" { (point.label) }
+                @let anchor = if points.len() > 1 && i == 0 { "start" } else if points.len() > 1 && i + 1 == points.len() { "end" } else { "middle" };
+                text.tick x=(fmt(px)) y=(fmt(LINE_HEIGHT - 14.0)) text-anchor=(anchor) { (point.label) }
             }
         }
     }
 }
 
-/// Horizontal bars, one per labelled value, with the change beside each.
-pub fn bar_chart(rows: &[(String, Option<f64>, Option<f64>)]) -> Markup {
-    let domain = score_domain(rows.iter().filter_map(|r| r.1));
-    let scale = Scale::new((domain.0, domain.1), (LABEL_WIDTH, CHART_WIDTH - 80.0));
-    let height = ROW_HEIGHT * rows.len() as f64 + 10.0;
+/// One bar: a label, its value and the note printed after the value (its change).
+pub struct Bar {
+    pub label: String,
+    pub value: Option<f64>,
+    pub note: String,
+}
+
+/// Horizontal bars on an axis with its ticks, one per labelled value.
+pub fn bar_chart(rows: &[Bar]) -> Markup {
+    let domain = score_domain(rows.iter().filter_map(|r| r.value));
+    let scale = Scale::new(domain, (LABEL_WIDTH, CHART_WIDTH - 110.0));
+    let height = ROW_HEIGHT * rows.len() as f64 + 30.0;
     html! {
         svg.chart.bars width=(CHART_WIDTH) height=(fmt(height))
             viewBox={"0 0 " (CHART_WIDTH) " " (fmt(height))} role="img" aria-label="各项指标得分" {
-            @for (i, (label, value, change)) in rows.iter().enumerate() {
+            @for tick in scale.ticks(5.0) {
+                line.grid x1=(fmt(scale.map(tick))) x2=(fmt(scale.map(tick))) y1="0" y2=(fmt(height - 20.0)) {}
+                text.tick x=(fmt(scale.map(tick))) y=(fmt(height - 6.0)) text-anchor="middle" { (tick) }
+            }
+            @for (i, bar) in rows.iter().enumerate() {
                 @let y = ROW_HEIGHT * i as f64 + 4.0;
-                text.label x=(LABEL_WIDTH - 8.0) y=(fmt(y + 15.0)) text-anchor="end" { (label) }
-                @if let Some(v) = value {
-                    rect.bar x=(LABEL_WIDTH) y=(fmt(y + 3.0)) width=(fmt(scale.map(*v) - LABEL_WIDTH)) height="16" {}
-                    text.value x=(fmt(scale.map(*v) + 6.0)) y=(fmt(y + 15.0)) {
-                        (format!("{v:.2}")) " " (super::format::change(*change))
+                text.label x=(LABEL_WIDTH - 8.0) y=(fmt(y + 15.0)) text-anchor="end" { (bar.label) }
+                @if let Some(v) = bar.value {
+                    rect.bar x=(LABEL_WIDTH) y=(fmt(y + 3.0)) width=(fmt(scale.map(v) - LABEL_WIDTH)) height="16" {}
+                    text.value x=(fmt(scale.map(v) + 6.0)) y=(fmt(y + 15.0)) {
+                        (format!("{v:.2}")) " " (bar.note)
                     }
                 }
             }

@@ -29,6 +29,15 @@ pub fn interval(value: Option<(f64, f64)>) -> String {
     value.map_or_else(|| "–".into(), |(lo, hi)| format!("[{lo:.2}, {hi:.2}]"))
 }
 
+/// An indicator's short name: its text before the first colon ("安全感受:您对本地的安全感受
+///如何?" reads "安全感受"), or the whole text.
+pub fn short_label(text: &str) -> &str {
+    text.split(['：', ':'])
+        .next()
+        .filter(|s| !s.is_empty())
+        .unwrap_or(text)
+}
+
 pub fn kind_label(kind: UnitKind) -> &'static str {
     match kind {
         UnitKind::Province => "省",
@@ -66,5 +75,10 @@ mod tests {
         assert_eq!(score(Some(76.094)), "76.09");
         assert_eq!(percent(Some(0.635)), "63.5%");
         assert_eq!(interval(Some((1.0, 2.5))), "[1.00, 2.50]");
+        assert_eq!(
+            short_label("安全感受：您对本地的安全感受如何？"),
+            "安全感受"
+        );
+        assert_eq!(short_label("知晓率"), "知晓率");
     }
 }

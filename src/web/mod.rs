@@ -26,6 +26,7 @@ use axum::routing::get;
 use tokio::net::TcpListener;
 
 use crate::auth::Gatekeeper;
+use crate::briefing::Briefings;
 use crate::catalog::Catalog;
 use crate::fieldwork::Fieldwork;
 use crate::scores::Scores;
@@ -35,6 +36,7 @@ use crate::scores::Scores;
 pub struct WebState {
     pub scores: Scores,
     pub fieldwork: Fieldwork,
+    pub briefings: Briefings,
     pub catalog: Arc<Catalog>,
     pub gate: Arc<Gatekeeper>,
 }

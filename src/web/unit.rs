@@ -11,7 +11,7 @@ use super::WebState;
 use super::access::{authorize, rpc};
 use super::charts::{HistoryPoint, IndicatorRow, indicator_chart, line_chart};
 use super::error::WebError;
-use super::format::{carrier_label, change, interval, percent, score};
+use super::format::{carrier_label, change, interval, percent, score, short_label};
 use super::layout::{Shell, campaign_nav, shell};
 use super::rankings::ranked_interval;
 use crate::domain::aapor::{GroupCounts, Rates};
@@ -95,7 +95,7 @@ pub async fn fragment(
             .filter_map(|r| r.value)
             .collect();
         rows.push(IndicatorRow {
-            label: indicator.text.clone(),
+            label: short_label(&indicator.text).to_owned(),
             value: scored.mean,
             interval: scored.confidence_interval,
             peer_median: median(values),

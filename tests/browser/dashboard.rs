@@ -5,6 +5,7 @@
 use canvass::auth::Role;
 use canvass::proto::v1 as pb;
 use canvass::proto::v1::aggregate_service_client::AggregateServiceClient;
+use canvass::proto::v1::briefing_service_client::BriefingServiceClient;
 use canvass::proto::v1::catalog_service_client::CatalogServiceClient;
 use canvass::proto::v1::submission_service_client::SubmissionServiceClient;
 use fantoccini::Locator;
@@ -337,7 +338,8 @@ async fn the_unit_page_and_the_overview_draw_their_charts() {
             "const b = document.querySelector('svg.bars');
              return b && [b.querySelectorAll('rect.bar').length,
                           document.getElementById('composite').textContent,
-                          document.querySelectorAll('section.group').length]",
+                          document.querySelectorAll('section.group').length,
+                          [...b.querySelectorAll('text.value')].map(t => t.textContent)]",
         )
         .await;
     assert_eq!(overview[0], indicators, "{overview}");
@@ -351,6 +353,42 @@ async fn the_unit_page_and_the_overview_draw_their_charts() {
         "{overview}"
     );
     assert!(overview[2].as_u64().unwrap() >= 1, "{overview}");
+    // Each indicator's score and change as GetCampaignBriefing reports them, a change within
+    // its margin of error marked "≈", never as a rise or fall.
+    let briefing = BriefingServiceClient::new(demo.client(Role::Analyst))
+        .get_campaign_briefing(pb::GetCampaignBriefingRequest {
+            campaign_id: CAMPAIGN.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let expected: Vec<String> = briefing
+        .indicators
+        .iter()
+        .map(|i| {
+            let value = i.estimate.as_ref().unwrap().score;
+            let c = i.change.as_ref().unwrap();
+            let sign = if c.change > 0.0 {
+                "+"
+            } else if c.change < 0.0 {
+                "−"
+            } else {
+                "±"
+            };
+            let mark = match (c.beyond_margin, c.change > 0.0) {
+                (false, _) => "≈",
+                (true, true) => "↑",
+                (true, false) => "↓",
+            };
+            format!("{value:.2} {sign}{:.2} {mark}", c.change.abs())
+        })
+        .collect();
+    assert_eq!(overview[3], serde_json::json!(expected), "{overview}");
+    assert!(
+        expected.iter().any(|e| e.ends_with('≈')),
+        "the demo has a change within its margin: {expected:?}"
+    );
 
     browser.close().await;
     demo.stop().await;
