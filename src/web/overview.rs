@@ -111,7 +111,8 @@ pub async fn fragment(
             @let label = g.group.kinds().map(kind_label).collect::<Vec<_>>().join("、");
             section.group {
                 h2 { (label) " (参与排名 " (g.ranked_count) " / " (g.peer_count) ")" }
-                div.columns {
+                @if g.ranked_count == 0 { p.summary { "各单位样本均不足,本轮不排名。" } }
+                div.columns hidden[g.ranked_count == 0] {
                     (placed_list(&format!("前 {} 位", b.top_n), &g.top, &unit_link))
                     (placed_list(&format!("后 {} 位", b.top_n), &g.bottom, &unit_link))
                     @if compared {

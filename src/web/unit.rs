@@ -147,7 +147,7 @@ pub async fn fragment(
             ol.weakest {
                 @for s in weak.standings.iter().take(3) {
                     li {
-                        (s.text) ":" (score(s.value))
+                        (short_label(&s.text)) ":" (score(s.value))
                         @if let Some(rank) = s.rank { ",同类第 " (rank) " / " (s.ranked_count) " 名" }
                         ",比同类平均 " (change(s.value.zip(s.peer_mean).map(|(v, m)| v - m)))
                     }
