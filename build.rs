@@ -13,6 +13,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/canvass/v1/audit.proto",
         "proto/canvass/v1/export.proto",
         "proto/canvass/v1/auth.proto",
+        "proto/canvass/v1/briefing.proto",
     ];
     println!("cargo:rerun-if-changed=proto");
     let descriptors = protox::compile(protos, ["proto"])?;

@@ -159,6 +159,11 @@ pub struct ExposureArgs {
     /// default.
     #[arg(long, env = "CANVASS_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
+    /// Address to serve the browser dashboard on (plain HTTP), e.g. 127.0.0.1:8080; none by
+    /// default. Keep it on loopback or behind a TLS proxy: analysts send their token with
+    /// every request.
+    #[arg(long, env = "CANVASS_HTTP_LISTEN")]
+    pub http_listen: Option<SocketAddr>,
 }
 
 impl ExposureArgs {

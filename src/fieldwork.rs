@@ -431,6 +431,31 @@ impl Fieldwork {
         let facts = self.store.grievance_facts(campaign_id, &units).await?;
         Ok(summarise(&facts))
     }
+
+    /// The grievances raised in `unit` and its descendants, counted by status: the figures a
+    /// briefing reports, which name no household and so need no reviewer's units.
+    ///
+    /// # Errors
+    /// NOT_FOUND for an unknown campaign or unit; FAILED_PRECONDITION for a unit outside the
+    /// campaign's scope.
+    pub async fn grievance_counts(
+        &self,
+        campaign_id: &CampaignId,
+        unit: &UnitId,
+    ) -> Result<GrievanceSummary> {
+        let catalog = self.snapshot(campaign_id, Some(unit)).await?;
+        let campaign = catalog.campaign(campaign_id)?;
+        catalog.unit(unit)?;
+        let tree = catalog.units_of(campaign);
+        campaign.require_in_scope(&tree, unit)?;
+        let units: Vec<UnitId> = tree
+            .subtree(unit)
+            .into_iter()
+            .map(|u| u.id.clone())
+            .collect();
+        let facts = self.store.grievance_facts(campaign_id, &units).await?;
+        Ok(summarise(&facts))
+    }
 }
 
 fn state_label(state: ReviewState) -> &'static str {

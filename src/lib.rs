@@ -4,6 +4,7 @@
 pub mod api;
 pub mod auth;
 pub mod bench;
+pub mod briefing;
 pub mod catalog;
 pub mod cli;
 pub mod codec;
@@ -25,3 +26,4 @@ pub mod startup;
 pub mod store;
 pub mod telemetry;
 pub mod tls;
+pub mod web;

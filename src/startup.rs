@@ -13,9 +13,11 @@ use tonic::transport::Server;
 use tower::layer::util::{Identity, Stack};
 
 use crate::api::{
-    AggregateApi, AuditApi, AuthApi, CallCenterApi, CatalogApi, ExportApi, ReviewApi, SubmissionApi,
+    AggregateApi, AuditApi, AuthApi, BriefingApi, CallCenterApi, CatalogApi, ExportApi, ReviewApi,
+    SubmissionApi,
 };
 use crate::auth::{AuthLayer, CachedVerifier, Gatekeeper, Jwks, Revocations, ensure_keypair};
+use crate::briefing::Briefings;
 use crate::catalog::Catalog;
 use crate::configuration::ServeArgs;
 use crate::connections::Connections;
@@ -31,6 +33,7 @@ use crate::proto::FILE_DESCRIPTOR_SET;
 use crate::proto::v1::aggregate_service_server::AggregateServiceServer;
 use crate::proto::v1::audit_service_server::AuditServiceServer;
 use crate::proto::v1::auth_service_server::AuthServiceServer;
+use crate::proto::v1::briefing_service_server::BriefingServiceServer;
 use crate::proto::v1::call_center_service_server::CallCenterServiceServer;
 use crate::proto::v1::catalog_service_server::CatalogServiceServer;
 use crate::proto::v1::export_service_server::ExportServiceServer;
@@ -86,6 +89,8 @@ pub struct Application {
     catalog: Arc<Catalog>,
     metrics: Metrics,
     metrics_listener: Option<(TcpListener, SocketAddr)>,
+    /// The dashboard's listener, when `--http-listen` asks for one.
+    http_listener: Option<(TcpListener, SocketAddr)>,
     certificate: Option<Arc<ReloadingCert>>,
     gate: Arc<Gatekeeper>,
     /// The identity provider's key set, kept current while serving; `None` with Canvass's
@@ -130,6 +135,10 @@ impl Application {
             Some(address) => Some(bind(address).await?),
             None => None,
         };
+        let http_listener = match settings.exposure.http_listen {
+            Some(address) => Some(bind(address).await?),
+            None => None,
+        };
         let certificate = settings
             .exposure
             .tls_files()
@@ -144,6 +153,7 @@ impl Application {
             catalog,
             metrics: Metrics::new(),
             metrics_listener,
+            http_listener,
             certificate,
             gate,
             jwks,
@@ -157,6 +167,11 @@ impl Application {
     /// Where /metrics is served, when it is.
     pub fn metrics_addr(&self) -> Option<SocketAddr> {
         self.metrics_listener.as_ref().map(|(_, address)| *address)
+    }
+
+    /// Where the browser dashboard is served, when it is.
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http_listener.as_ref().map(|(_, address)| *address)
     }
 
     /// Sets the gauges that are read when /metrics is scraped.
@@ -248,6 +263,9 @@ impl Application {
         health.set_serving::<AuditServiceServer<AuditApi>>().await;
         health.set_serving::<ExportServiceServer<ExportApi>>().await;
         health.set_serving::<AuthServiceServer<AuthApi>>().await;
+        health
+            .set_serving::<BriefingServiceServer<BriefingApi>>()
+            .await;
         // Identity upkeep, stopped when this function returns: the provider's keys, other
         // processes' revocations, idle rate-limit state and the refusal log's summaries.
         let upkeep: Vec<AbortOnDrop> = [
@@ -279,7 +297,9 @@ impl Application {
             fieldwork: fieldwork.clone(),
             phone_hasher: phone_hasher.clone(),
         };
-        let review = ReviewApi { fieldwork };
+        let review = ReviewApi {
+            fieldwork: fieldwork.clone(),
+        };
         // Tells open uploads to stop reading at shutdown, so they end once their items in
         // flight are answered instead of holding the shutdown for the whole grace period.
         let (stopping, stopping_rx) = tokio::sync::watch::channel(false);
@@ -292,13 +312,28 @@ impl Application {
         let catalog = CatalogApi {
             catalog: self.catalog.clone(),
         };
-        let aggregates = AggregateApi {
-            scores: Scores::new(
-                self.catalog.clone(),
-                self.store.clone(),
-                changes.watchers.clone(),
-            ),
-        };
+        let scores = Scores::new(
+            self.catalog.clone(),
+            self.store.clone(),
+            changes.watchers.clone(),
+        );
+        let briefings = Briefings::new(self.catalog.clone(), scores.clone(), fieldwork.clone());
+        // Stops with this function; its event streams never end by themselves.
+        let _dashboard = self.http_listener.map(|(listener, address)| {
+            tracing::info!(dashboard = %format!("http://{address}/"), "serving the dashboard");
+            AbortOnDrop(crate::web::serve(
+                listener,
+                crate::web::WebState {
+                    scores: scores.clone(),
+                    fieldwork,
+                    briefings: briefings.clone(),
+                    catalog: self.catalog.clone(),
+                    gate: self.gate.clone(),
+                },
+            ))
+        });
+        let briefing = BriefingApi { briefings };
+        let aggregates = AggregateApi { scores };
         let exports = ExportApi {
             exports: Exports::new(self.catalog.clone(), self.store.clone()),
         };
@@ -336,7 +371,10 @@ impl Application {
             .add_service(
                 ExportServiceServer::new(exports).max_decoding_message_size(MAX_MESSAGE_BYTES),
             )
-            .add_service(AuthServiceServer::new(auth).max_decoding_message_size(MAX_MESSAGE_BYTES));
+            .add_service(AuthServiceServer::new(auth).max_decoding_message_size(MAX_MESSAGE_BYTES))
+            .add_service(
+                BriefingServiceServer::new(briefing).max_decoding_message_size(MAX_MESSAGE_BYTES),
+            );
 
         let connections = Connections::default();
         let incoming = incoming(

@@ -2,8 +2,8 @@ use tonic::{Request, Response, Status};
 
 use super::caller;
 use super::convert::{
-    call_attempt_from_proto, campaign_and_unit, carrier_to_proto, disposition_to_proto,
-    rates_to_proto, timestamp_to_proto,
+    call_attempt_from_proto, campaign_and_unit, disposition_to_proto, response_rates_to_proto,
+    timestamp_to_proto,
 };
 use crate::domain::phone::PhoneHasher;
 use crate::domain::time::Timestamp;
@@ -51,18 +51,8 @@ impl CallCenterService for CallCenterApi {
         let r = request.into_inner();
         let (campaign, unit) = campaign_and_unit(&r.campaign_id, &r.unit_id)?;
         let rates = self.fieldwork.response_rates(&campaign, &unit).await?;
-        Ok(Response::new(pb::ResponseRates {
-            campaign_id: campaign.to_string(),
-            unit_id: unit.to_string(),
-            overall: Some(rates_to_proto(&rates.overall.0, &rates.overall.1)),
-            by_carrier: rates
-                .by_carrier
-                .iter()
-                .map(|(c, counts, r)| pb::CarrierRates {
-                    carrier: carrier_to_proto(Some(*c)).into(),
-                    rates: Some(rates_to_proto(counts, r)),
-                })
-                .collect(),
-        }))
+        Ok(Response::new(response_rates_to_proto(
+            &campaign, &unit, &rates,
+        )))
     }
 }

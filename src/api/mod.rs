@@ -3,6 +3,7 @@
 mod aggregate;
 mod audit;
 mod auth;
+mod briefing;
 mod callcenter;
 mod catalog;
 pub mod convert;
@@ -16,6 +17,7 @@ mod watch;
 pub use aggregate::AggregateApi;
 pub use audit::AuditApi;
 pub use auth::AuthApi;
+pub use briefing::BriefingApi;
 pub use callcenter::CallCenterApi;
 pub use catalog::CatalogApi;
 pub use export::ExportApi;

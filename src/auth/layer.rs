@@ -45,6 +45,8 @@ fn allowed_roles(path: &str) -> &'static [Role] {
             &[Role::Analyst]
         }
         ("canvass.v1.AggregateService", _) => &[Role::Analyst],
+        // A briefing reads what rankings read, plus counts of calls and grievances.
+        ("canvass.v1.BriefingService", _) => &[Role::Analyst],
         ("canvass.v1.CallCenterService", "LogCallAttempt") => &[Role::CallCenter],
         ("canvass.v1.CallCenterService", "GetResponseRates") => &[Role::Analyst],
         ("canvass.v1.ReviewService", _) => &[Role::Reviewer],
@@ -58,7 +60,7 @@ fn allowed_roles(path: &str) -> &'static [Role] {
 /// The token of the request's one `authorization: Bearer <token>` header. The scheme is matched
 /// case-insensitively (RFC 7235); two headers are refused rather than one picked, since a proxy
 /// and a client could each have added one.
-fn bearer_token(headers: &http::HeaderMap) -> Result<&str, Error> {
+pub fn bearer_token(headers: &http::HeaderMap) -> Result<&str, Error> {
     let mut values = headers.get_all(http::header::AUTHORIZATION).iter();
     let header = values
         .next()
@@ -116,7 +118,10 @@ impl Gatekeeper {
         }
     }
 
-    async fn authorize(
+    /// Checks a call to the RPC at `path` (`/package.Service/Method`): the token, its
+    /// revocation, the rate limits and the method's roles. The dashboard's HTTP side passes
+    /// the path of the RPC whose figures a page shows, so both sides allow exactly the same.
+    pub async fn authorize(
         &self,
         path: &str,
         token: Result<String, Error>,

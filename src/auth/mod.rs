@@ -17,7 +17,7 @@ pub use cache::CachedVerifier;
 pub use claims::{ClaimNames, RoleMapping};
 pub use jwks::{Jwks, JwksSource, Refresh};
 pub use keys::{KeyPaths, TokenIssuer, TokenVerifier, VerifiedToken, ensure_keypair, validation};
-pub use layer::{AuthLayer, Gatekeeper};
+pub use layer::{AuthLayer, Gatekeeper, bearer_token};
 pub use limits::{Limits, RateLimit};
 pub use principal::{Claims, Principal, Role};
 pub use revocation::{REVOCATIONS_CHANGED, Revocations};

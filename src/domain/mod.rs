@@ -2,6 +2,7 @@
 
 pub mod aapor;
 pub mod audit;
+pub mod briefing;
 pub mod campaign;
 pub mod cells;
 pub mod channel;

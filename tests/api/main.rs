@@ -7,6 +7,7 @@ mod helpers;
 mod aggregates;
 mod audit;
 mod auth;
+mod briefing;
 mod call_cases;
 mod catalog;
 mod composite;

@@ -3,6 +3,7 @@
 use super::*;
 use crate::domain::aapor::{Disposition, GroupCounts, NewCallAttempt, Rates};
 use crate::domain::intake::CLOCK_SKEW_ALLOWANCE_SECONDS;
+use crate::fieldwork::UnitRates;
 
 /// The wire enum numbers dispositions from 1 in the order of [`Disposition::ALL`].
 fn disposition(value: i32) -> Result<Disposition, String> {
@@ -97,6 +98,27 @@ pub fn rates_to_proto(counts: &GroupCounts, r: &Rates) -> pb::OutcomeRates {
         con1,
         con2,
         con3,
+    }
+}
+
+/// A unit's rates, overall and per carrier, as GetResponseRates answers them.
+pub fn response_rates_to_proto(
+    campaign_id: &CampaignId,
+    unit_id: &UnitId,
+    rates: &UnitRates,
+) -> pb::ResponseRates {
+    pb::ResponseRates {
+        campaign_id: campaign_id.to_string(),
+        unit_id: unit_id.to_string(),
+        overall: Some(rates_to_proto(&rates.overall.0, &rates.overall.1)),
+        by_carrier: rates
+            .by_carrier
+            .iter()
+            .map(|(c, counts, r)| pb::CarrierRates {
+                carrier: carrier_to_proto(Some(*c)).into(),
+                rates: Some(rates_to_proto(counts, r)),
+            })
+            .collect(),
     }
 }
 

@@ -143,6 +143,7 @@ pub fn carrier_to_proto(carrier: Option<Carrier>) -> pb::Carrier {
 
 mod audit;
 mod auth;
+mod briefing;
 mod callcenter;
 mod campaigns;
 mod export;
@@ -156,6 +157,7 @@ mod weighting;
 
 pub use audit::*;
 pub use auth::*;
+pub use briefing::*;
 pub use callcenter::*;
 pub use campaigns::*;
 pub use export::*;
