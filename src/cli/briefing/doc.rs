@@ -115,11 +115,11 @@ fn table(header: &[&str], rows: Vec<Vec<String>>) -> Block {
     }
 }
 
-fn named(entries: &[pb::BriefingEntry]) -> Vec<String> {
+fn named(entries: &[pb::BriefingEntry], lang: Lang) -> Vec<String> {
     entries
         .iter()
         .filter_map(|e| e.entry.as_ref())
-        .map(|e| format!("{}（{}）", e.unit_name, score(e.score)))
+        .map(|e| lang.unit_with_score(&e.unit_name, e.score))
         .collect()
 }
 
@@ -130,8 +130,12 @@ fn peer_group(g: &pb::PeerGroupBriefing, b: &pb::CampaignBriefing, lang: Lang) -
     ];
     let moved = |entries: &[pb::BriefingEntry]| {
         let list: Vec<String> = entries.iter().map(|e| lang.moved(e)).collect();
-        lang.join(&list)
+        lang.join_clauses(&list)
     };
+    if g.ranked_count == 0 {
+        out.push(Block::Paragraph(lang.not_ranked().into()));
+        return out;
+    }
     if !g.risers.is_empty() {
         out.push(Block::Paragraph(lang.risers(&moved(&g.risers))));
     }
@@ -140,11 +144,11 @@ fn peer_group(g: &pb::PeerGroupBriefing, b: &pb::CampaignBriefing, lang: Lang) -
     }
     if !g.top.is_empty() {
         out.push(Block::Paragraph(
-            lang.top(b.top_n, &lang.join(&named(&g.top))),
+            lang.top(b.top_n, &lang.join(&named(&g.top, lang))),
         ));
     }
     if !g.bottom.is_empty() {
-        let list = lang.join(&named(&g.bottom));
+        let list = lang.join(&named(&g.bottom, lang));
         out.push(Block::Paragraph(lang.bottom(b.top_n, &list)));
     }
     out.push(Block::Paragraph(if g.laggards_known {

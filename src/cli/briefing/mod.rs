@@ -140,7 +140,7 @@ mod tests {
         rise.beyond_margin = true;
         let md = render(&briefing(rise), Format::Md, Lang::Zh);
         assert!(
-            md.contains("比第一次提高了2.52分（超出误差范围±2.15分）（样本量：本轮950，上轮900）"),
+            md.contains("比第一次提高了2.52分，超出误差范围±2.15分。样本量：本轮950，上轮900。"),
             "{md}"
         );
         let en = render(&briefing(rise), Format::Html, Lang::En);

@@ -63,22 +63,22 @@ impl Lang {
         let d = c.change;
         match (self, c.margin_of_error, c.beyond_margin) {
             (Self::Zh, Some(m), true) if d > 0.0 => {
-                format!("提高了{}分（超出误差范围±{}分）", two(d), two(m))
+                format!("提高了{}分，超出误差范围±{}分", two(d), two(m))
             }
             (Self::Zh, Some(m), true) => {
-                format!("下降了{}分（超出误差范围±{}分）", two(-d), two(m))
+                format!("下降了{}分，超出误差范围±{}分", two(-d), two(m))
             }
             (Self::Zh, Some(m), false) => {
                 format!("变化{d:+.2}分，变化在误差范围内（±{}分）", two(m))
             }
             (Self::Zh, None, _) => format!("变化{d:+.2}分，误差范围无法估计，不作升降判断"),
             (Self::En, Some(m), true) if d > 0.0 => format!(
-                "rose by {} points (beyond the margin of error, ±{})",
+                "rose by {} points, beyond the margin of error of ±{}",
                 two(d),
                 two(m)
             ),
             (Self::En, Some(m), true) => format!(
-                "fell by {} points (beyond the margin of error, ±{})",
+                "fell by {} points, beyond the margin of error of ±{}",
                 two(-d),
                 two(m)
             ),
@@ -107,7 +107,7 @@ impl Lang {
         let (now, before) = (sample(c.after.as_ref()), sample(c.before.as_ref()));
         match self {
             Self::Zh => format!("样本量：本轮{now}，上轮{before}"),
-            Self::En => format!("samples: {now} this round, {before} before"),
+            Self::En => format!("Samples: {now} this round, {before} in the compared round"),
         }
     }
 
@@ -121,12 +121,12 @@ impl Lang {
         let score = score.map_or_else(|| "-".into(), two);
         match (self, compared, change) {
             (Self::Zh, Some(compared), Some(c)) => format!(
-                "{campaign}群众评价得分为{score}分，比{compared}{}（{}）。",
+                "{campaign}群众评价得分为{score}分，比{compared}{}。{}。",
                 self.change(c),
                 self.samples(c)
             ),
             (Self::En, Some(compared), Some(c)) => format!(
-                "The public's rating in {campaign} is {score} points; against {compared} it {} ({}).",
+                "The public's rating in {campaign} is {score} points; against {compared} it {}. {}.",
                 self.change(c),
                 self.samples(c)
             ),
@@ -178,33 +178,52 @@ impl Lang {
         }
     }
 
-    /// "东山办事处上升了13位（第15位→第2位，得分提高了5.20分（…））".
+    /// "东山办事处上升了13位（第15位→第2位），得分提高了12.52分，超出误差范围±4.65分".
     pub fn moved(self, e: &pb::BriefingEntry) -> String {
         let row = e.entry.clone().unwrap_or_default();
         let places = row.rank_change.unwrap_or(0);
         let ranks = match (row.previous_rank, row.rank) {
             (Some(p), Some(r)) => match self {
-                Self::Zh => format!("第{p}位→第{r}位"),
-                Self::En => format!("from {p} to {r}"),
+                Self::Zh => format!("（第{p}位→第{r}位）"),
+                Self::En => format!(" ({p} → {r})"),
             },
             _ => String::new(),
         };
-        let change = e.change.as_ref().map(|c| match self {
-            Self::Zh => format!("得分{}", self.change(c)),
-            Self::En => format!("its score {}", self.change(c)),
+        let change = e.change.as_ref().map_or_else(String::new, |c| match self {
+            Self::Zh => format!("，得分{}", self.change(c)),
+            Self::En => format!(", its score {}", self.change(c)),
         });
-        let detail = [Some(ranks), change]
-            .into_iter()
-            .flatten()
-            .filter(|s| !s.is_empty())
-            .collect::<Vec<_>>()
-            .join(self.pick("，", "; "));
         match (self, places > 0) {
-            (Self::Zh, true) => format!("{}上升了{places}位（{detail}）", row.unit_name),
-            (Self::Zh, false) => format!("{}后退{}位（{detail}）", row.unit_name, -places),
-            (Self::En, true) => format!("{} up {places} places ({detail})", row.unit_name),
-            (Self::En, false) => format!("{} down {} places ({detail})", row.unit_name, -places),
+            (Self::Zh, true) => format!("{}上升了{places}位{ranks}{change}", row.unit_name),
+            (Self::Zh, false) => format!("{}后退{}位{ranks}{change}", row.unit_name, -places),
+            (Self::En, up) => {
+                let n = places.abs();
+                let unit = if n == 1 { "place" } else { "places" };
+                let way = if up { "up" } else { "down" };
+                format!("{} {way} {n} {unit}{ranks}{change}", row.unit_name)
+            }
         }
+    }
+
+    /// Joins sentences-in-a-list, which hold commas themselves.
+    pub fn join_clauses(self, items: &[String]) -> String {
+        items.join(self.pick("；", "; "))
+    }
+
+    /// A unit with its score: "东山办事处（87.96分）".
+    pub fn unit_with_score(self, name: &str, score: Option<f64>) -> String {
+        let score = score.map_or_else(|| "-".into(), two);
+        match self {
+            Self::Zh => format!("{name}（{score}分）"),
+            Self::En => format!("{name} ({score})"),
+        }
+    }
+
+    pub fn not_ranked(self) -> &'static str {
+        self.pick(
+            "各单位样本量均不足，不作排名。",
+            "No unit has enough interviews to be ranked.",
+        )
     }
 
     pub fn risers(self, list: &str) -> String {
