@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
+pub mod briefing;
 pub mod client;
 pub mod demo;
 mod export;
@@ -73,6 +74,8 @@ enum Command {
     Laggards(reports::laggards::LaggardsArgs),
     /// AAPOR response, cooperation, refusal and contact rates, overall and per carrier.
     ResponseRates(reports::response_rates::ResponseRatesArgs),
+    /// The round's briefing as a Markdown or HTML document, in Chinese or English.
+    Briefing(Box<briefing::BriefingArgs>),
 }
 
 #[derive(clap::Args)]
@@ -136,6 +139,7 @@ impl Cli {
             Some(Command::Laggards(args)) => reports::laggards::run(args).await,
             Some(Command::ResponseRates(args)) => reports::response_rates::run(args).await,
             Some(Command::Revoke(args)) => revoke::run(args).await,
+            Some(Command::Briefing(args)) => briefing::run(*args).await,
             Some(Command::Migrate(args)) => {
                 args.common.protect_files()?;
                 let options = StoreOptions {

@@ -2,6 +2,7 @@
 //! script uses it.
 
 mod binary;
+mod briefing;
 mod demo;
 mod export;
 mod import;
