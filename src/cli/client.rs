@@ -107,3 +107,38 @@ pub fn remote_error(status: &Status) -> Error {
         _ => Error::Internal(message),
     }
 }
+
+/// How long to wait before calling again when the server's limit turned a call away and said
+/// nothing of when to return.
+const DEFAULT_RETRY_DELAY: Duration = Duration::from_millis(200);
+/// How long one call keeps trying while the server keeps turning it away.
+const MAX_PATIENCE: Duration = Duration::from_secs(120);
+
+/// Makes `call` until the server's rate limit stops turning it away (RESOURCE_EXHAUSTED),
+/// waiting each time for the delay the server's RetryInfo gives. Bulk clients such as the
+/// demo loader send thousands of calls with one token; the limit paces them instead of failing
+/// them.
+///
+/// # Errors
+/// The call's last status: any other code at once, RESOURCE_EXHAUSTED after [`MAX_PATIENCE`].
+pub async fn patiently<T, F, Fut>(mut call: F) -> std::result::Result<T, Status>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = std::result::Result<T, Status>>,
+{
+    let started = std::time::Instant::now();
+    loop {
+        match call().await {
+            Err(status)
+                if status.code() == tonic::Code::ResourceExhausted
+                    && started.elapsed() < MAX_PATIENCE =>
+            {
+                let delay = tonic_types::StatusExt::get_details_retry_info(&status)
+                    .and_then(|info| info.retry_delay)
+                    .unwrap_or(DEFAULT_RETRY_DELAY);
+                tokio::time::sleep(delay.min(Duration::from_secs(5))).await;
+            }
+            other => return other,
+        }
+    }
+}

@@ -265,3 +265,23 @@ async fn demo_loads_a_city_whose_rounds_have_risers_fallers_ties_and_laggards() 
 
     server.stop().await;
 }
+
+/// The demo sends hundreds of calls with one token, faster than a tight per-subject limit
+/// allows: it waits as each refusal's RetryInfo says and loads the whole city.
+#[tokio::test]
+async fn demo_loads_under_a_tight_rate_limit() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let (server, address) = crate::binary::serve_with(
+        canvass(data_dir.path()),
+        &["--rate-limit-per-subject", "50:50"],
+    );
+    let server = Server(Some(server));
+    let path = data_dir.path().to_path_buf();
+    let at = address.clone();
+    let output = tokio::task::spawn_blocking(move || client(&path, &at, &["demo", "--small"]))
+        .await
+        .unwrap();
+    let stdout = succeeded(output);
+    assert!(stdout.contains("demo-r2"), "{stdout}");
+    server.stop().await;
+}

@@ -12,7 +12,7 @@ use rand::{Rng, SeedableRng};
 use super::city::{self, DEPARTMENTS, TOWNSHIPS};
 use super::generate::{CENTRE, Fieldwork, Placed, Round, Size};
 use super::{Created, questionnaire};
-use crate::cli::client::{Connection, remote_error};
+use crate::cli::client::{Connection, patiently, remote_error};
 use crate::error::{Error, Result};
 use crate::proto::v1 as pb;
 use crate::proto::v1::call_center_service_client::CallCenterServiceClient;
@@ -39,14 +39,17 @@ pub async fn load(
         .map_err(|e| Error::internal(format!("clock before 1970: {e}")))?
         .as_secs() as i64;
     let (townships, departments) = create_units(connection, prefix, size, rng).await?;
-    let mut catalog = CatalogServiceClient::new(connection.clone());
+    let catalog = CatalogServiceClient::new(connection.clone());
     let questionnaire_id = format!("{prefix}-safety");
-    catalog
-        .create_questionnaire(pb::CreateQuestionnaireRequest {
-            questionnaire: Some(questionnaire::questionnaire(&questionnaire_id)),
-        })
-        .await
-        .map_err(|s| remote_error(&s))?;
+    let request = pb::CreateQuestionnaireRequest {
+        questionnaire: Some(questionnaire::questionnaire(&questionnaire_id)),
+    };
+    patiently(|| {
+        let (mut catalog, request) = (catalog.clone(), request.clone());
+        async move { catalog.create_questionnaire(request).await }
+    })
+    .await
+    .map_err(|s| remote_error(&s))?;
 
     let round1 = format!("{prefix}-r1");
     let round2 = format!("{prefix}-r2");
@@ -65,32 +68,35 @@ pub async fn load(
             0,
         ),
     ] {
-        catalog
-            .create_campaign(pb::CreateCampaignRequest {
-                campaign: Some(pb::Campaign {
-                    id: id.clone(),
-                    name: name.into(),
-                    questionnaire_id: questionnaire_id.clone(),
-                    scope_unit_id: prefix.into(),
-                    open_time: Some(Timestamp {
-                        seconds: open,
-                        nanos: 0,
-                    }),
-                    close_time: Some(Timestamp {
-                        seconds: close,
-                        nanos: 0,
-                    }),
-                    compared_campaign_id: compared.into(),
-                    min_sample: 30,
-                    quality_rules: Some(pb::QualityRules {
-                        max_upload_delay_hours: late_hours,
-                        ..Default::default()
-                    }),
+        let request = pb::CreateCampaignRequest {
+            campaign: Some(pb::Campaign {
+                id: id.clone(),
+                name: name.into(),
+                questionnaire_id: questionnaire_id.clone(),
+                scope_unit_id: prefix.into(),
+                open_time: Some(Timestamp {
+                    seconds: open,
+                    nanos: 0,
+                }),
+                close_time: Some(Timestamp {
+                    seconds: close,
+                    nanos: 0,
+                }),
+                compared_campaign_id: compared.into(),
+                min_sample: 30,
+                quality_rules: Some(pb::QualityRules {
+                    max_upload_delay_hours: late_hours,
                     ..Default::default()
                 }),
-            })
-            .await
-            .map_err(|s| remote_error(&s))?;
+                ..Default::default()
+            }),
+        };
+        patiently(|| {
+            let (mut catalog, request) = (catalog.clone(), request.clone());
+            async move { catalog.create_campaign(request).await }
+        })
+        .await
+        .map_err(|s| remote_error(&s))?;
     }
     eprintln!(
         "catalog: 1 city, {} townships and sub-districts, {} villages and communities, {} departments; campaigns {round1}, {round2}",
@@ -241,20 +247,38 @@ async fn create_units(
 }
 
 async fn create_all(connection: &Connection, units: Vec<pb::Unit>) -> Result<()> {
-    futures::stream::iter(units)
-        .map(|unit| {
-            let mut catalog = CatalogServiceClient::new(connection.clone());
+    let catalog = CatalogServiceClient::new(connection.clone());
+    call_each(units, |unit| {
+        let mut catalog = catalog.clone();
+        async move {
+            catalog
+                .create_unit(pb::CreateUnitRequest { unit: Some(unit) })
+                .await
+        }
+    })
+    .await
+}
+
+/// Makes one unary call per item, [`CONCURRENCY`] at a time, each paced by the server's rate
+/// limit ([`patiently`]).
+async fn call_each<T, R, F, Fut>(items: Vec<T>, call: F) -> Result<()>
+where
+    T: Clone,
+    F: Fn(T) -> Fut,
+    Fut: Future<Output = std::result::Result<R, tonic::Status>>,
+{
+    futures::stream::iter(items)
+        .map(|item| {
+            let call = &call;
             async move {
-                catalog
-                    .create_unit(pb::CreateUnitRequest { unit: Some(unit) })
+                patiently(|| call(item.clone()))
                     .await
                     .map_err(|s| remote_error(&s))
             }
         })
         .buffer_unordered(CONCURRENCY)
-        .try_collect::<Vec<_>>()
-        .await?;
-    Ok(())
+        .try_for_each(|_| async { Ok(()) })
+        .await
 }
 
 /// Uploads over a few concurrent streams; returns the ids of the submissions flagged for review.
@@ -273,14 +297,20 @@ async fn upload(
         queues.push(queue);
     }
     let uploads = queues.into_iter().map(|queue| {
-        let mut client = SubmissionServiceClient::new(connection.clone());
+        let client = SubmissionServiceClient::new(connection.clone());
         async move {
             let expected = queue.len();
-            let mut results = client
-                .upload_submissions(futures::stream::iter(queue))
-                .await
-                .map_err(|s| remote_error(&s))?
-                .into_inner();
+            let mut results = patiently(|| {
+                let (mut client, queue) = (client.clone(), queue.clone());
+                async move {
+                    client
+                        .upload_submissions(futures::stream::iter(queue))
+                        .await
+                }
+            })
+            .await
+            .map_err(|s| remote_error(&s))?
+            .into_inner();
             let mut flagged = Vec::new();
             let mut answered = 0;
             while let Some(item) = results.message().await.map_err(|s| remote_error(&s))? {
@@ -317,29 +347,23 @@ async fn log_attempts(
     connection: &Connection,
     attempts: Vec<pb::LogCallAttemptRequest>,
 ) -> Result<()> {
-    futures::stream::iter(attempts)
-        .map(|attempt| {
-            let mut calls = CallCenterServiceClient::new(connection.clone());
-            async move {
-                calls
-                    .log_call_attempt(attempt)
-                    .await
-                    .map_err(|s| remote_error(&s))
-            }
-        })
-        .buffer_unordered(CONCURRENCY)
-        .try_collect::<Vec<_>>()
-        .await?;
-    Ok(())
+    let calls = CallCenterServiceClient::new(connection.clone());
+    call_each(attempts, |attempt| {
+        let mut calls = calls.clone();
+        async move { calls.log_call_attempt(attempt).await }
+    })
+    .await
 }
 
 /// A supervisor listens to the recordings of the interviews flagged as too fast: most were
 /// cut short and are rejected, the rest approved.
 async fn review(connection: &Connection, campaign_id: &str, flagged: Vec<String>) -> Result<usize> {
     let count = flagged.len();
-    futures::stream::iter(flagged.into_iter().enumerate())
-        .map(|(i, submission_id)| {
-            let mut review = ReviewServiceClient::new(connection.clone());
+    let review = ReviewServiceClient::new(connection.clone());
+    call_each(
+        flagged.into_iter().enumerate().collect(),
+        |(i, submission_id)| {
+            let mut review = review.clone();
             let (decision, reason) = if i % 5 < 3 {
                 (pb::ReviewDecision::Reject, "录音核查: 访问未完成")
             } else {
@@ -357,12 +381,10 @@ async fn review(connection: &Connection, campaign_id: &str, flagged: Vec<String>
                         reason: reason.into(),
                     })
                     .await
-                    .map_err(|s| remote_error(&s))
             }
-        })
-        .buffer_unordered(CONCURRENCY)
-        .try_collect::<Vec<_>>()
-        .await?;
+        },
+    )
+    .await?;
     Ok(count)
 }
 
@@ -373,20 +395,23 @@ async fn follow_up_grievances(
     round: u32,
     rng: &mut StdRng,
 ) -> Result<usize> {
-    let mut review = ReviewServiceClient::new(connection.clone());
+    let review = ReviewServiceClient::new(connection.clone());
     let mut grievances = Vec::new();
     let mut page_token = String::new();
     loop {
-        let page = review
-            .list_grievances(pb::ListGrievancesRequest {
-                campaign_id: campaign_id.into(),
-                page_size: 1000,
-                page_token,
-                ..Default::default()
-            })
-            .await
-            .map_err(|s| remote_error(&s))?
-            .into_inner();
+        let request = pb::ListGrievancesRequest {
+            campaign_id: campaign_id.into(),
+            page_size: 1000,
+            page_token,
+            ..Default::default()
+        };
+        let page = patiently(|| {
+            let (mut review, request) = (review.clone(), request.clone());
+            async move { review.list_grievances(request).await }
+        })
+        .await
+        .map_err(|s| remote_error(&s))?
+        .into_inner();
         grievances.extend(page.grievances);
         if page.next_page_token.is_empty() {
             break;
@@ -412,18 +437,10 @@ async fn follow_up_grievances(
             })
         })
         .collect();
-    futures::stream::iter(updates)
-        .map(|update| {
-            let mut review = ReviewServiceClient::new(connection.clone());
-            async move {
-                review
-                    .update_grievance(update)
-                    .await
-                    .map_err(|s| remote_error(&s))
-            }
-        })
-        .buffer_unordered(CONCURRENCY)
-        .try_collect::<Vec<_>>()
-        .await?;
+    call_each(updates, |update| {
+        let mut review = review.clone();
+        async move { review.update_grievance(update).await }
+    })
+    .await?;
     Ok(count)
 }
