@@ -116,8 +116,8 @@ pub async fn fragment(
                     (placed_list(&format!("前 {} 位", b.top_n), &g.top, &unit_link))
                     (placed_list(&format!("后 {} 位", b.top_n), &g.bottom, &unit_link))
                     @if compared {
-                        (placed_list("进步明显", &g.risers, &unit_link))
-                        (placed_list("退位明显", &g.fallers, &unit_link))
+                        (moved_list("进步明显", &g.risers, &unit_link))
+                        (moved_list("退位明显", &g.fallers, &unit_link))
                     }
                 }
                 @if let Some(l) = &g.laggards {
@@ -161,6 +161,25 @@ fn placed_list(title: &str, rows: &[PlacedUnit], link: &dyn Fn(&PlacedUnit) -> S
                         a href=(link(p)) { (p.row.score.unit_name) } " "
                         span.score { (score(p.row.value)) }
                         " " (arrow(p.row.rank_change))
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Risers and fallers: the places moved and, beside them, the score change judged against its
+/// margin of error, since a rank change alone says nothing about significance.
+fn moved_list(title: &str, rows: &[PlacedUnit], link: &dyn Fn(&PlacedUnit) -> String) -> Markup {
+    html! {
+        div.list {
+            h3 { (title) }
+            ol {
+                @for p in rows {
+                    li {
+                        a href=(link(p)) { (p.row.score.unit_name) } " "
+                        (arrow(p.row.rank_change)) " "
+                        span.moved-change { "(" (change_markup(p.change.as_ref())) ")" }
                     }
                 }
             }

@@ -369,19 +369,7 @@ async fn the_unit_page_and_the_overview_draw_their_charts() {
         .map(|i| {
             let value = i.estimate.as_ref().unwrap().score;
             let c = i.change.as_ref().unwrap();
-            let sign = if c.change > 0.0 {
-                "+"
-            } else if c.change < 0.0 {
-                "−"
-            } else {
-                "±"
-            };
-            let mark = match (c.beyond_margin, c.change > 0.0) {
-                (false, _) => "≈",
-                (true, true) => "↑",
-                (true, false) => "↓",
-            };
-            format!("{value:.2} {sign}{:.2} {mark}", c.change.abs())
+            format!("{value:.2} {}", mark_of(c))
         })
         .collect();
     assert_eq!(overview[3], serde_json::json!(expected), "{overview}");
@@ -389,7 +377,42 @@ async fn the_unit_page_and_the_overview_draw_their_charts() {
         expected.iter().any(|e| e.ends_with('≈')),
         "the demo has a change within its margin: {expected:?}"
     );
+    // The first group's risers, each with its score change judged against its margin.
+    let marks = browser
+        .wait_for(
+            "the risers' changes",
+            "const l = document.querySelector('section.group div.list:nth-child(3)');
+             return l && [...l.querySelectorAll('.moved-change')].map(t => t.textContent)",
+        )
+        .await;
+    let risers: Vec<String> = briefing.peer_groups[0]
+        .risers
+        .iter()
+        .map(|r| match &r.change {
+            Some(c) => format!("({})", mark_of(c)),
+            None => "()".into(),
+        })
+        .collect();
+    assert!(!risers.is_empty());
+    assert_eq!(marks, serde_json::json!(risers), "{marks}");
 
     browser.close().await;
     demo.stop().await;
+}
+
+/// A change as the pages print it: signed, then ↑ or ↓ beyond its margin of error, ≈ within.
+fn mark_of(c: &pb::ScoreChange) -> String {
+    let sign = if c.change > 0.0 {
+        "+"
+    } else if c.change < 0.0 {
+        "−"
+    } else {
+        "±"
+    };
+    let mark = match (c.beyond_margin, c.change > 0.0) {
+        (false, _) => "≈",
+        (true, true) => "↑",
+        (true, false) => "↓",
+    };
+    format!("{sign}{:.2} {mark}", c.change.abs())
 }
