@@ -199,6 +199,20 @@ impl Scores {
     /// campaign's questionnaire lacks, or when no kinds are named under a scope that has no
     /// default peer group.
     pub async fn rankings(&self, query: &RankingQuery, filter: RankFilter) -> Result<Ranking> {
+        Ok(self.ranking_window(query, filter, (0, usize::MAX)).await?.0)
+    }
+
+    /// The rows `(first, count)` of a ranking (after the filter) and how many rows the filter
+    /// left: a page, without copying the rest of a ranking of thousands.
+    ///
+    /// # Errors
+    /// As [`Self::rankings`].
+    pub async fn ranking_window(
+        &self,
+        query: &RankingQuery,
+        filter: RankFilter,
+        (first, count): (usize, usize),
+    ) -> Result<(Ranking, usize)> {
         let catalog = self.snapshot_with(&query.campaign_id, &query.scope).await?;
         let loaded = self.load(&catalog, &query.campaign_id).await?;
         check_basis(&loaded.questionnaire, &query.basis)?;
@@ -232,18 +246,31 @@ impl Scores {
             .await;
         let peer_count = rows.len();
         let ranked_count = rows.iter().filter(|r| r.rank.is_some()).count();
-        let rows = match filter {
-            RankFilter::All => rows.as_ref().clone(),
-            RankFilter::Top(n) => top(rows.as_ref().clone(), n),
-            RankFilter::Bottom(n) => bottom(rows.as_ref().clone(), n),
+        let window = |rows: &[RankingRow]| -> Vec<RankingRow> {
+            rows.iter().skip(first).take(count).cloned().collect()
         };
-        Ok(Ranking {
-            rows,
-            compared_campaign_id: loaded.campaign.compared_campaign_id.clone(),
-            group,
-            peer_count,
-            ranked_count,
-        })
+        let (rows, total) = match filter {
+            RankFilter::All => (window(&rows), rows.len()),
+            RankFilter::Top(n) | RankFilter::Bottom(n) => {
+                let all = rows.as_ref().clone();
+                let kept = if matches!(filter, RankFilter::Top(_)) {
+                    top(all, n)
+                } else {
+                    bottom(all, n)
+                };
+                (window(&kept), kept.len())
+            }
+        };
+        Ok((
+            Ranking {
+                rows,
+                compared_campaign_id: loaded.campaign.compared_campaign_id.clone(),
+                group,
+                peer_count,
+                ranked_count,
+            },
+            total,
+        ))
     }
 
     /// Units in the bottom `n` in each of the last `k` campaigns of the comparison chain that
