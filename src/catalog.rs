@@ -8,6 +8,7 @@
 //! NOT_FOUND, which also picks up rows another server process created.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use crate::domain::audit::{Actor, AuditEntry};
@@ -24,16 +25,26 @@ use crate::domain::unit_import::{self, ImportPlan};
 use crate::error::{Error, Result};
 use crate::store::Store;
 
+/// The generation the next snapshot gets: every published snapshot has a new one.
+static NEXT_GENERATION: AtomicU64 = AtomicU64::new(1);
+
+fn next_generation() -> u64 {
+    NEXT_GENERATION.fetch_add(1, Ordering::Relaxed)
+}
+
 #[derive(Debug, Default)]
 pub struct Snapshot {
+    /// Larger in a later snapshot: what was computed from a snapshot's tree or campaigns is
+    /// current while the generation is unchanged.
+    pub generation: u64,
     /// The tree as it stands now, archived units included.
     pub units: UnitTree,
     pub questionnaires: HashMap<QuestionnaireId, Arc<Questionnaire>>,
     pub campaigns: HashMap<CampaignId, Arc<Campaign>>,
     /// Every change of a parent, in the order made.
     moves: Arc<Vec<UnitMove>>,
-    /// The tree each campaign is read on, made on first use.
-    campaign_units: Mutex<HashMap<CampaignId, UnitTree>>,
+    /// The tree each campaign is read on, made on first use, and whether it is `units`.
+    campaign_units: Mutex<HashMap<CampaignId, (UnitTree, bool)>>,
 }
 
 impl Snapshot {
@@ -69,6 +80,15 @@ impl Snapshot {
     /// closed (a later move leaves its figures as published), without the units archived
     /// before it was created. Cheap to clone: it shares the snapshot's tree.
     pub fn units_of(&self, campaign: &Campaign) -> UnitTree {
+        self.campaign_tree(campaign).0
+    }
+
+    /// Whether the two campaigns are read on the same tree.
+    pub fn share_tree(&self, a: &Campaign, b: &Campaign) -> bool {
+        a.id == b.id || (self.campaign_tree(a).1 && self.campaign_tree(b).1)
+    }
+
+    fn campaign_tree(&self, campaign: &Campaign) -> (UnitTree, bool) {
         let mut cache = self
             .campaign_units
             .lock()
@@ -76,9 +96,13 @@ impl Snapshot {
         cache
             .entry(campaign.id.clone())
             .or_insert_with(|| {
-                self.units
+                match self
+                    .units
                     .as_seen_by(campaign.created_at, campaign.closes_at, &self.moves)
-                    .unwrap_or_else(|| self.units.clone())
+                {
+                    Some(tree) => (tree, false),
+                    None => (self.units.clone(), true),
+                }
             })
             .clone()
     }
@@ -86,6 +110,7 @@ impl Snapshot {
     /// A copy to change and publish; the per-campaign trees are made afresh.
     fn next(&self) -> Self {
         Self {
+            generation: next_generation(),
             units: self.units.clone(),
             questionnaires: self.questionnaires.clone(),
             campaigns: self.campaigns.clone(),
@@ -128,6 +153,7 @@ impl Catalog {
             .map(|c| (c.id.clone(), Arc::new(c)))
             .collect();
         Ok(Snapshot {
+            generation: next_generation(),
             units,
             questionnaires,
             campaigns,

@@ -116,6 +116,11 @@ pub struct ServeArgs {
     /// further items from that stream until one is answered.
     #[arg(long, env = "CANVASS_UPLOAD_MAX_IN_FLIGHT", default_value_t = 64)]
     pub upload_max_in_flight: usize,
+    /// Campaigns whose aggregates are kept in memory for score reads; the least recently read
+    /// beyond this are dropped and read from the database again when next asked for. Each
+    /// takes roughly its aggregate rows' size (about 1 KiB per unit, channel and carrier).
+    #[arg(long, env = "CANVASS_SCORE_CACHE_CAMPAIGNS", default_value_t = 8)]
+    pub score_cache_campaigns: usize,
     /// Verified tokens kept in memory until they expire (0 = verify every call).
     #[arg(long, env = "CANVASS_TOKEN_CACHE_CAPACITY", default_value_t = 10_000)]
     pub token_cache_capacity: usize,
@@ -200,6 +205,7 @@ impl fmt::Debug for ServeArgs {
             .field("ingest_linger_micros", &self.ingest_linger_micros)
             .field("ingest_concurrent_commits", &self.ingest_concurrent_commits)
             .field("upload_max_in_flight", &self.upload_max_in_flight)
+            .field("score_cache_campaigns", &self.score_cache_campaigns)
             .field("token_cache_capacity", &self.token_cache_capacity)
             .field("shutdown_grace_seconds", &self.shutdown_grace_seconds)
             .field("exposure", &self.exposure)

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use serde_json::json;
 use uuid::Uuid;
 
+use crate::aggregate_cache::AggregateCache;
 use crate::auth::{Principal, Role};
 use crate::catalog::{Catalog, Snapshot};
 use crate::domain::aapor::{
@@ -54,7 +55,9 @@ pub struct Page<T> {
 pub struct Fieldwork {
     catalog: Arc<Catalog>,
     store: Store,
-    /// Reviews change aggregates too; live score streams listen here.
+    /// Reviews change aggregates too: their deltas go here before the reviewer hears back.
+    figures: AggregateCache,
+    /// Live score streams listen here.
     changes: tokio::sync::broadcast::Sender<CampaignId>,
 }
 
@@ -62,11 +65,13 @@ impl Fieldwork {
     pub fn new(
         catalog: Arc<Catalog>,
         store: Store,
+        figures: AggregateCache,
         changes: tokio::sync::broadcast::Sender<CampaignId>,
     ) -> Self {
         Self {
             catalog,
             store,
+            figures,
             changes,
         }
     }
@@ -288,9 +293,11 @@ impl Fieldwork {
         let catalog = self.snapshot(campaign_id, None).await?;
         let (campaign, questionnaire) = catalog.campaign_with_questionnaire(campaign_id)?;
         Self::require_some_unit_under(caller, &catalog, &campaign.scope_unit_id)?;
-        let summary = self
-            .store
-            .review_submission(&campaign, &questionnaire, submission_id, |before| {
+        let review = self.store.review_submission_counted(
+            &campaign,
+            &questionnaire,
+            submission_id,
+            |before| {
                 caller.require_unit(&catalog.units, &before.unit_id)?;
                 let to = before.state.after(decision).map_err(|why| {
                     Error::precondition(
@@ -318,8 +325,9 @@ impl Fieldwork {
                     at,
                     audit,
                 })
-            })
-            .await?;
+            },
+        );
+        let summary = self.figures.commit(review).await?;
         // Nobody listening is fine: no live stream is open.
         let _ = self.changes.send(campaign_id.clone());
         Ok(summary)

@@ -1,6 +1,7 @@
 //! Canvass: collects public-satisfaction survey submissions and turns them into per-unit
 //! scores and rankings, served over gRPC (`proto/canvass/v1`).
 
+pub mod aggregate_cache;
 pub mod api;
 pub mod auth;
 pub mod bench;

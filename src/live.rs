@@ -17,6 +17,7 @@ use tokio::sync::{Notify, broadcast};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
+use crate::aggregate_cache::AggregateCache;
 use crate::auth::REVOCATIONS_CHANGED;
 use crate::domain::ids::CampaignId;
 use crate::store::Store;
@@ -50,7 +51,9 @@ pub struct ChangeFeed {
 }
 
 impl ChangeFeed {
-    pub fn start(store: &Store) -> Self {
+    /// Starts relaying. Another process's commit marks its campaign stale in `figures`
+    /// before the live streams hear of it, so what they recompute reads it afresh.
+    pub fn start(store: &Store, figures: &AggregateCache) -> Self {
         let (watchers, _) = broadcast::channel(RING);
         let (commits, local) = broadcast::channel(RING);
         let revocations = Arc::new(Notify::new());
@@ -67,6 +70,7 @@ impl ChangeFeed {
                 Some(tokio::spawn(listen(
                     store.clone(),
                     instance,
+                    figures.clone(),
                     watchers.clone(),
                     revocations.clone(),
                 ))),
@@ -203,6 +207,7 @@ async fn relay(
 async fn listen(
     store: Store,
     instance: String,
+    figures: AggregateCache,
     watchers: broadcast::Sender<Change>,
     revocations: Arc<Notify>,
 ) {
@@ -218,6 +223,7 @@ async fn listen(
             }
         };
         // Listening (again): whatever was announced before went unheard.
+        figures.mark_all_stale();
         let _ = watchers.send(Change::Unknown);
         revocations.notify_one();
         loop {
@@ -225,12 +231,14 @@ async fn listen(
                 Ok(Some(payload)) if payload == REVOCATIONS_CHANGED => revocations.notify_one(),
                 Ok(Some(payload)) => {
                     if let Some(campaign) = announced_elsewhere(&instance, &payload) {
+                        figures.mark_stale(&campaign);
                         let _ = watchers.send(Change::Campaign(campaign));
                     }
                 }
                 // The connection dropped and the listener has already reconnected.
                 Ok(None) => {
                     tracing::warn!("listener for other processes' changes reconnected");
+                    figures.mark_all_stale();
                     let _ = watchers.send(Change::Unknown);
                     revocations.notify_one();
                 }

@@ -2,40 +2,45 @@
 //! scores and ranks by the pure functions in `domain::scoring` and `domain::ranking`. The cost
 //! grows with the number of units, never with the number of submissions.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use tokio::sync::broadcast;
 
+use crate::aggregate_cache::{AggregateCache, Shared, read};
 use crate::catalog::{Catalog, Snapshot};
 use crate::domain::campaign::Campaign;
 use crate::domain::ids::{CampaignId, UnitId};
 use crate::domain::peers::{PeerGroup, peers};
-use crate::domain::pooling::CampaignStats;
 use crate::domain::questionnaire::Questionnaire;
 use crate::domain::ranking::{
     IndicatorStanding, RankBasis, RankingRow, bottom, movers, persistent_laggards, rank_peers, top,
     weaknesses,
 };
+use crate::domain::rollup::RolledUp;
 use crate::domain::scoring::{ScoringContext, UnitScore};
 use crate::domain::unit::Unit;
 use crate::error::{Error, Result};
 use crate::live::Change;
-use crate::store::Store;
 
-/// A campaign loaded for scoring.
+/// A campaign with its figures held in memory.
 struct Loaded {
     campaign: Arc<Campaign>,
     questionnaire: Arc<Questionnaire>,
-    stats: CampaignStats,
+    figures: Shared,
 }
 
 impl Loaded {
-    fn context(&self) -> ScoringContext<'_> {
+    fn context<'a>(&'a self, stats: &'a RolledUp) -> ScoringContext<'a> {
         ScoringContext {
             campaign: &self.campaign,
             questionnaire: &self.questionnaire,
-            stats: &self.stats,
+            stats,
         }
+    }
+
+    fn version(&self) -> u64 {
+        read(&self.figures).version
     }
 }
 
@@ -119,15 +124,21 @@ pub struct History {
 #[derive(Clone)]
 pub struct Scores {
     catalog: Arc<Catalog>,
-    store: Store,
+    figures: AggregateCache,
     changes: broadcast::Sender<Change>,
 }
 
 impl Scores {
-    pub fn new(catalog: Arc<Catalog>, store: Store, changes: broadcast::Sender<Change>) -> Self {
+    /// Scores read from `figures`, the process's one aggregate cache (the one its writer and
+    /// reviews apply their deltas to).
+    pub fn new(
+        catalog: Arc<Catalog>,
+        figures: AggregateCache,
+        changes: broadcast::Sender<Change>,
+    ) -> Self {
         Self {
             catalog,
-            store,
+            figures,
             changes,
         }
     }
@@ -139,12 +150,11 @@ impl Scores {
 
     async fn load(&self, catalog: &Snapshot, id: &CampaignId) -> Result<Loaded> {
         let (campaign, questionnaire) = catalog.campaign_with_questionnaire(id)?;
-        let stats = CampaignStats::from_cells(self.store.campaign_stats(id).await?, &questionnaire)
-            .map_err(Error::internal)?;
+        let figures = self.figures.figures(catalog, &campaign).await?;
         Ok(Loaded {
             campaign,
             questionnaire,
-            stats,
+            figures,
         })
     }
 
@@ -180,9 +190,8 @@ impl Scores {
     ) -> Result<UnitScore> {
         let catalog = self.snapshot_in_scope(campaign_id, unit_id).await?;
         let loaded = self.load(&catalog, campaign_id).await?;
-        Ok(loaded
-            .context()
-            .score(&catalog.units_of(&loaded.campaign), catalog.unit(unit_id)?))
+        let held = read(&loaded.figures);
+        Ok(loaded.context(&held.rolled).score(catalog.unit(unit_id)?))
     }
 
     /// # Errors
@@ -190,6 +199,20 @@ impl Scores {
     /// campaign's questionnaire lacks, or when no kinds are named under a scope that has no
     /// default peer group.
     pub async fn rankings(&self, query: &RankingQuery, filter: RankFilter) -> Result<Ranking> {
+        Ok(self.ranking_window(query, filter, (0, usize::MAX)).await?.0)
+    }
+
+    /// The rows `(first, count)` of a ranking (after the filter) and how many rows the filter
+    /// left: a page, without copying the rest of a ranking of thousands.
+    ///
+    /// # Errors
+    /// As [`Self::rankings`].
+    pub async fn ranking_window(
+        &self,
+        query: &RankingQuery,
+        filter: RankFilter,
+        (first, count): (usize, usize),
+    ) -> Result<(Ranking, usize)> {
         let catalog = self.snapshot_with(&query.campaign_id, &query.scope).await?;
         let loaded = self.load(&catalog, &query.campaign_id).await?;
         check_basis(&loaded.questionnaire, &query.basis)?;
@@ -198,29 +221,56 @@ impl Scores {
             Some(id) => Some(self.load(&catalog, id).await?),
             None => None,
         };
-        let units = catalog.units_of(&loaded.campaign);
-        let peer_units = peers(&units, &query.scope, &group);
-        let rows = rank_peers(
-            &units,
-            &peer_units,
-            &loaded.context(),
-            compared.as_ref().map(Loaded::context).as_ref(),
-            &query.basis,
+        let key = format!(
+            "{}/{}/{group:?}/{:?}",
+            query.campaign_id, query.scope, query.basis
         );
+        let stamp = (
+            catalog.generation,
+            loaded.version(),
+            compared.as_ref().map_or(0, Loaded::version),
+        );
+        let rows = self
+            .figures
+            .rankings()
+            .get_or_compute(key, stamp, || {
+                rank_against(
+                    &catalog,
+                    &loaded,
+                    compared.as_ref(),
+                    &query.scope,
+                    &group,
+                    &query.basis,
+                )
+            })
+            .await;
         let peer_count = rows.len();
         let ranked_count = rows.iter().filter(|r| r.rank.is_some()).count();
-        let rows = match filter {
-            RankFilter::All => rows,
-            RankFilter::Top(n) => top(rows, n),
-            RankFilter::Bottom(n) => bottom(rows, n),
+        let window = |rows: &[RankingRow]| -> Vec<RankingRow> {
+            rows.iter().skip(first).take(count).cloned().collect()
         };
-        Ok(Ranking {
-            rows,
-            compared_campaign_id: loaded.campaign.compared_campaign_id.clone(),
-            group,
-            peer_count,
-            ranked_count,
-        })
+        let (rows, total) = match filter {
+            RankFilter::All => (window(&rows), rows.len()),
+            RankFilter::Top(n) | RankFilter::Bottom(n) => {
+                let all = rows.as_ref().clone();
+                let kept = if matches!(filter, RankFilter::Top(_)) {
+                    top(all, n)
+                } else {
+                    bottom(all, n)
+                };
+                (window(&kept), kept.len())
+            }
+        };
+        Ok((
+            Ranking {
+                rows,
+                compared_campaign_id: loaded.campaign.compared_campaign_id.clone(),
+                group,
+                peer_count,
+                ranked_count,
+            },
+            total,
+        ))
     }
 
     /// Units in the bottom `n` in each of the last `k` campaigns of the comparison chain that
@@ -236,18 +286,24 @@ impl Scores {
         // One peer group across the chain: the latest campaign's.
         let units = catalog.units_of(catalog.campaign(&query.campaign_id)?);
         let peer_units = peers(&units, &query.scope, &group);
-        let mut rankings = Vec::with_capacity(chain.len());
+        let mut chain_loaded = Vec::with_capacity(chain.len());
         for id in &chain {
             let loaded = self.load(&catalog, id).await?;
             check_basis(&loaded.questionnaire, &query.basis)?;
-            rankings.push(rank_peers(
-                &catalog.units_of(&loaded.campaign),
-                &peer_units,
-                &loaded.context(),
-                None,
-                &query.basis,
-            ));
+            chain_loaded.push(loaded);
         }
+        let rankings: Vec<Vec<RankingRow>> = chain_loaded
+            .iter()
+            .map(|loaded| {
+                let held = read(&loaded.figures);
+                rank_peers(
+                    &peer_units,
+                    &loaded.context(&held.rolled),
+                    None,
+                    &query.basis,
+                )
+            })
+            .collect();
         let entries = persistent_laggards(&rankings, n)
             .into_iter()
             .filter_map(|unit_id| {
@@ -302,13 +358,12 @@ impl Scores {
                 )
             })?;
         let before = self.load(&catalog, &baseline).await?;
-        let units = catalog.units_of(&loaded.campaign);
-        let peer_units = peers(&units, &query.scope, &group);
-        let rows = rank_peers(
-            &units,
-            &peer_units,
-            &loaded.context(),
-            Some(&before.context()),
+        let rows = rank_against(
+            &catalog,
+            &loaded,
+            Some(&before),
+            &query.scope,
+            &group,
             &query.basis,
         );
         let (risers, fallers) = movers(&rows, limit);
@@ -337,7 +392,8 @@ impl Scores {
         let group = own_group(&unit, group)?;
         let units = catalog.units_of(&loaded.campaign);
         let peer_units = peers(&units, &loaded.campaign.scope_unit_id, &group);
-        let standings = weaknesses(&units, &peer_units, &loaded.context(), &unit);
+        let held = read(&loaded.figures);
+        let standings = weaknesses(&peer_units, &loaded.context(&held.rolled), &unit);
         Ok(Weaknesses {
             unit,
             group,
@@ -369,10 +425,11 @@ impl Scores {
             let loaded = self.load(&catalog, &campaign.id).await?;
             let units = catalog.units_of(campaign);
             let peer_units = peers(&units, &campaign.scope_unit_id, &group);
+            let held = read(&loaded.figures);
             let standing =
                 loaded
-                    .context()
-                    .standing(&units, &peer_units, &unit, &RankBasis::Composite);
+                    .context(&held.rolled)
+                    .standing(&peer_units, &unit, &RankBasis::Composite);
             points.push(HistoryPoint {
                 campaign: campaign.clone(),
                 score: standing.score,
@@ -387,6 +444,40 @@ impl Scores {
             points,
         })
     }
+}
+
+/// Ranks the peers of `group` under `scope` in `current` and, when given, in `compared`, whose
+/// figures are rolled up over the current campaign's tree (rebuilt for this ranking when the
+/// two campaigns are read on different trees).
+fn rank_against(
+    catalog: &Snapshot,
+    current: &Loaded,
+    compared: Option<&Loaded>,
+    scope: &UnitId,
+    group: &PeerGroup,
+    basis: &RankBasis,
+) -> Vec<RankingRow> {
+    let units = catalog.units_of(&current.campaign);
+    let peer_units = peers(&units, scope, group);
+    let now = read(&current.figures);
+    let before = compared.map(|c| (c, read(&c.figures)));
+    let before_stats: Option<(&Loaded, Cow<'_, RolledUp>)> = before.as_ref().map(|(c, held)| {
+        let stats = if catalog.share_tree(&current.campaign, &c.campaign) {
+            Cow::Borrowed(&held.rolled)
+        } else {
+            Cow::Owned(held.rolled.over(units.clone()))
+        };
+        (*c, stats)
+    });
+    rank_peers(
+        &peer_units,
+        &current.context(&now.rolled),
+        before_stats
+            .as_ref()
+            .map(|(c, stats)| c.context(stats))
+            .as_ref(),
+        basis,
+    )
 }
 
 /// The peer group a ranking compares: the query's, or the default under its scope.

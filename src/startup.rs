@@ -12,6 +12,7 @@ use tokio::time::Instant;
 use tonic::transport::Server;
 use tower::layer::util::{Identity, Stack};
 
+use crate::aggregate_cache::AggregateCache;
 use crate::api::{
     AggregateApi, AuditApi, AuthApi, BriefingApi, CallCenterApi, CatalogApi, ExportApi, ReviewApi,
     SubmissionApi,
@@ -215,9 +216,13 @@ impl Application {
         // Commits announce changed campaigns here; live score streams subscribe. The rings are
         // bounded: a watcher that falls behind sees "lagged" and recomputes. Dropped when this
         // function returns, which stops its tasks.
-        let changes = ChangeFeed::start(&self.store);
+        // This process's aggregates in memory: its writer and reviews apply their deltas,
+        // other processes' commits (heard through the change feed) make campaigns reload.
+        let figures = AggregateCache::new(self.store.clone(), self.settings.score_cache_campaigns);
+        let changes = ChangeFeed::start(&self.store, &figures);
         let (writer, writer_task) = WriterHandle::spawn(
             self.store.clone(),
+            figures.clone(),
             WriterConfig {
                 metrics: WriterMetrics::new(&self.metrics),
                 ..self.settings.writer_config()
@@ -291,6 +296,7 @@ impl Application {
         let fieldwork = Fieldwork::new(
             self.catalog.clone(),
             self.store.clone(),
+            figures.clone(),
             changes.commits.clone(),
         );
         let call_center = CallCenterApi {
@@ -314,7 +320,7 @@ impl Application {
         };
         let scores = Scores::new(
             self.catalog.clone(),
-            self.store.clone(),
+            figures.clone(),
             changes.watchers.clone(),
         );
         let briefings = Briefings::new(self.catalog.clone(), scores.clone(), fieldwork.clone());

@@ -128,8 +128,13 @@ impl AggregateService for AggregateApi {
         let query = v.into_result(|| query)?;
         let fingerprint = format!("{query:?}/{filter:?}");
         let page = Page::parse(r.page_size, &r.page_token, &fingerprint)?;
-        let ranking = self.scores.rankings(&query, filter).await?;
-        Ok(Response::new(ranking_page_to_proto(ranking, &page)))
+        let (ranking, total) = self
+            .scores
+            .ranking_window(&query, filter, page.window())
+            .await?;
+        Ok(Response::new(ranking_window_to_proto(
+            ranking, total, &page,
+        )))
     }
 
     /// # Errors
@@ -244,8 +249,11 @@ impl AggregateService for AggregateApi {
         let query = v.into_result(|| query)?;
         let page_size = r.page_size;
         let page = Page::parse(page_size, "", "")?;
-        let first =
-            ranking_page_to_proto(self.scores.rankings(&query, RankFilter::All).await?, &page);
+        let (ranking, total) = self
+            .scores
+            .ranking_window(&query, RankFilter::All, page.window())
+            .await?;
+        let first = ranking_window_to_proto(ranking, total, &page);
         let stream = watch(
             self.scores.clone(),
             query.campaign_id.clone(),
@@ -254,10 +262,10 @@ impl AggregateService for AggregateApi {
                 let query = query.clone();
                 async move {
                     let page = Page::parse(page_size, "", "")?;
-                    Ok(ranking_page_to_proto(
-                        scores.rankings(&query, RankFilter::All).await?,
-                        &page,
-                    ))
+                    let (ranking, total) = scores
+                        .ranking_window(&query, RankFilter::All, page.window())
+                        .await?;
+                    Ok(ranking_window_to_proto(ranking, total, &page))
                 }
             },
         );
@@ -265,15 +273,16 @@ impl AggregateService for AggregateApi {
     }
 }
 
-/// One page of a ranking. The counts describe the peers compared, before filters and paging.
-pub fn ranking_page_to_proto(
+/// One page of a ranking, whose rows are that page's already, among `total` rows after the
+/// filter. The counts describe the peers compared, before filters and paging.
+fn ranking_window_to_proto(
     ranking: crate::scores::Ranking,
+    total: usize,
     page: &Page,
 ) -> pb::ListRankingsResponse {
-    let (rows, next_page_token) = page.slice(ranking.rows);
     pb::ListRankingsResponse {
-        entries: rows.iter().map(ranking_row_to_proto).collect(),
-        next_page_token,
+        entries: ranking.rows.iter().map(ranking_row_to_proto).collect(),
+        next_page_token: page.next_token(total),
         compared_campaign_id: ranking
             .compared_campaign_id
             .map(|c| c.to_string())

@@ -45,18 +45,27 @@ impl Page {
     /// The items of this page and the token for the next one (empty on the last page).
     pub fn slice<T>(&self, items: Vec<T>) -> (Vec<T>, String) {
         let total = items.len();
-        let end = self.offset.saturating_add(self.size).min(total);
         let page: Vec<T> = items
             .into_iter()
             .skip(self.offset)
             .take(self.size)
             .collect();
-        let next = if end < total {
+        (page, self.next_token(total))
+    }
+
+    /// The page's first position and its size, for items paged where they are kept.
+    pub fn window(&self) -> (usize, usize) {
+        (self.offset, self.size)
+    }
+
+    /// The token for the page after this one among `total` items (empty on the last page).
+    pub fn next_token(&self, total: usize) -> String {
+        let end = self.offset.saturating_add(self.size).min(total);
+        if end < total {
             URL_SAFE_NO_PAD.encode(format!("{}:{end}", self.fingerprint))
         } else {
             String::new()
-        };
-        (page, next)
+        }
     }
 }
 

@@ -55,7 +55,7 @@ pub async fn run(args: &ExportBenchArgs) -> Result<()> {
         acquire_timeout: Duration::from_secs(30),
     })
     .await?;
-    let mut loader = Loader::new(store.clone(), &catalog).await?;
+    let mut loader = Loader::new(store.clone(), &catalog, &catalog.campaign_id).await?;
     let analyst = setup.device_token("bench-analyst", Role::Analyst, &[])?;
     let token = analyst
         .to_str()

@@ -9,10 +9,13 @@ mod catalog;
 mod export;
 mod load;
 mod noop;
+mod noop_reads;
+mod province;
 mod server;
 mod setup;
 mod submit;
 mod tokens;
+mod watchers;
 mod workload;
 
 use std::net::SocketAddr;
@@ -35,7 +38,8 @@ enum Mode {
     /// Phones streaming their queues through UploadSubmissions, with idle streams open, then the
     /// same load against a no-op service.
     Stream(submit::StreamArgs),
-    /// GetUnitScore and ListRankings latency at 10,000 and 1,000,000 stored submissions.
+    /// GetUnitScore and ListRankings latency at 10,000 and 1,000,000 stored submissions, next
+    /// to a no-op read; `--province` for a province-sized catalog with two campaigns.
     Aggregates(aggregates::AggregatesArgs),
     /// CreateUnit throughput as the catalog grows, slab by slab.
     Catalog(catalog::CatalogArgs),
@@ -50,6 +54,14 @@ enum Mode {
         #[arg(long, default_value = "127.0.0.1:0")]
         listen: SocketAddr,
     },
+    /// The no-op AggregateService `aggregates` measures reads against.
+    #[command(hide = true)]
+    NoopReadServer {
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: SocketAddr,
+        #[arg(long)]
+        replies: std::path::PathBuf,
+    },
 }
 
 pub async fn run(args: BenchArgs) -> Result<()> {
@@ -61,5 +73,6 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         Mode::Export(args) => export::run(&args).await,
         Mode::Tokens(args) => tokens::run(&args),
         Mode::NoopServer { listen } => noop::serve(listen).await,
+        Mode::NoopReadServer { listen, replies } => noop_reads::serve(listen, replies).await,
     }
 }

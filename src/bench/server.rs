@@ -107,6 +107,21 @@ impl ServerProcess {
         Self::spawn(command)
     }
 
+    /// The no-op AggregateService answering with recorded replies
+    /// (`canvass bench noop-read-server`).
+    pub fn noop_reads(replies: &Path) -> Result<Self> {
+        let mut command = Command::new(current_exe()?);
+        command.args([
+            "bench",
+            "noop-read-server",
+            "--listen",
+            "127.0.0.1:0",
+            "--replies",
+        ]);
+        command.arg(replies);
+        Self::spawn(command)
+    }
+
     fn spawn(mut command: Command) -> Result<Self> {
         let mut child = command
             .env("RUST_LOG", "info")

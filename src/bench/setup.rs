@@ -56,7 +56,8 @@ pub struct Setup {
     issuer: Option<TokenIssuer>,
     admin: MetadataValue<Ascii>,
     scratch_database: Option<ScratchDatabase>,
-    _dir: ScratchDir,
+    server_args: Vec<String>,
+    dir: ScratchDir,
 }
 
 impl Setup {
@@ -87,7 +88,8 @@ impl Setup {
             issuer: Some(issuer),
             admin,
             scratch_database,
-            _dir: dir,
+            server_args: args.server_args.clone(),
+            dir,
         })
     }
 
@@ -118,7 +120,8 @@ impl Setup {
             issuer,
             admin: bearer(token)?,
             scratch_database: None,
-            _dir: ScratchDir::new()?,
+            server_args: Vec::new(),
+            dir: ScratchDir::new()?,
         })
     }
 
@@ -146,6 +149,31 @@ impl Setup {
 
     pub fn server_memory(&self) -> Option<Memory> {
         self.server.as_ref().map(ServerProcess::memory)
+    }
+
+    /// The run's scratch directory.
+    pub fn scratch_path(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    /// Stops the started server and starts it again on the same data, returning how long the
+    /// new one took from its start to serving (reporting its address).
+    pub async fn restart(&mut self) -> Result<Duration> {
+        let server = self
+            .server
+            .take()
+            .ok_or_else(|| Error::internal("only a server the run started can restart"))?;
+        server.stop().await?;
+        let started = std::time::Instant::now();
+        let server = ServerProcess::canvass(
+            self.dir.path(),
+            self.database_url.as_deref(),
+            &self.server_args,
+        )?;
+        let took = started.elapsed();
+        self.address = server.address;
+        self.server = Some(server);
+        Ok(took)
     }
 
     /// Stops the started server and drops the scratch database.

@@ -37,8 +37,13 @@ const CITY_CENTRE: (f64, f64) = (29.87, 121.55);
 
 /// The ids of one benchmark run's catalog. Every id carries the run's tag, so a run against a
 /// shared server (`--target`) never collides with an earlier one.
+#[derive(Clone)]
 pub struct Catalog {
+    /// The campaign submissions go to.
     pub campaign_id: String,
+    /// A campaign created before it, which it compares against (the province catalog's).
+    pub earlier_campaign_id: Option<String>,
+    /// The root unit (a city, or a province).
     pub city: String,
     pub townships: Vec<String>,
     /// Villages of each township.
@@ -61,6 +66,7 @@ impl Catalog {
             .collect();
         Self {
             campaign_id: format!("{tag}-round1"),
+            earlier_campaign_id: None,
             city: format!("{tag}-city"),
             townships,
             villages,
@@ -74,7 +80,7 @@ impl Catalog {
     /// Creates units, questionnaire and campaign through the catalog API, each level's units
     /// concurrently.
     pub async fn create(&self, channel: Channel, admin: &MetadataValue<Ascii>) -> Result<()> {
-        let client = CatalogServiceClient::new(channel);
+        let client = CatalogServiceClient::new(channel.clone());
         let unit = |id: &str, name: String, kind: pb::UnitKind, parent: &str| pb::Unit {
             id: id.to_owned(),
             name,
@@ -108,6 +114,16 @@ impl Catalog {
             });
         create_units(&client, admin, villages.collect()).await?;
 
+        self.create_survey(channel, admin).await
+    }
+
+    /// Creates the questionnaire and the campaigns (the earlier one first) over the root.
+    pub async fn create_survey(
+        &self,
+        channel: Channel,
+        admin: &MetadataValue<Ascii>,
+    ) -> Result<()> {
+        let mut c = CatalogServiceClient::new(channel);
         let indicators = INDICATORS
             .iter()
             .map(|(code, text, weight)| {
@@ -136,7 +152,6 @@ impl Catalog {
                 }
             })
             .collect();
-        let mut c = client.clone();
         c.create_questionnaire(authed(
             pb::CreateQuestionnaireRequest {
                 questionnaire: Some(pb::Questionnaire {
@@ -151,22 +166,34 @@ impl Catalog {
         .await
         .map_err(|s| Error::internal(format!("creating the questionnaire: {s:?}")))?;
         let now = unix_seconds();
-        c.create_campaign(authed(
-            pb::CreateCampaignRequest {
-                campaign: Some(pb::Campaign {
-                    id: self.campaign_id.clone(),
-                    name: "基准测试 第一轮".into(),
-                    questionnaire_id: self.questionnaire_id(),
-                    scope_unit_id: self.city.clone(),
-                    open_time: Some(timestamp(now - 30 * 86_400)),
-                    close_time: Some(timestamp(now + 30 * 86_400)),
-                    ..Default::default()
-                }),
-            },
-            admin,
-        ))
-        .await
-        .map_err(|s| Error::internal(format!("creating the campaign: {s:?}")))?;
+        let campaigns = self
+            .earlier_campaign_id
+            .iter()
+            .map(|id| (id, None, "基准测试 第一轮"))
+            .chain([(
+                &self.campaign_id,
+                self.earlier_campaign_id.clone(),
+                "基准测试 本轮",
+            )]);
+        for (id, compared, name) in campaigns {
+            c.create_campaign(authed(
+                pb::CreateCampaignRequest {
+                    campaign: Some(pb::Campaign {
+                        id: id.clone(),
+                        name: name.into(),
+                        questionnaire_id: self.questionnaire_id(),
+                        scope_unit_id: self.city.clone(),
+                        open_time: Some(timestamp(now - 30 * 86_400)),
+                        close_time: Some(timestamp(now + 30 * 86_400)),
+                        compared_campaign_id: compared.unwrap_or_default(),
+                        ..Default::default()
+                    }),
+                },
+                admin,
+            ))
+            .await
+            .map_err(|s| Error::internal(format!("creating campaign {id}: {s:?}")))?;
+        }
         Ok(())
     }
 }

@@ -21,6 +21,7 @@ pub mod questionnaire;
 pub mod ranking;
 pub mod review;
 pub mod revocation;
+pub mod rollup;
 pub mod scoring;
 pub mod stats;
 pub mod submission;

@@ -1,12 +1,11 @@
-//! A campaign's stored rows, read per unit and pooled over a unit's subtree: answers are
-//! pooled, not unit means.
+//! A campaign's stored rows, read per unit (see `rollup` for the sums over subtrees): answers
+//! are pooled, not unit means.
 
 use std::collections::HashMap;
 
 use super::cells::{CellRow, Totals};
 use super::ids::UnitId;
 use super::questionnaire::Questionnaire;
-use super::unit::UnitTree;
 
 /// A campaign's aggregates per unit, each unit holding only its own submissions.
 #[derive(Debug, Clone, Default)]
@@ -24,7 +23,7 @@ impl CampaignStats {
         rows: impl IntoIterator<Item = CellRow>,
         questionnaire: &Questionnaire,
     ) -> Result<Self, String> {
-        let mut own: HashMap<UnitId, Totals> = HashMap::new();
+        let mut stats = Self::default();
         for row in rows {
             if row.figures.indicators.len() > questionnaire.indicators.len() {
                 return Err(format!(
@@ -35,25 +34,35 @@ impl CampaignStats {
                     questionnaire.indicators.len()
                 ));
             }
-            own.entry(row.unit_id)
-                .or_default()
-                .cells
-                .entry(row.cell)
-                .or_default()
-                .add(&row.figures);
+            stats.add(&row);
         }
-        Ok(Self { own })
+        Ok(stats)
     }
 
-    /// Pools the figures of `root` and all its descendants (answers, not unit means).
-    pub fn rolled_up(&self, tree: &UnitTree, root: &UnitId) -> Totals {
-        let mut totals = Totals::default();
-        for unit in tree.subtree(root) {
-            if let Some(own) = self.own.get(&unit.id) {
-                totals.add(own);
-            }
-        }
-        totals
+    /// Adds one row (of stored figures, or of deltas) to its unit's own figures.
+    pub fn add(&mut self, row: &CellRow) {
+        self.own
+            .entry(row.unit_id.clone())
+            .or_default()
+            .cells
+            .entry(row.cell.clone())
+            .or_default()
+            .add(&row.figures);
+    }
+
+    /// The unit's own figures (its submissions, not its descendants').
+    pub fn of(&self, unit: &UnitId) -> Option<&Totals> {
+        self.own.get(unit)
+    }
+
+    /// Every unit with figures, and its own figures.
+    pub fn units(&self) -> impl Iterator<Item = (&UnitId, &Totals)> {
+        self.own.iter()
+    }
+
+    /// The number of stored rows the figures hold (a measure of their size in memory).
+    pub fn cell_count(&self) -> usize {
+        self.own.values().map(|t| t.cells.len()).sum()
     }
 }
 
@@ -63,7 +72,6 @@ mod tests {
     use crate::domain::cells::{CellKey, Figures, Stratum};
     use crate::domain::channel::Channel;
     use crate::domain::stats::Moments;
-    use crate::domain::unit::Unit;
 
     fn row(unit: &str, submissions: i64, indicators: Vec<Moments>) -> CellRow {
         CellRow {
@@ -87,9 +95,9 @@ mod tests {
         let stats =
             CampaignStats::from_cells([row("u1", 1, vec![answered, Moments::default()])], &q)
                 .unwrap();
-        let tree = UnitTree::new([Unit::for_tests("u1")]);
         let pooled = stats
-            .rolled_up(&tree, &UnitId::parse("u1").unwrap())
+            .of(&UnitId::parse("u1").unwrap())
+            .unwrap()
             .pooled(|_| true);
         assert_eq!(pooled.submissions, 1);
         // Unanswered positions (zero or absent) carry no figures.

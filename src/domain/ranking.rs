@@ -4,7 +4,7 @@
 
 use super::ids::{Code, UnitId};
 use super::scoring::{ScoringContext, UnitScore};
-use super::unit::{Unit, UnitTree};
+use super::unit::Unit;
 
 /// A score in hundredths, rounded half-up: 90.104 and 90.096 both become 9010. The small
 /// epsilon keeps values such as 90.105, stored as 90.10499999…, rounding up as displayed.
@@ -63,11 +63,10 @@ impl ScoringContext<'_> {
     /// units below the minimum sample get no rank.
     pub fn rank(
         &self,
-        tree: &UnitTree,
         peers: &[&Unit],
         basis: &RankBasis,
     ) -> Vec<(UnitScore, Option<f64>, Option<u32>)> {
-        let scores: Vec<UnitScore> = peers.iter().map(|u| self.headline(tree, u)).collect();
+        let scores: Vec<UnitScore> = peers.iter().map(|u| self.headline(u)).collect();
         let values: Vec<Option<f64>> = scores
             .iter()
             .map(|s| basis.value_of(s, self.is_weighted()))
@@ -107,14 +106,8 @@ impl ScoringContext<'_> {
     /// `unit`'s standing among `peers` on `basis`. A unit that is not among them (a campaign's
     /// scope unit, which has no peers in its own campaign) keeps its score and value but has no
     /// rank.
-    pub fn standing(
-        &self,
-        tree: &UnitTree,
-        peers: &[&Unit],
-        unit: &Unit,
-        basis: &RankBasis,
-    ) -> Standing {
-        let ranked = self.rank(tree, peers, basis);
+    pub fn standing(&self, peers: &[&Unit], unit: &Unit, basis: &RankBasis) -> Standing {
+        let ranked = self.rank(peers, basis);
         let ranked_values: Vec<f64> = ranked
             .iter()
             .filter(|(_, _, r)| r.is_some())
@@ -124,7 +117,7 @@ impl ScoringContext<'_> {
             .into_iter()
             .find(|(s, _, _)| s.unit_id == unit.id)
             .unwrap_or_else(|| {
-                let score = self.headline(tree, unit);
+                let score = self.headline(unit);
                 let value = basis.value_of(&score, self.is_weighted());
                 (score, value, None)
             });
@@ -158,16 +151,15 @@ pub struct RankingRow {
 /// Ranks `peers` in the current campaign and, when given, in the compared one. Ranked rows come
 /// first (best first), then unranked rows; ties and unranked rows are ordered by unit id.
 pub fn rank_peers(
-    tree: &UnitTree,
     peers: &[&Unit],
     current: &ScoringContext<'_>,
     compared: Option<&ScoringContext<'_>>,
     basis: &RankBasis,
 ) -> Vec<RankingRow> {
-    let now = current.rank(tree, peers, basis);
+    let now = current.rank(peers, basis);
     let before = match compared {
         Some(ctx) => ctx
-            .rank(tree, peers, basis)
+            .rank(peers, basis)
             .into_iter()
             .map(|(_, v, r)| (v, r))
             .collect(),
@@ -309,7 +301,6 @@ impl IndicatorStanding {
 
 /// `unit`'s indicators ordered by its rank among `peers`, weakest first.
 pub fn weaknesses(
-    tree: &UnitTree,
     peers: &[&Unit],
     ctx: &ScoringContext<'_>,
     unit: &Unit,
@@ -320,7 +311,7 @@ pub fn weaknesses(
         .iter()
         .map(|indicator| {
             let basis = RankBasis::Indicator(indicator.code.clone());
-            let standing = ctx.standing(tree, peers, unit, &basis);
+            let standing = ctx.standing(peers, unit, &basis);
             IndicatorStanding {
                 code: indicator.code.clone(),
                 text: indicator.text.clone(),
@@ -353,8 +344,9 @@ mod tests {
     use crate::domain::peers::{PeerGroup, peers};
     use crate::domain::pooling::CampaignStats;
     use crate::domain::questionnaire::Questionnaire;
+    use crate::domain::rollup::RolledUp;
     use crate::domain::stats::Moments;
-    use crate::domain::unit::UnitKind;
+    use crate::domain::unit::{UnitKind, UnitTree};
     use proptest::prelude::*;
 
     #[test]
@@ -400,7 +392,7 @@ mod tests {
         tree: UnitTree,
         campaign: Campaign,
         questionnaire: Questionnaire,
-        stats: CampaignStats,
+        stats: RolledUp,
     }
 
     fn world(units: &[(&str, UnitKind, &[u8])]) -> World {
@@ -427,7 +419,10 @@ mod tests {
                 },
             });
         World {
-            stats: CampaignStats::from_cells(rows, &questionnaire).unwrap(),
+            stats: RolledUp::new(
+                CampaignStats::from_cells(rows, &questionnaire).unwrap(),
+                tree.clone(),
+            ),
             campaign: Campaign::for_tests("c", &questionnaire.id, root),
             questionnaire,
             tree,
@@ -459,13 +454,7 @@ mod tests {
         ]);
         let group = PeerGroup::default_under(UnitKind::City).unwrap();
         let peer_units = peers(&w.tree, &w.campaign.scope_unit_id, &group);
-        let rows = rank_peers(
-            &w.tree,
-            &peer_units,
-            &w.context(),
-            None,
-            &RankBasis::Composite,
-        );
+        let rows = rank_peers(&peer_units, &w.context(), None, &RankBasis::Composite);
         let ranked: Vec<(&str, Option<u32>)> = rows
             .iter()
             .map(|r| (r.score.unit_id.as_str(), r.rank))
@@ -483,18 +472,14 @@ mod tests {
         let scope = &w.campaign.scope_unit_id;
         let county = w.unit("county");
         let own = peers(&w.tree, scope, &PeerGroup::around(county.kind));
-        let standing = w
-            .context()
-            .standing(&w.tree, &own, county, &RankBasis::Composite);
+        let standing = w.context().standing(&own, county, &RankBasis::Composite);
         assert_eq!((standing.rank, standing.ranked_count), (None, 0));
         // Pooled with its townships: (50 + 80 + 60) / 3.
         assert_eq!(standing.value, Some(190.0 / 3.0));
 
         let t2 = w.unit("t2");
         let townships = peers(&w.tree, scope, &PeerGroup::around(t2.kind));
-        let standing = w
-            .context()
-            .standing(&w.tree, &townships, t2, &RankBasis::Composite);
+        let standing = w.context().standing(&townships, t2, &RankBasis::Composite);
         assert_eq!((standing.rank, standing.ranked_count), (Some(2), 2));
         assert_eq!(
             (standing.value, standing.peer_mean),
@@ -505,7 +490,7 @@ mod tests {
     #[test]
     fn a_weighted_campaign_ranks_by_the_weighted_value() {
         let w = world(&[("u", UnitKind::Village, &[80])]);
-        let mut score = w.context().headline(&w.tree, w.unit("u"));
+        let mut score = w.context().headline(w.unit("u"));
         score.weighted_composite = Some(20.0);
         assert_eq!(RankBasis::Composite.value_of(&score, false), Some(80.0));
         assert_eq!(RankBasis::Composite.value_of(&score, true), Some(20.0));

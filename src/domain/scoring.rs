@@ -8,10 +8,10 @@ use super::campaign::Campaign;
 use super::cells::{CellKey, Figures, Totals};
 use super::channel::{Carrier, Channel};
 use super::ids::{Code, UnitId};
-use super::pooling::CampaignStats;
 use super::questionnaire::Questionnaire;
+use super::rollup::RolledUp;
 use super::stats::{Moments, Uncertainty, composite_score, conservative_composite_uncertainty};
-use super::unit::{Unit, UnitTree};
+use super::unit::Unit;
 use super::weighting::{Cell, WeightedEstimate, Weighting, cell_weights, kish, weighted_mean};
 
 /// One indicator of a unit: its moments, mean and interval, weighted estimate and share
@@ -323,19 +323,28 @@ fn breakdowns(questionnaire: &Questionnaire, totals: &Totals) -> Vec<Breakdown> 
 pub struct ScoringContext<'a> {
     pub campaign: &'a Campaign,
     pub questionnaire: &'a Questionnaire,
-    pub stats: &'a CampaignStats,
+    /// Rolled up over the tree the units are scored on.
+    pub stats: &'a RolledUp,
 }
 
 impl ScoringContext<'_> {
-    pub fn score(&self, tree: &UnitTree, unit: &Unit) -> UnitScore {
-        let totals = self.stats.rolled_up(tree, &unit.id);
-        score_unit(self.campaign, self.questionnaire, unit, &totals)
+    pub fn score(&self, unit: &Unit) -> UnitScore {
+        score_unit(
+            self.campaign,
+            self.questionnaire,
+            unit,
+            self.stats.totals(&unit.id),
+        )
     }
 
     /// `unit`'s score without breakdowns, which no ranking reads.
-    pub(super) fn headline(&self, tree: &UnitTree, unit: &Unit) -> UnitScore {
-        let totals = self.stats.rolled_up(tree, &unit.id);
-        headline_score(self.campaign, self.questionnaire, unit, &totals)
+    pub(super) fn headline(&self, unit: &Unit) -> UnitScore {
+        headline_score(
+            self.campaign,
+            self.questionnaire,
+            unit,
+            self.stats.totals(&unit.id),
+        )
     }
 
     /// Whether headline values are the weighted estimates.

@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::admission::admit;
 use super::idempotency::{acknowledgement, first_occurrences};
+use crate::aggregate_cache::AggregateCache;
 use crate::domain::ids::CampaignId;
 use crate::domain::submission::{Acknowledgement, NewSubmission};
 use crate::domain::time::Timestamp;
@@ -85,16 +86,24 @@ impl Future for WriterTask {
 }
 
 impl WriterHandle {
-    /// Starts the writer task. After each commit it announces the campaigns whose aggregates
+    /// Starts the writer task. Each commit's aggregate deltas go to `figures` before its
+    /// callers are answered; after each commit it announces the campaigns whose aggregates
     /// changed on `changes` (live score streams listen there).
     pub fn spawn(
         store: Store,
+        figures: AggregateCache,
         config: WriterConfig,
         changes: broadcast::Sender<CampaignId>,
     ) -> (Self, WriterTask) {
         let (jobs, queue) = mpsc::channel(config.queue_capacity);
         let closing = CancellationToken::new();
-        let task = tokio::spawn(run(store, config, queue, changes, closing.clone()));
+        let task = tokio::spawn(run(
+            Target { store, figures },
+            config,
+            queue,
+            changes,
+            closing.clone(),
+        ));
         (Self { jobs }, WriterTask { task, closing })
     }
 
@@ -121,8 +130,15 @@ impl WriterHandle {
     }
 }
 
-async fn run(
+/// Where batches go: the database, then this process's in-memory aggregates.
+#[derive(Clone)]
+struct Target {
     store: Store,
+    figures: AggregateCache,
+}
+
+async fn run(
+    target: Target,
     config: WriterConfig,
     mut queue: mpsc::Receiver<Job>,
     changes: broadcast::Sender<CampaignId>,
@@ -130,7 +146,7 @@ async fn run(
 ) {
     let concurrent = config
         .concurrent_commits
-        .clamp(1, store.max_concurrent_commits());
+        .clamp(1, target.store.max_concurrent_commits());
     let mut committing = tokio::task::JoinSet::new();
     let mut batch = Vec::with_capacity(config.max_batch);
     loop {
@@ -163,10 +179,10 @@ async fn run(
             reap(committing.join_next().await);
             top_up(&mut batch, &mut queue, config.max_batch);
         }
-        let (store, changes, jobs) = (store.clone(), changes.clone(), std::mem::take(&mut batch));
+        let (target, changes, jobs) = (target.clone(), changes.clone(), std::mem::take(&mut batch));
         let metrics = config.metrics.clone();
         committing.spawn(async move {
-            for campaign in commit_batch(&store, jobs, &metrics).await {
+            for campaign in commit_batch(&target, jobs, &metrics).await {
                 // Nobody listening is fine: there is simply no live stream open.
                 let _ = changes.send(campaign);
             }
@@ -195,7 +211,7 @@ fn top_up(batch: &mut Vec<Job>, queue: &mut mpsc::Receiver<Job>, max: usize) {
 
 /// Commits one batch, answers every caller in it and returns the campaigns it changed.
 async fn commit_batch(
-    store: &Store,
+    target: &Target,
     mut jobs: Vec<Job>,
     metrics: &WriterMetrics,
 ) -> Vec<CampaignId> {
@@ -208,7 +224,14 @@ async fn commit_batch(
     let (unique, slot) = first_occurrences(jobs.iter().map(|job| &job.submission));
     let accepted_at = Timestamp::now();
     let started = std::time::Instant::now();
-    let result = store.commit_submissions(&unique, accepted_at, &admit).await;
+    let result = target
+        .figures
+        .commit(
+            target
+                .store
+                .commit_submissions_counted(&unique, accepted_at, &admit),
+        )
+        .await;
     let elapsed = started.elapsed();
     metrics.batch_size.record(jobs.len() as f64);
     metrics.commit_seconds.record(elapsed.as_secs_f64());
@@ -271,7 +294,8 @@ mod tests {
         .await
         .unwrap();
         let (changes, _) = broadcast::channel(1);
-        let (handle, task) = WriterHandle::spawn(store, WriterConfig::default(), changes);
+        let figures = AggregateCache::new(store.clone(), 1);
+        let (handle, task) = WriterHandle::spawn(store, figures, WriterConfig::default(), changes);
         task.close();
         tokio::time::timeout(Duration::from_secs(5), task)
             .await

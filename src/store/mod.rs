@@ -289,12 +289,27 @@ impl Store {
         accepted_at: Timestamp,
         admit: Admit<'_>,
     ) -> Result<Vec<CommitOutcome>> {
-        match self {
+        Ok(self
+            .commit_submissions_counted(batch, accepted_at, admit)
+            .await?
+            .0)
+    }
+
+    /// [`Self::commit_submissions`], also returning the aggregate deltas the transaction
+    /// applied (per campaign, one row per touched cell), for the in-memory aggregates.
+    pub async fn commit_submissions_counted(
+        &self,
+        batch: &[&NewSubmission],
+        accepted_at: Timestamp,
+        admit: Admit<'_>,
+    ) -> Result<(Vec<CommitOutcome>, Vec<(CampaignId, CellRow)>)> {
+        let (outcomes, deltas) = match self {
             Self::Sqlite(db) => submissions::sqlite::commit(db, batch, accepted_at, admit).await,
             Self::Postgres(db) => {
                 submissions::postgres::commit(db, batch, accepted_at, admit).await
             }
-        }
+        }?;
+        Ok((outcomes, deltas.into_rows()))
     }
 
     /// The campaign's stored aggregates: rows per unit and cell, never per submission.
@@ -341,7 +356,24 @@ impl Store {
         submission_id: Uuid,
         decide: impl FnOnce(&SubmissionSummary) -> Result<ReviewChange> + Send,
     ) -> Result<SubmissionSummary> {
-        review::review_submission(self, campaign, questionnaire, submission_id, decide).await
+        Ok(self
+            .review_submission_counted(campaign, questionnaire, submission_id, decide)
+            .await?
+            .0)
+    }
+
+    /// [`Self::review_submission`], also returning the aggregate deltas it applied (none when
+    /// the submission neither entered nor left the figures).
+    pub async fn review_submission_counted(
+        &self,
+        campaign: &Campaign,
+        questionnaire: &Questionnaire,
+        submission_id: Uuid,
+        decide: impl FnOnce(&SubmissionSummary) -> Result<ReviewChange> + Send,
+    ) -> Result<(SubmissionSummary, Vec<(CampaignId, CellRow)>)> {
+        let (summary, deltas) =
+            review::review_submission(self, campaign, questionnaire, submission_id, decide).await?;
+        Ok((summary, deltas.into_rows()))
     }
 
     pub async fn list_review_actions(

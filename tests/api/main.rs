@@ -27,6 +27,7 @@ mod peers;
 mod pg_cluster;
 mod properties;
 mod rate_limits;
+mod reads;
 mod revocation;
 mod scope;
 mod store;

@@ -195,6 +195,29 @@ impl Deltas {
         }
     }
 
+    /// The changes as rows of deltas, for the in-memory aggregates of the campaigns touched.
+    pub fn into_rows(self) -> Vec<(CampaignId, CellRow)> {
+        self.cells
+            .into_iter()
+            .map(
+                |((campaign, unit_id, channel, carrier, stratum), figures)| {
+                    (
+                        campaign,
+                        CellRow {
+                            unit_id,
+                            cell: CellKey {
+                                channel,
+                                carrier: carrier.0,
+                                stratum,
+                            },
+                            figures,
+                        },
+                    )
+                },
+            )
+            .collect()
+    }
+
     /// The touched rows in key order: writers that lock rows in one order cannot deadlock.
     pub fn sorted(&self) -> Vec<(&CellRowKey, &Figures)> {
         let mut rows: Vec<_> = self.cells.iter().collect();

@@ -140,7 +140,7 @@ pub async fn review_submission(
     questionnaire: &Questionnaire,
     submission_id: Uuid,
     decide: impl FnOnce(&SubmissionSummary) -> Result<ReviewChange> + Send,
-) -> Result<SubmissionSummary> {
+) -> Result<(SubmissionSummary, Deltas)> {
     let done = transaction!(store, |tx, dialect| {
         let row: ReviewedRow = sqlx::query_as(dialect::SELECT_FOR_REVIEW)
             .bind(&campaign.id)
@@ -151,6 +151,7 @@ pub async fn review_submission(
         let (_, before) = row.summary.into_summary();
         let interview = interview(&before, row.carrier, row.respondent_hash)?;
         let change = decide(&before)?;
+        let mut deltas = Deltas::default();
         sqlx::query(
             "UPDATE submissions SET review_state = $1 \
              WHERE campaign_id = $2 AND submission_id = $3",
@@ -170,7 +171,6 @@ pub async fn review_submission(
                 &row.answers.0,
                 &row.respondent_attributes.0,
             );
-            let mut deltas = Deltas::default();
             deltas.add_stored(&contribution, if change.to.counts() { 1 } else { -1 });
             dialect::apply_deltas(&mut *tx, &deltas).await?;
         }
@@ -198,10 +198,13 @@ pub async fn review_submission(
         .execute(&mut *tx)
         .await?;
         audit::record(&mut *tx, &change.audit).await?;
-        SubmissionSummary {
-            state: change.to,
-            ..before
-        }
+        (
+            SubmissionSummary {
+                state: change.to,
+                ..before
+            },
+            deltas,
+        )
     });
     Ok(done)
 }

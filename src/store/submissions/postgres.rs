@@ -27,7 +27,7 @@ pub async fn commit(
     batch: &[&NewSubmission],
     accepted_at: Timestamp,
     admit: Admit<'_>,
-) -> Result<Vec<CommitOutcome>> {
+) -> Result<(Vec<CommitOutcome>, Deltas)> {
     let mut tx = db.pool.begin().await?;
     let households = claim_households(&mut tx, batch).await?;
     let admitted = admitted(batch, admit(batch, &households));
@@ -39,12 +39,13 @@ pub async fn commit(
         .iter()
         .filter(|a| a.admission.state.counts())
         .map(|a| a.submission);
-    aggregates::postgres::apply_deltas(&mut tx, &Deltas::of(counted)).await?;
+    let deltas = Deltas::of(counted);
+    aggregates::postgres::apply_deltas(&mut tx, &deltas).await?;
     grievances::postgres::insert(&mut tx, new.iter().map(|a| a.submission), accepted_at).await?;
     let updates = poll_case_updates(new.iter().map(|a| a.submission));
     calls::postgres::apply_case_updates(&mut tx, &updates).await?;
     tx.commit().await?;
-    Ok(outcomes(admitted, is_new, &existing, accepted_at))
+    Ok((outcomes(admitted, is_new, &existing, accepted_at), deltas))
 }
 
 /// Claims the batch's households for its visits; returns those another visit holds already,

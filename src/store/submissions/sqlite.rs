@@ -42,7 +42,7 @@ pub async fn commit(
     batch: &[&NewSubmission],
     accepted_at: Timestamp,
     admit: Admit<'_>,
-) -> Result<Vec<CommitOutcome>> {
+) -> Result<(Vec<CommitOutcome>, Deltas)> {
     let mut writer = db.writer().await;
     writer.batch_open = true;
     let committed = commit_batch(&mut writer.connection, batch, accepted_at, admit).await;
@@ -65,7 +65,7 @@ async fn commit_batch(
     batch: &[&NewSubmission],
     accepted_at: Timestamp,
     admit: Admit<'_>,
-) -> Result<Vec<CommitOutcome>> {
+) -> Result<(Vec<CommitOutcome>, Deltas)> {
     let facts = BatchFacts::read(conn, batch).await?;
     let admitted = admitted(batch, admit(batch, &facts.households));
     let new_ids = new_submissions(batch, &facts.existing, &facts.interviewed);
@@ -108,7 +108,10 @@ async fn commit_batch(
     .bind(cell_rows_json(facts.cells, &deltas))
     .execute(&mut *conn)
     .await?;
-    Ok(outcomes(admitted, is_new, &facts.existing, accepted_at))
+    Ok((
+        outcomes(admitted, is_new, &facts.existing, accepted_at),
+        deltas,
+    ))
 }
 
 /// A submission row as a JSON object (see the module's notes).
