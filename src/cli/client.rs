@@ -86,6 +86,31 @@ impl ClientArgs {
     }
 }
 
+/// Calls `call` until it is not refused for the caller's call rate (RESOURCE_EXHAUSTED),
+/// waiting the RetryInfo delay the server names (capped at 2 s) between attempts, at most
+/// eight times: a report makes one call per unit, fast enough to spend the burst of calls a
+/// token subject is allowed.
+pub async fn within_rate<T, F, Fut>(mut call: F) -> std::result::Result<T, Status>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = std::result::Result<T, Status>>,
+{
+    let mut attempts = 0;
+    loop {
+        match call().await {
+            Err(status) if status.code() == tonic::Code::ResourceExhausted && attempts < 8 => {
+                attempts += 1;
+                let wait = tonic_types::StatusExt::get_details_retry_info(&status)
+                    .and_then(|r| r.retry_delay)
+                    .unwrap_or(std::time::Duration::from_millis(100))
+                    .min(std::time::Duration::from_secs(2));
+                tokio::time::sleep(wait).await;
+            }
+            other => return other,
+        }
+    }
+}
+
 /// A failed call's status as the CLI reports it: its code and the server's message, with the
 /// fields a BadRequest names.
 pub fn remote_error(status: &Status) -> Error {

@@ -4,7 +4,7 @@ use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 
 use super::{PeerArgs, ReportArgs};
-use crate::cli::client::{Connection, remote_error};
+use crate::cli::client::{Connection, remote_error, within_rate};
 use crate::cli::table;
 use crate::error::Result;
 use crate::proto::v1 as pb;
@@ -155,14 +155,21 @@ async fn row(
     weighted: bool,
     entry: pb::RankingEntry,
 ) -> Result<Row> {
-    let score = AggregateServiceClient::new(connection.clone())
-        .get_unit_score(pb::GetUnitScoreRequest {
-            campaign_id: campaign_id.into(),
-            unit_id: entry.unit_id.clone(),
-        })
-        .await
-        .map_err(|s| remote_error(&s))?
-        .into_inner();
+    let request = pb::GetUnitScoreRequest {
+        campaign_id: campaign_id.into(),
+        unit_id: entry.unit_id.clone(),
+    };
+    let score = within_rate(|| {
+        let (connection, request) = (connection.clone(), request.clone());
+        async move {
+            AggregateServiceClient::new(connection)
+                .get_unit_score(request)
+                .await
+        }
+    })
+    .await
+    .map_err(|s| remote_error(&s))?
+    .into_inner();
     let ci = ranked_interval(&score, indicator, weighted);
     Ok(Row {
         rank: entry.rank,

@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::ReportArgs;
-use crate::cli::client::{Connection, remote_error};
+use crate::cli::client::{Connection, remote_error, within_rate};
 use crate::cli::table;
 use crate::error::Result;
 use crate::proto::v1 as pb;
@@ -149,14 +149,21 @@ async fn unit_score(
     campaign_id: &str,
     unit: &str,
 ) -> Result<pb::UnitScore> {
-    AggregateServiceClient::new(connection.clone())
-        .get_unit_score(pb::GetUnitScoreRequest {
-            campaign_id: campaign_id.into(),
-            unit_id: unit.into(),
-        })
-        .await
-        .map(tonic::Response::into_inner)
-        .map_err(|s| remote_error(&s))
+    let request = pb::GetUnitScoreRequest {
+        campaign_id: campaign_id.into(),
+        unit_id: unit.into(),
+    };
+    within_rate(|| {
+        let (connection, request) = (connection.clone(), request.clone());
+        async move {
+            AggregateServiceClient::new(connection)
+                .get_unit_score(request)
+                .await
+        }
+    })
+    .await
+    .map(tonic::Response::into_inner)
+    .map_err(|s| remote_error(&s))
 }
 
 fn change_cell(row: &Row) -> String {
