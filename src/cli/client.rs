@@ -86,31 +86,6 @@ impl ClientArgs {
     }
 }
 
-/// Calls `call` until it is not refused for the caller's call rate (RESOURCE_EXHAUSTED),
-/// waiting the RetryInfo delay the server names (capped at 2 s) between attempts, at most
-/// eight times: a report makes one call per unit, fast enough to spend the burst of calls a
-/// token subject is allowed.
-pub async fn within_rate<T, F, Fut>(mut call: F) -> std::result::Result<T, Status>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = std::result::Result<T, Status>>,
-{
-    let mut attempts = 0;
-    loop {
-        match call().await {
-            Err(status) if status.code() == tonic::Code::ResourceExhausted && attempts < 8 => {
-                attempts += 1;
-                let wait = tonic_types::StatusExt::get_details_retry_info(&status)
-                    .and_then(|r| r.retry_delay)
-                    .unwrap_or(std::time::Duration::from_millis(100))
-                    .min(std::time::Duration::from_secs(2));
-                tokio::time::sleep(wait).await;
-            }
-            other => return other,
-        }
-    }
-}
-
 /// A failed call's status as the CLI reports it: its code and the server's message, with the
 /// fields a BadRequest names.
 pub fn remote_error(status: &Status) -> Error {
@@ -140,9 +115,9 @@ const DEFAULT_RETRY_DELAY: Duration = Duration::from_millis(200);
 const MAX_PATIENCE: Duration = Duration::from_secs(120);
 
 /// Makes `call` until the server's rate limit stops turning it away (RESOURCE_EXHAUSTED),
-/// waiting each time for the delay the server's RetryInfo gives. Bulk clients such as the
-/// demo loader send thousands of calls with one token; the limit paces them instead of failing
-/// them.
+/// waiting each time for the delay the server's RetryInfo gives. Bulk clients (the demo
+/// loader, reports that read one score per unit) send many calls with one token; the limit
+/// paces them instead of failing them.
 ///
 /// # Errors
 /// The call's last status: any other code at once, RESOURCE_EXHAUSTED after [`MAX_PATIENCE`].

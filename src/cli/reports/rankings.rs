@@ -4,7 +4,7 @@ use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 
 use super::{PeerArgs, ReportArgs};
-use crate::cli::client::{Connection, remote_error, within_rate};
+use crate::cli::client::{Connection, patiently, remote_error};
 use crate::cli::table;
 use crate::error::Result;
 use crate::proto::v1 as pb;
@@ -159,7 +159,7 @@ async fn row(
         campaign_id: campaign_id.into(),
         unit_id: entry.unit_id.clone(),
     };
-    let score = within_rate(|| {
+    let score = patiently(|| {
         let (connection, request) = (connection.clone(), request.clone());
         async move {
             AggregateServiceClient::new(connection)

@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::ReportArgs;
-use crate::cli::client::{Connection, remote_error, within_rate};
+use crate::cli::client::{Connection, patiently, remote_error};
 use crate::cli::table;
 use crate::error::Result;
 use crate::proto::v1 as pb;
@@ -153,7 +153,7 @@ async fn unit_score(
         campaign_id: campaign_id.into(),
         unit_id: unit.into(),
     };
-    within_rate(|| {
+    patiently(|| {
         let (connection, request) = (connection.clone(), request.clone());
         async move {
             AggregateServiceClient::new(connection)
