@@ -113,11 +113,11 @@ pub async fn fragment(
                 h2 { (label) " (参与排名 " (g.ranked_count) " / " (g.peer_count) ")" }
                 @if g.ranked_count == 0 { p.summary { "各单位样本均不足,本轮不排名。" } }
                 div.columns hidden[g.ranked_count == 0] {
-                    (placed_list(&format!("前 {} 位", b.top_n), &g.top, &unit_link))
-                    (placed_list(&format!("后 {} 位", b.top_n), &g.bottom, &unit_link))
+                    (placed_list(&format!("前 {} 位", b.top_n), &g.top, &unit_link, standing))
+                    (placed_list(&format!("后 {} 位", b.top_n), &g.bottom, &unit_link, standing))
                     @if compared {
-                        (moved_list("进步明显", &g.risers, &unit_link))
-                        (moved_list("退位明显", &g.fallers, &unit_link))
+                        (placed_list("进步明显", &g.risers, &unit_link, movement))
+                        (placed_list("退位明显", &g.fallers, &unit_link, movement))
                     }
                 }
                 @if let Some(l) = &g.laggards {
@@ -151,38 +151,35 @@ pub async fn fragment(
     })
 }
 
-fn placed_list(title: &str, rows: &[PlacedUnit], link: &dyn Fn(&PlacedUnit) -> String) -> Markup {
+/// A list of units, each linked, followed by what `detail` says of it.
+fn placed_list(
+    title: &str,
+    rows: &[PlacedUnit],
+    link: &dyn Fn(&PlacedUnit) -> String,
+    detail: fn(&PlacedUnit) -> Markup,
+) -> Markup {
     html! {
         div.list {
             h3 { (title) }
             ol {
                 @for p in rows {
-                    li {
-                        a href=(link(p)) { (p.row.score.unit_name) } " "
-                        span.score { (score(p.row.value)) }
-                        " " (arrow(p.row.rank_change))
-                    }
+                    li { a href=(link(p)) { (p.row.score.unit_name) } " " (detail(p)) }
                 }
             }
         }
     }
 }
 
+/// Top and bottom places: the score and the places moved.
+fn standing(p: &PlacedUnit) -> Markup {
+    html! { span.score { (score(p.row.value)) } " " (arrow(p.row.rank_change)) }
+}
+
 /// Risers and fallers: the places moved and, beside them, the score change judged against its
 /// margin of error, since a rank change alone says nothing about significance.
-fn moved_list(title: &str, rows: &[PlacedUnit], link: &dyn Fn(&PlacedUnit) -> String) -> Markup {
+fn movement(p: &PlacedUnit) -> Markup {
     html! {
-        div.list {
-            h3 { (title) }
-            ol {
-                @for p in rows {
-                    li {
-                        a href=(link(p)) { (p.row.score.unit_name) } " "
-                        (arrow(p.row.rank_change)) " "
-                        span.moved-change { "(" (change_markup(p.change.as_ref())) ")" }
-                    }
-                }
-            }
-        }
+        (arrow(p.row.rank_change)) " "
+        span.moved-change { "(" (change_markup(p.change.as_ref())) ")" }
     }
 }

@@ -6,9 +6,10 @@ pub mod rankings;
 pub mod response_rates;
 pub mod scorecard;
 
-use crate::cli::client::{ClientArgs, Connection, remote_error};
+use crate::cli::client::{ClientArgs, Connection, patiently, remote_error};
 use crate::error::{Error, Result};
 use crate::proto::v1 as pb;
+use crate::proto::v1::aggregate_service_client::AggregateServiceClient;
 use crate::proto::v1::catalog_service_client::CatalogServiceClient;
 
 /// What every report takes: the server, the campaign, and the output form.
@@ -140,6 +141,29 @@ fn newest(mut campaigns: Vec<pb::Campaign>) -> Result<pb::Campaign> {
 /// The short name of an indicator: its text up to a colon (the demo writes `安全感受：…`).
 pub fn indicator_name(text: &str) -> &str {
     text.split(['：', ':']).next().unwrap_or(text).trim()
+}
+
+/// A unit's score, paced by the server's rate limit: reports read one per unit.
+pub(super) async fn unit_score(
+    connection: &Connection,
+    campaign_id: &str,
+    unit: &str,
+) -> Result<pb::UnitScore> {
+    let request = pb::GetUnitScoreRequest {
+        campaign_id: campaign_id.into(),
+        unit_id: unit.into(),
+    };
+    patiently(|| {
+        let (connection, request) = (connection.clone(), request.clone());
+        async move {
+            AggregateServiceClient::new(connection)
+                .get_unit_score(request)
+                .await
+        }
+    })
+    .await
+    .map(tonic::Response::into_inner)
+    .map_err(|s| remote_error(&s))
 }
 
 #[cfg(test)]

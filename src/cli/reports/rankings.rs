@@ -4,7 +4,7 @@ use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 
 use super::{PeerArgs, ReportArgs};
-use crate::cli::client::{Connection, patiently, remote_error};
+use crate::cli::client::{Connection, remote_error};
 use crate::cli::table;
 use crate::error::Result;
 use crate::proto::v1 as pb;
@@ -155,21 +155,7 @@ async fn row(
     weighted: bool,
     entry: pb::RankingEntry,
 ) -> Result<Row> {
-    let request = pb::GetUnitScoreRequest {
-        campaign_id: campaign_id.into(),
-        unit_id: entry.unit_id.clone(),
-    };
-    let score = patiently(|| {
-        let (connection, request) = (connection.clone(), request.clone());
-        async move {
-            AggregateServiceClient::new(connection)
-                .get_unit_score(request)
-                .await
-        }
-    })
-    .await
-    .map_err(|s| remote_error(&s))?
-    .into_inner();
+    let score = super::unit_score(connection, campaign_id, &entry.unit_id).await?;
     let ci = ranked_interval(&score, indicator, weighted);
     Ok(Row {
         rank: entry.rank,

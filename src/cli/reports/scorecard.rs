@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::ReportArgs;
-use crate::cli::client::{Connection, patiently, remote_error};
+use crate::cli::client::remote_error;
 use crate::cli::table;
 use crate::error::Result;
 use crate::proto::v1 as pb;
@@ -47,11 +47,11 @@ pub async fn run(args: ScorecardArgs) -> Result<()> {
     let connection = args.report.client.connect().await?;
     let campaign = super::campaign(&connection, args.report.campaign.as_deref()).await?;
     let mut aggregates = AggregateServiceClient::new(connection.clone());
-    let current = unit_score(&connection, &campaign.id, &args.unit).await?;
+    let current = super::unit_score(&connection, &campaign.id, &args.unit).await?;
     let previous = if campaign.compared_campaign_id.is_empty() {
         None
     } else {
-        Some(unit_score(&connection, &campaign.compared_campaign_id, &args.unit).await?)
+        Some(super::unit_score(&connection, &campaign.compared_campaign_id, &args.unit).await?)
     };
     let weaknesses = aggregates
         .get_unit_weaknesses(pb::GetUnitWeaknessesRequest {
@@ -142,28 +142,6 @@ pub async fn run(args: ScorecardArgs) -> Result<()> {
          composite uses its conservative standard error."
     );
     Ok(())
-}
-
-async fn unit_score(
-    connection: &Connection,
-    campaign_id: &str,
-    unit: &str,
-) -> Result<pb::UnitScore> {
-    let request = pb::GetUnitScoreRequest {
-        campaign_id: campaign_id.into(),
-        unit_id: unit.into(),
-    };
-    patiently(|| {
-        let (connection, request) = (connection.clone(), request.clone());
-        async move {
-            AggregateServiceClient::new(connection)
-                .get_unit_score(request)
-                .await
-        }
-    })
-    .await
-    .map(tonic::Response::into_inner)
-    .map_err(|s| remote_error(&s))
 }
 
 fn change_cell(row: &Row) -> String {
