@@ -459,21 +459,19 @@ fn rank_against(
 ) -> Vec<RankingRow> {
     let units = catalog.units_of(&current.campaign);
     let peer_units = peers(&units, scope, group);
-    // Copies of the sums, so the read locks are held for a copy and not for the ranking: a
-    // commit waiting to apply its deltas would otherwise wait for every peer to be scored.
-    let now = read(&current.figures).rolled.clone();
-    let before = compared.map(|c| (c, read(&c.figures).rolled.clone()));
+    let now = read(&current.figures);
+    let before = compared.map(|c| (c, read(&c.figures)));
     let before_stats: Option<(&Loaded, Cow<'_, RolledUp>)> = before.as_ref().map(|(c, held)| {
         let stats = if catalog.share_tree(&current.campaign, &c.campaign) {
-            Cow::Borrowed(held)
+            Cow::Borrowed(&held.rolled)
         } else {
-            Cow::Owned(held.over(units.clone()))
+            Cow::Owned(held.rolled.over(units.clone()))
         };
         (*c, stats)
     });
     rank_peers(
         &peer_units,
-        &current.context(&now),
+        &current.context(&now.rolled),
         before_stats
             .as_ref()
             .map(|(c, stats)| c.context(stats))
