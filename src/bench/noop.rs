@@ -54,17 +54,38 @@ impl SubmissionService for Noop {
 /// Serves the no-op service on `listen` until SIGTERM or Ctrl-C, logging its address the way
 /// `canvass serve` does.
 pub async fn serve(listen: SocketAddr) -> Result<()> {
+    serve_alone(
+        listen,
+        "no-op submission service",
+        SubmissionServiceServer::new(Noop).max_decoding_message_size(MAX_MESSAGE_BYTES),
+    )
+    .await
+}
+
+/// Serves one ceiling service on `listen`, on Canvass's transport and listener, until SIGTERM
+/// or Ctrl-C, logging its address as `canvass serve` does.
+pub(super) async fn serve_alone<S>(listen: SocketAddr, what: &str, service: S) -> Result<()>
+where
+    S: tower::Service<
+            http::Request<tonic::body::Body>,
+            Response = http::Response<tonic::body::Body>,
+            Error = std::convert::Infallible,
+        > + tonic::server::NamedService
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+{
     let listener = TcpListener::bind(listen)
         .await
         .map_err(|e| Error::internal(format!("binding {listen}: {e}")))?;
     let address = listener
         .local_addr()
         .map_err(|e| Error::internal(format!("reading bound address: {e}")))?;
-    tracing::info!(%address, "no-op submission service is serving");
+    tracing::info!(%address, "{what} is serving");
     transport()
-        .add_service(
-            SubmissionServiceServer::new(Noop).max_decoding_message_size(MAX_MESSAGE_BYTES),
-        )
+        .add_service(service)
         .serve_with_incoming_shutdown(
             incoming(
                 listener,
@@ -76,5 +97,5 @@ pub async fn serve(listen: SocketAddr) -> Result<()> {
             shutdown_signal(),
         )
         .await
-        .map_err(|e| Error::internal(format!("no-op server: {e}")))
+        .map_err(|e| Error::internal(format!("{what}: {e}")))
 }

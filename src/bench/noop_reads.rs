@@ -10,17 +10,13 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use prost::Message;
-use tokio::net::TcpListener;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
-use crate::connections::Connections;
 use crate::error::{Error, Result};
-use crate::listener::{ListenerSettings, incoming};
-use crate::metrics::Metrics;
 use crate::proto::v1 as pb;
 use crate::proto::v1::aggregate_service_server::{AggregateService, AggregateServiceServer};
-use crate::startup::{MAX_MESSAGE_BYTES, shutdown_signal, transport};
+use crate::startup::MAX_MESSAGE_BYTES;
 
 /// Recorded (request, reply) pairs, both encoded.
 #[derive(Default)]
@@ -166,28 +162,11 @@ impl AggregateService for NoopReads {
 /// way `canvass serve` does.
 pub async fn serve(listen: SocketAddr, replies: PathBuf) -> Result<()> {
     let recorded = Arc::new(read(&replies)?);
-    let listener = TcpListener::bind(listen)
-        .await
-        .map_err(|e| Error::internal(format!("binding {listen}: {e}")))?;
-    let address = listener
-        .local_addr()
-        .map_err(|e| Error::internal(format!("reading bound address: {e}")))?;
-    tracing::info!(%address, "no-op aggregate service is serving");
-    transport()
-        .add_service(
-            AggregateServiceServer::new(NoopReads(recorded))
-                .max_decoding_message_size(MAX_MESSAGE_BYTES),
-        )
-        .serve_with_incoming_shutdown(
-            incoming(
-                listener,
-                ListenerSettings::default(),
-                None,
-                &Connections::default(),
-                &Metrics::new(),
-            ),
-            shutdown_signal(),
-        )
-        .await
-        .map_err(|e| Error::internal(format!("no-op read server: {e}")))
+    super::noop::serve_alone(
+        listen,
+        "no-op aggregate service",
+        AggregateServiceServer::new(NoopReads(recorded))
+            .max_decoding_message_size(MAX_MESSAGE_BYTES),
+    )
+    .await
 }
