@@ -2,14 +2,14 @@
 //! scores and ranks by the pure functions in `domain::scoring` and `domain::ranking`. The cost
 //! grows with the number of units, never with the number of submissions.
 
-use std::borrow::Cow;
 use std::sync::Arc;
 
 use tokio::sync::broadcast;
 
-use crate::aggregate_cache::{AggregateCache, Shared, read};
+use crate::aggregate_cache::{AggregateCache, CampaignFigures, Shared, read};
 use crate::catalog::{Catalog, Snapshot};
 use crate::domain::campaign::Campaign;
+use crate::domain::headline::Headline;
 use crate::domain::ids::{CampaignId, UnitId};
 use crate::domain::peers::{PeerGroup, peers};
 use crate::domain::questionnaire::Questionnaire;
@@ -28,14 +28,27 @@ struct Loaded {
     campaign: Arc<Campaign>,
     questionnaire: Arc<Questionnaire>,
     figures: Shared,
+    /// The catalog generation `campaign` and `questionnaire` come from.
+    generation: u64,
 }
 
 impl Loaded {
-    fn context<'a>(&'a self, stats: &'a RolledUp) -> ScoringContext<'a> {
+    /// Scoring over the held figures, with their headline memo when it was computed on the
+    /// same catalog (a read holding an older snapshot scores afresh).
+    fn context<'a>(&'a self, held: &'a CampaignFigures) -> ScoringContext<'a> {
+        ScoringContext {
+            memo: (held.generation == self.generation).then_some(&held.headlines),
+            ..self.context_over(&held.rolled)
+        }
+    }
+
+    /// Scoring over figures rolled up for this read alone, without a memo.
+    fn context_over<'a>(&'a self, stats: &'a RolledUp) -> ScoringContext<'a> {
         ScoringContext {
             campaign: &self.campaign,
             questionnaire: &self.questionnaire,
             stats,
+            memo: None,
         }
     }
 
@@ -107,7 +120,7 @@ pub struct Weaknesses {
 /// One campaign in a unit's history.
 pub struct HistoryPoint {
     pub campaign: Arc<Campaign>,
-    pub score: UnitScore,
+    pub headline: Arc<Headline>,
     /// The composite the rank orders by: the weighted one in a weighted campaign.
     pub ranked_value: Option<f64>,
     pub rank: Option<u32>,
@@ -155,6 +168,7 @@ impl Scores {
             campaign,
             questionnaire,
             figures,
+            generation: catalog.generation,
         })
     }
 
@@ -191,7 +205,9 @@ impl Scores {
         let catalog = self.snapshot_in_scope(campaign_id, unit_id).await?;
         let loaded = self.load(&catalog, campaign_id).await?;
         let held = read(&loaded.figures);
-        Ok(loaded.context(&held.rolled).score(catalog.unit(unit_id)?))
+        Ok(loaded
+            .context_over(&held.rolled)
+            .score(catalog.unit(unit_id)?))
     }
 
     /// # Errors
@@ -296,12 +312,7 @@ impl Scores {
             .iter()
             .map(|loaded| {
                 let held = read(&loaded.figures);
-                rank_peers(
-                    &peer_units,
-                    &loaded.context(&held.rolled),
-                    None,
-                    &query.basis,
-                )
+                rank_peers(&peer_units, &loaded.context(&held), None, &query.basis)
             })
             .collect();
         let entries = persistent_laggards(&rankings, n)
@@ -312,7 +323,7 @@ impl Scores {
                     .iter()
                     .zip(&rankings)
                     .map(|(campaign, rows)| {
-                        let row = rows.iter().find(|r| r.score.unit_id == unit_id);
+                        let row = rows.iter().find(|r| r.headline.unit_id == unit_id);
                         let ranked = rows.iter().filter(|r| r.rank.is_some()).count();
                         (
                             campaign.clone(),
@@ -393,7 +404,7 @@ impl Scores {
         let units = catalog.units_of(&loaded.campaign);
         let peer_units = peers(&units, &loaded.campaign.scope_unit_id, &group);
         let held = read(&loaded.figures);
-        let standings = weaknesses(&peer_units, &loaded.context(&held.rolled), &unit);
+        let standings = weaknesses(&peer_units, &loaded.context(&held), &unit);
         Ok(Weaknesses {
             unit,
             group,
@@ -428,11 +439,11 @@ impl Scores {
             let held = read(&loaded.figures);
             let standing =
                 loaded
-                    .context(&held.rolled)
+                    .context(&held)
                     .standing(&peer_units, &unit, &RankBasis::Composite);
             points.push(HistoryPoint {
                 campaign: campaign.clone(),
-                score: standing.score,
+                headline: standing.headline,
                 ranked_value: standing.value,
                 rank: standing.rank,
                 ranked_count: standing.ranked_count,
@@ -461,21 +472,19 @@ fn rank_against(
     let peer_units = peers(&units, scope, group);
     let now = read(&current.figures);
     let before = compared.map(|c| (c, read(&c.figures)));
-    let before_stats: Option<(&Loaded, Cow<'_, RolledUp>)> = before.as_ref().map(|(c, held)| {
-        let stats = if catalog.share_tree(&current.campaign, &c.campaign) {
-            Cow::Borrowed(&held.rolled)
-        } else {
-            Cow::Owned(held.rolled.over(units.clone()))
-        };
-        (*c, stats)
+    // Rolled up afresh over the current tree when the compared campaign's differs.
+    let regrouped: Option<RolledUp> = before
+        .as_ref()
+        .filter(|(c, _)| !catalog.share_tree(&current.campaign, &c.campaign))
+        .map(|(_, held)| held.rolled.over(units.clone()));
+    let before_context = before.as_ref().map(|(c, held)| match &regrouped {
+        Some(stats) => c.context_over(stats),
+        None => c.context(held),
     });
     rank_peers(
         &peer_units,
-        &current.context(&now.rolled),
-        before_stats
-            .as_ref()
-            .map(|(c, stats)| c.context(stats))
-            .as_ref(),
+        &current.context(&now),
+        before_context.as_ref(),
         basis,
     )
 }

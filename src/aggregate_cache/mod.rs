@@ -32,6 +32,7 @@ use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 use crate::catalog::Snapshot;
 use crate::domain::campaign::Campaign;
 use crate::domain::cells::CellRow;
+use crate::domain::headline::HeadlineMemo;
 use crate::domain::ids::CampaignId;
 use crate::domain::pooling::CampaignStats;
 use crate::domain::rollup::RolledUp;
@@ -51,6 +52,8 @@ fn next_version() -> u64 {
 #[derive(Debug)]
 pub struct CampaignFigures {
     pub rolled: RolledUp,
+    /// Headlines computed from `rolled` over the catalog of `generation`.
+    pub headlines: HeadlineMemo,
     /// The catalog generation whose tree `rolled` is rolled up over.
     pub generation: u64,
     /// Changes whenever the figures do.
@@ -197,6 +200,7 @@ impl AggregateCache {
             // Another read may have rolled it up meanwhile.
             if held.generation < catalog.generation {
                 held.rolled = held.rolled.over(catalog.units_of(campaign));
+                held.headlines = HeadlineMemo::default();
                 held.generation = catalog.generation;
                 held.version = next_version();
             }
@@ -225,6 +229,7 @@ impl AggregateCache {
         let own = CampaignStats::from_cells(rows, questionnaire).map_err(Error::internal)?;
         let figures = Arc::new(RwLock::new(CampaignFigures {
             rolled: RolledUp::new(own, catalog.units_of(campaign)),
+            headlines: HeadlineMemo::default(),
             generation: catalog.generation,
             version: next_version(),
         }));

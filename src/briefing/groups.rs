@@ -51,8 +51,8 @@ impl Briefings {
         let place = |rows: Vec<RankingRow>| -> Vec<PlacedUnit> {
             rows.into_iter()
                 .map(|row| {
-                    let after = Estimate::composite(&row.score, weighted);
-                    let previous = before.get(&row.score.unit_id).copied();
+                    let after = Estimate::composite(&row.headline, weighted);
+                    let previous = before.get(&row.headline.unit_id).copied();
                     PlacedUnit {
                         change: ScoreChange::of(previous, after),
                         row,
@@ -101,8 +101,8 @@ impl Briefings {
             .iter()
             .filter_map(|r| {
                 Some((
-                    r.score.unit_id.clone(),
-                    Estimate::composite(&r.score, weighted)?,
+                    r.headline.unit_id.clone(),
+                    Estimate::composite(&r.headline, weighted)?,
                 ))
             })
             .collect())

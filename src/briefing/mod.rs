@@ -11,6 +11,7 @@ use crate::catalog::{Catalog, Snapshot};
 use crate::domain::briefing::{Estimate, ScoreChange, Verdict, biggest};
 use crate::domain::campaign::Campaign;
 use crate::domain::grievance::GrievanceSummary;
+use crate::domain::headline::Headline;
 use crate::domain::ids::{CampaignId, Code, UnitId};
 use crate::domain::peers::PeerGroup;
 use crate::domain::ranking::{IndicatorStanding, RankingRow};
@@ -160,11 +161,11 @@ impl Briefings {
         };
         let weighted = campaign.weighting.is_some();
         let weighted_before = compared.as_ref().is_some_and(|c| c.weighting.is_some());
-        let composite = Estimate::composite(&score, weighted);
+        let composite = Estimate::composite(&Headline::of(&score), weighted);
         let composite_change = ScoreChange::of(
             before
                 .as_ref()
-                .and_then(|b| Estimate::composite(b, weighted_before)),
+                .and_then(|b| Estimate::composite(&Headline::of(b), weighted_before)),
             composite,
         );
         let (_, questionnaire) = catalog.campaign_with_questionnaire(&campaign.id)?;

@@ -5,8 +5,9 @@
 //! A briefing is read aloud at meetings; a change smaller than its margin of error must never
 //! read as a rise or a fall, so every change carries its verdict and both sample sizes.
 
+use super::headline::Headline;
 use super::ids::Code;
-use super::scoring::{IndicatorScore, UnitScore};
+use super::scoring::IndicatorScore;
 use super::stats::Change;
 
 /// One round's headline figure of a score: the value ranked and reported (the weighted estimate
@@ -23,7 +24,7 @@ pub struct Estimate {
 impl Estimate {
     /// The composite of `score`: the weighted one in a weighted campaign, with the conservative
     /// standard error bound.
-    pub fn composite(score: &UnitScore, weighted: bool) -> Option<Self> {
+    pub fn composite(score: &Headline, weighted: bool) -> Option<Self> {
         let (value, uncertainty, sample_size) = if weighted {
             (
                 score.weighted_composite?,

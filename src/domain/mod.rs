@@ -10,6 +10,7 @@ pub mod export;
 pub mod flags;
 pub mod geo;
 pub mod grievance;
+pub mod headline;
 pub mod ids;
 pub mod intake;
 pub mod lifecycle;

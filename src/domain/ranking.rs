@@ -2,8 +2,13 @@
 //! displayed two decimals, changes against a compared campaign, top and bottom places,
 //! persistent laggards, movers, and a unit's weakest indicators.
 
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use super::headline::Headline;
 use super::ids::{Code, UnitId};
-use super::scoring::{ScoringContext, UnitScore};
+use super::questionnaire::Questionnaire;
+use super::scoring::ScoringContext;
 use super::unit::Unit;
 
 /// A score in hundredths, rounded half-up: 90.104 and 90.096 both become 9010. The small
@@ -40,16 +45,48 @@ pub enum RankBasis {
     Indicator(Code),
 }
 
+/// A basis resolved against a questionnaire: the composite, or an indicator's position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Resolved {
+    Composite,
+    /// `None`: the questionnaire has no such indicator, so no unit has a value on it.
+    Indicator(Option<usize>),
+}
+
 impl RankBasis {
-    /// The headline value of `score` on this basis: weighted when the campaign is weighted.
-    pub fn value_of(&self, score: &UnitScore, weighted: bool) -> Option<f64> {
+    fn resolve(&self, questionnaire: &Questionnaire) -> Resolved {
         match self {
-            Self::Composite if weighted => score.weighted_composite,
-            Self::Composite => score.composite,
-            Self::Indicator(code) => {
-                let indicator = score.indicators.iter().find(|i| &i.code == code)?;
+            Self::Composite => Resolved::Composite,
+            Self::Indicator(code) => Resolved::Indicator(
+                questionnaire
+                    .indicators
+                    .iter()
+                    .position(|i| &i.code == code),
+            ),
+        }
+    }
+
+    /// The value of `headline` on this basis in `questionnaire`: weighted when the campaign is
+    /// weighted.
+    pub fn value_of(
+        &self,
+        questionnaire: &Questionnaire,
+        headline: &Headline,
+        weighted: bool,
+    ) -> Option<f64> {
+        self.resolve(questionnaire).value_of(headline, weighted)
+    }
+}
+
+impl Resolved {
+    fn value_of(self, headline: &Headline, weighted: bool) -> Option<f64> {
+        match self {
+            Self::Composite if weighted => headline.weighted_composite,
+            Self::Composite => headline.composite,
+            Self::Indicator(position) => {
+                let indicator = headline.indicators.get(position?)?;
                 if weighted {
-                    indicator.weighted.map(|w| w.mean)
+                    indicator.weighted
                 } else {
                     indicator.mean
                 }
@@ -59,24 +96,14 @@ impl RankBasis {
 }
 
 impl ScoringContext<'_> {
-    /// Scores `peers` (without breakdowns, which no ranking reads) and ranks them by `basis`;
-    /// units below the minimum sample get no rank.
+    /// The headlines of `peers`, ranked by `basis`; units below the minimum sample get no rank.
     pub fn rank(
         &self,
         peers: &[&Unit],
         basis: &RankBasis,
-    ) -> Vec<(UnitScore, Option<f64>, Option<u32>)> {
-        let scores: Vec<UnitScore> = peers.iter().map(|u| self.headline(u)).collect();
-        let values: Vec<Option<f64>> = scores
-            .iter()
-            .map(|s| basis.value_of(s, self.is_weighted()))
-            .collect();
-        let rankable: Vec<Option<f64>> = scores
-            .iter()
-            .zip(&values)
-            .map(|(s, v)| v.filter(|_| s.sufficient_sample))
-            .collect();
-        let ranks = competition_ranks(&rankable);
+    ) -> Vec<(Arc<Headline>, Option<f64>, Option<u32>)> {
+        let scores = self.headlines(peers);
+        let (values, ranks) = self.values_and_ranks(&scores, basis);
         scores
             .into_iter()
             .zip(values)
@@ -84,13 +111,32 @@ impl ScoringContext<'_> {
             .map(|((s, v), r)| (s, v, r))
             .collect()
     }
+
+    /// Each headline's value on `basis` and its rank among them.
+    fn values_and_ranks(
+        &self,
+        headlines: &[Arc<Headline>],
+        basis: &RankBasis,
+    ) -> (Vec<Option<f64>>, Vec<Option<u32>>) {
+        let basis = basis.resolve(self.questionnaire);
+        let values: Vec<Option<f64>> = headlines
+            .iter()
+            .map(|s| basis.value_of(s, self.is_weighted()))
+            .collect();
+        let rankable: Vec<Option<f64>> = headlines
+            .iter()
+            .zip(&values)
+            .map(|(s, v)| v.filter(|_| s.sufficient_sample))
+            .collect();
+        let ranks = competition_ranks(&rankable);
+        (values, ranks)
+    }
 }
 
 /// One unit's place among its peers on one basis.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Standing {
-    /// Without breakdowns.
-    pub score: UnitScore,
+    pub headline: Arc<Headline>,
     /// The value ranked on (the weighted estimate in a weighted campaign), also when the unit is
     /// not ranked.
     pub value: Option<f64>,
@@ -107,22 +153,28 @@ impl ScoringContext<'_> {
     /// scope unit, which has no peers in its own campaign) keeps its score and value but has no
     /// rank.
     pub fn standing(&self, peers: &[&Unit], unit: &Unit, basis: &RankBasis) -> Standing {
-        let ranked = self.rank(peers, basis);
-        let ranked_values: Vec<f64> = ranked
+        self.standing_among(&self.headlines(peers), unit, basis)
+    }
+
+    /// As [`Self::standing`], among the peers' headlines.
+    fn standing_among(&self, peers: &[Arc<Headline>], unit: &Unit, basis: &RankBasis) -> Standing {
+        let (values, ranks) = self.values_and_ranks(peers, basis);
+        let ranked_values: Vec<f64> = values
             .iter()
-            .filter(|(_, _, r)| r.is_some())
-            .filter_map(|(_, v, _)| *v)
+            .zip(&ranks)
+            .filter(|(_, r)| r.is_some())
+            .filter_map(|(v, _)| *v)
             .collect();
-        let (score, value, rank) = ranked
-            .into_iter()
-            .find(|(s, _, _)| s.unit_id == unit.id)
-            .unwrap_or_else(|| {
-                let score = self.headline(unit);
-                let value = basis.value_of(&score, self.is_weighted());
-                (score, value, None)
-            });
+        let (headline, value, rank) = match peers.iter().position(|s| s.unit_id == unit.id) {
+            Some(at) => (peers[at].clone(), values[at], ranks[at]),
+            None => {
+                let headline = self.headline(unit);
+                let value = basis.value_of(self.questionnaire, &headline, self.is_weighted());
+                (Arc::new(headline), value, None)
+            }
+        };
         Standing {
-            score,
+            headline,
             value,
             rank,
             ranked_count: ranked_values.len() as u32,
@@ -135,8 +187,8 @@ impl ScoringContext<'_> {
 /// One peer's place in a ranking, and its change since the compared campaign.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RankingRow {
-    /// Without breakdowns.
-    pub score: UnitScore,
+    /// Shared with the memo and every other ranking of the same figures.
+    pub headline: Arc<Headline>,
     /// The value ranked on.
     pub value: Option<f64>,
     pub rank: Option<u32>,
@@ -175,11 +227,11 @@ pub fn rank_peers(
         .zip(before)
         .zip(reversed)
         .map(
-            |(((score, value, rank), (previous_value, previous_rank)), rank_from_bottom)| {
+            |(((headline, value, rank), (previous_value, previous_rank)), rank_from_bottom)| {
                 RankingRow {
                     rank_change: rank_change(previous_rank, rank),
                     value_change: value.zip(previous_value).map(|(v, p)| v - p),
-                    score,
+                    headline,
                     value,
                     rank,
                     rank_from_bottom,
@@ -193,7 +245,7 @@ pub fn rank_peers(
         let order = |r: &RankingRow| r.rank.unwrap_or(u32::MAX);
         order(a)
             .cmp(&order(b))
-            .then_with(|| a.score.unit_id.cmp(&b.score.unit_id))
+            .then_with(|| a.headline.unit_id.cmp(&b.headline.unit_id))
     });
     rows
 }
@@ -234,23 +286,30 @@ pub fn persistent_laggards(rankings: &[Vec<RankingRow>], n: u32) -> Vec<UnitId> 
     let Some((latest, earlier)) = rankings.split_first() else {
         return Vec::new();
     };
-    let in_bottom = |rows: &[RankingRow], unit: &UnitId| {
-        rows.iter()
-            .any(|r| &r.score.unit_id == unit && r.rank_from_bottom.is_some_and(|k| k <= n))
-    };
+    let in_bottom = |r: &RankingRow| r.rank_from_bottom.is_some_and(|k| k <= n);
+    // Sets, not scans: a province ranks 25,000 villages.
+    let earlier: Vec<HashSet<&UnitId>> = earlier
+        .iter()
+        .map(|rows| {
+            rows.iter()
+                .filter(|r| in_bottom(r))
+                .map(|r| &r.headline.unit_id)
+                .collect()
+        })
+        .collect();
     let mut laggards: Vec<&RankingRow> = latest
         .iter()
-        .filter(|r| in_bottom(latest, &r.score.unit_id))
-        .filter(|r| earlier.iter().all(|rows| in_bottom(rows, &r.score.unit_id)))
+        .filter(|r| in_bottom(r))
+        .filter(|r| earlier.iter().all(|set| set.contains(&r.headline.unit_id)))
         .collect();
     laggards.sort_by(|a, b| {
         b.rank
             .cmp(&a.rank)
-            .then_with(|| a.score.unit_id.cmp(&b.score.unit_id))
+            .then_with(|| a.headline.unit_id.cmp(&b.headline.unit_id))
     });
     laggards
         .into_iter()
-        .map(|r| r.score.unit_id.clone())
+        .map(|r| r.headline.unit_id.clone())
         .collect()
 }
 
@@ -263,7 +322,7 @@ pub fn movers(rows: &[RankingRow], limit: usize) -> (Vec<RankingRow>, Vec<Rankin
             .0
             .cmp(&key(a).0)
             .then_with(|| key(b).1.total_cmp(&key(a).1))
-            .then_with(|| a.score.unit_id.cmp(&b.score.unit_id))
+            .then_with(|| a.headline.unit_id.cmp(&b.headline.unit_id))
     });
     let risers = moved
         .iter()
@@ -305,13 +364,14 @@ pub fn weaknesses(
     ctx: &ScoringContext<'_>,
     unit: &Unit,
 ) -> Vec<IndicatorStanding> {
+    let headlines = ctx.headlines(peers);
     let mut standings: Vec<IndicatorStanding> = ctx
         .questionnaire
         .indicators
         .iter()
         .map(|indicator| {
             let basis = RankBasis::Indicator(indicator.code.clone());
-            let standing = ctx.standing(peers, unit, &basis);
+            let standing = ctx.standing_among(&headlines, unit, &basis);
             IndicatorStanding {
                 code: indicator.code.clone(),
                 text: indicator.text.clone(),
@@ -341,6 +401,7 @@ mod tests {
     use crate::domain::campaign::Campaign;
     use crate::domain::cells::{CellKey, CellRow, Figures, Stratum};
     use crate::domain::channel::Channel;
+    use crate::domain::headline::HeadlineMemo;
     use crate::domain::peers::{PeerGroup, peers};
     use crate::domain::pooling::CampaignStats;
     use crate::domain::questionnaire::Questionnaire;
@@ -435,12 +496,71 @@ mod tests {
                 campaign: &self.campaign,
                 questionnaire: &self.questionnaire,
                 stats: &self.stats,
+                memo: None,
             }
         }
 
         fn unit(&self, id: &str) -> &Unit {
             self.tree.get(&UnitId::parse(id).unwrap()).unwrap()
         }
+    }
+
+    #[test]
+    fn kept_headlines_rank_as_headlines_scored_afresh_and_only_touched_units_are_rescored() {
+        let mut w = world(&[
+            ("city", UnitKind::City, &[]),
+            ("t1", UnitKind::Township, &[80, 60]),
+            ("t2", UnitKind::Township, &[70]),
+            ("t3", UnitKind::Township, &[90]),
+        ]);
+        let group = PeerGroup::default_under(UnitKind::City).unwrap();
+        let memo = HeadlineMemo::default();
+        let rank = |w: &World, memo: Option<&HeadlineMemo>| {
+            let peer_units = peers(&w.tree, &w.campaign.scope_unit_id, &group);
+            let ctx = ScoringContext {
+                memo,
+                ..w.context()
+            };
+            rank_peers(&peer_units, &ctx, None, &RankBasis::Composite)
+        };
+        let headline_of = |rows: &[RankingRow], id: &str| {
+            rows.iter()
+                .find(|r| r.headline.unit_id.as_str() == id)
+                .unwrap()
+                .headline
+                .clone()
+        };
+        let before = rank(&w, Some(&memo));
+        assert_eq!(before, rank(&w, None));
+        assert_eq!(memo.len(), 3);
+
+        // A visit to t1 scoring 100: t1 rises from 70 to 80, above t2.
+        w.stats.apply(&CellRow {
+            unit_id: UnitId::parse("t1").unwrap(),
+            cell: CellKey {
+                channel: Channel::Visit,
+                carrier: None,
+                stratum: Stratum::default(),
+            },
+            figures: Figures {
+                submissions: 1,
+                indicators: vec![Moments::from_points(&[100])],
+            },
+        });
+        let after = rank(&w, Some(&memo));
+        assert_eq!(after, rank(&w, None));
+        assert_eq!(after[1].headline.unit_id.as_str(), "t1");
+        assert_eq!(after[1].value, Some(80.0));
+        for untouched in ["t2", "t3"] {
+            assert!(Arc::ptr_eq(
+                &headline_of(&before, untouched),
+                &headline_of(&after, untouched)
+            ));
+        }
+        assert!(!Arc::ptr_eq(
+            &headline_of(&before, "t1"),
+            &headline_of(&after, "t1")
+        ));
     }
 
     #[test]
@@ -457,7 +577,7 @@ mod tests {
         let rows = rank_peers(&peer_units, &w.context(), None, &RankBasis::Composite);
         let ranked: Vec<(&str, Option<u32>)> = rows
             .iter()
-            .map(|r| (r.score.unit_id.as_str(), r.rank))
+            .map(|r| (r.headline.unit_id.as_str(), r.rank))
             .collect();
         assert_eq!(ranked, [("s1", Some(1)), ("t1", Some(2)), ("t2", Some(2))]);
     }
@@ -492,8 +612,9 @@ mod tests {
         let w = world(&[("u", UnitKind::Village, &[80])]);
         let mut score = w.context().headline(w.unit("u"));
         score.weighted_composite = Some(20.0);
-        assert_eq!(RankBasis::Composite.value_of(&score, false), Some(80.0));
-        assert_eq!(RankBasis::Composite.value_of(&score, true), Some(20.0));
+        let q = &w.questionnaire;
+        assert_eq!(RankBasis::Composite.value_of(q, &score, false), Some(80.0));
+        assert_eq!(RankBasis::Composite.value_of(q, &score, true), Some(20.0));
     }
 
     proptest! {

@@ -22,6 +22,11 @@ pub struct RolledUp {
     own: CampaignStats,
     subtree: HashMap<UnitId, Totals>,
     tree: UnitTree,
+    /// Changes applied since the roll-up was made.
+    changes: u64,
+    /// The change that last altered each unit's totals (own or subtree); absent: none since
+    /// the roll-up was made.
+    changed: HashMap<UnitId, u64>,
 }
 
 impl RolledUp {
@@ -31,6 +36,8 @@ impl RolledUp {
             own,
             subtree: HashMap::new(),
             tree,
+            changes: 0,
+            changed: HashMap::new(),
         };
         let units: Vec<(UnitId, Totals)> = rolled
             .own
@@ -38,7 +45,7 @@ impl RolledUp {
             .map(|(id, totals)| (id.clone(), totals.clone()))
             .collect();
         for (unit, totals) in units {
-            rolled.add_to_subtrees(&unit, &totals);
+            rolled.add_to_subtrees(&unit, &totals, None);
         }
         rolled
     }
@@ -72,18 +79,29 @@ impl RolledUp {
         let totals = Totals {
             cells: BTreeMap::from([(row.cell.clone(), row.figures.clone())]),
         };
-        self.add_to_subtrees(&row.unit_id, &totals);
+        self.changes += 1;
+        self.changed.insert(row.unit_id.clone(), self.changes);
+        self.add_to_subtrees(&row.unit_id, &totals, Some(self.changes));
+    }
+
+    /// The number of the last change applied to `unit`'s totals since the roll-up was made:
+    /// 0 for none. Equal numbers mean equal totals, so what was computed from them still holds.
+    pub fn changed_at(&self, unit: &UnitId) -> u64 {
+        self.changed.get(unit).copied().unwrap_or(0)
     }
 
     /// Adds `totals` to the subtree sums of `unit` (when it has children) and of each of its
-    /// ancestors.
-    fn add_to_subtrees(&mut self, unit: &UnitId, totals: &Totals) {
+    /// ancestors, marking each as altered by `change`.
+    fn add_to_subtrees(&mut self, unit: &UnitId, totals: &Totals, change: Option<u64>) {
         let mut current = self.tree.get(unit);
         // The depth bound guards against a cycle in corrupted data.
         for _ in 0..=self.tree.len() {
             let Some(u) = current else { return };
             if self.tree.children(&u.id).next().is_some() {
                 self.subtree.entry(u.id.clone()).or_default().add(totals);
+            }
+            if let Some(change) = change {
+                self.changed.insert(u.id.clone(), change);
             }
             current = u.parent_id.as_ref().and_then(|p| self.tree.get(p));
         }
@@ -177,8 +195,26 @@ mod tests {
                     all.push(delta(u, phone, -1, points));
                 }
             }
-            for row in &all {
+            let half = all.len() / 2;
+            for row in &all[..half] {
                 rolled.apply(row);
+            }
+            let midway: Vec<(u64, Totals)> = UNITS
+                .iter()
+                .map(|u| {
+                    let id = UnitId::parse(u).unwrap();
+                    (rolled.changed_at(&id), rolled.totals(&id).clone())
+                })
+                .collect();
+            for row in &all[half..] {
+                rolled.apply(row);
+            }
+            // A unit whose change number stayed put kept its totals.
+            for (u, (at, totals)) in UNITS.iter().zip(&midway) {
+                let id = UnitId::parse(u).unwrap();
+                if rolled.changed_at(&id) == *at {
+                    prop_assert_eq!(rolled.totals(&id), totals);
+                }
             }
             let own = CampaignStats::from_cells(all.iter().cloned(), &q).unwrap();
             for root in UNITS {

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use super::campaign::Campaign;
 use super::cells::{CellKey, Figures, Totals};
 use super::channel::{Carrier, Channel};
+use super::headline::{Headline, HeadlineMemo};
 use super::ids::{Code, UnitId};
 use super::questionnaire::Questionnaire;
 use super::rollup::RolledUp;
@@ -325,6 +326,8 @@ pub struct ScoringContext<'a> {
     pub questionnaire: &'a Questionnaire,
     /// Rolled up over the tree the units are scored on.
     pub stats: &'a RolledUp,
+    /// Headlines kept from earlier rankings of these very figures, if any.
+    pub memo: Option<&'a HeadlineMemo>,
 }
 
 impl ScoringContext<'_> {
@@ -337,14 +340,22 @@ impl ScoringContext<'_> {
         )
     }
 
-    /// `unit`'s score without breakdowns, which no ranking reads.
-    pub(super) fn headline(&self, unit: &Unit) -> UnitScore {
-        headline_score(
+    /// What a ranking reads of `unit`'s score.
+    pub fn headline(&self, unit: &Unit) -> Headline {
+        Headline::of(&headline_score(
             self.campaign,
             self.questionnaire,
             unit,
             self.stats.totals(&unit.id),
-        )
+        ))
+    }
+
+    /// The headline of each of `units`, from the memo where their figures have not changed.
+    pub(super) fn headlines(&self, units: &[&Unit]) -> Vec<Arc<Headline>> {
+        match self.memo {
+            Some(memo) => memo.headlines(units, self.stats, |u| self.headline(u)),
+            None => units.iter().map(|u| Arc::new(self.headline(u))).collect(),
+        }
     }
 
     /// Whether headline values are the weighted estimates.

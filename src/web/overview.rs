@@ -90,7 +90,7 @@ pub async fn fragment(
             .to_owned()
     };
     let unit_link =
-        |p: &PlacedUnit| format!("/campaigns/{campaign_id}/units/{}", p.row.score.unit_id);
+        |p: &PlacedUnit| format!("/campaigns/{campaign_id}/units/{}", p.row.headline.unit_id);
     let compared = b.compared.is_some();
     Ok(html! {
         (campaign_nav(campaign_id.as_str(), &b.campaign.name))
@@ -163,7 +163,7 @@ fn placed_list(
             h3 { (title) }
             ol {
                 @for p in rows {
-                    li { a href=(link(p)) { (p.row.score.unit_name) } " " (detail(p)) }
+                    li { a href=(link(p)) { (p.row.headline.unit_name) } " " (detail(p)) }
                 }
             }
         }

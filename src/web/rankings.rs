@@ -19,7 +19,6 @@ use super::layout::{Shell, campaign_nav, shell};
 use crate::domain::ids::{CampaignId, UnitId};
 use crate::domain::peers::PeerGroup;
 use crate::domain::ranking::{RankBasis, RankingRow};
-use crate::domain::scoring::UnitScore;
 use crate::domain::unit::UnitKind;
 use crate::error::{Error, Result};
 use crate::scores::{RankFilter, RankingQuery};
@@ -64,16 +63,6 @@ pub fn parse_kinds(kinds: Option<&str>) -> Result<Option<PeerGroup>> {
         })
         .collect::<Result<Vec<_>>>()?;
     Ok(PeerGroup::of(parsed))
-}
-
-/// The interval of the composite a ranking orders by: the weighted one in a weighted campaign.
-pub fn ranked_interval(score: &UnitScore) -> Option<(f64, f64)> {
-    let uncertainty = if score.weighted_composite.is_some() {
-        score.weighted_composite_uncertainty.as_ref()
-    } else {
-        score.composite_uncertainty.as_ref()
-    };
-    uncertainty.map(|u| u.confidence_interval)
 }
 
 pub async fn page(Path(campaign): Path<String>, Query(params): Query<RankingParams>) -> Markup {
@@ -135,11 +124,11 @@ pub async fn fragment(
         ranking
             .rows
             .iter()
-            .filter_map(|r| ranked_interval(&r.score))
+            .filter_map(|r| r.headline.ranked_interval())
             .flat_map(|(lo, hi)| [lo, hi]),
     );
     let unit_link =
-        |row: &RankingRow| format!("/campaigns/{campaign_id}/units/{}", row.score.unit_id);
+        |row: &RankingRow| format!("/campaigns/{campaign_id}/units/{}", row.headline.unit_id);
     let (ranked, unranked): (Vec<&RankingRow>, Vec<&RankingRow>) =
         ranking.rows.iter().partition(|r| r.rank.is_some());
     Ok(html! {
@@ -183,17 +172,17 @@ pub async fn fragment(
 }
 
 fn ranking_row(row: &RankingRow, link: &str, domain: (f64, f64)) -> Markup {
-    let ci = ranked_interval(&row.score);
+    let ci = row.headline.ranked_interval();
     html! {
-        tr data-unit=(row.score.unit_id) data-rank=[row.rank] {
+        tr data-unit=(row.headline.unit_id) data-rank=[row.rank] {
             td.num.rank { (row.rank.map_or_else(|| "–".to_owned(), |r| r.to_string())) }
             td { (arrow(row.rank_change)) }
-            td.name { a href=(link) { (row.score.unit_name) } }
+            td.name { a href=(link) { (row.headline.unit_name) } }
             td.num.score { (score(row.value)) }
             td.num { (change(row.value_change)) }
             td.num.ci { (interval(ci)) }
             td { (interval_bar(row.value, ci, domain)) }
-            td.num.sample { (row.score.submissions) }
+            td.num.sample { (row.headline.submissions) }
         }
     }
 }

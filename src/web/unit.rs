@@ -13,8 +13,8 @@ use super::charts::{HistoryPoint, IndicatorRow, indicator_chart, line_chart};
 use super::error::WebError;
 use super::format::{carrier_label, change, interval, percent, score, short_label};
 use super::layout::{Shell, campaign_nav, shell};
-use super::rankings::ranked_interval;
 use crate::domain::aapor::{GroupCounts, Rates};
+use crate::domain::headline::Headline;
 use crate::domain::ids::{CampaignId, UnitId};
 use crate::domain::ranking::RankBasis;
 use crate::error::Error;
@@ -107,7 +107,7 @@ pub async fn fragment(
         .map(|p| HistoryPoint {
             label: p.campaign.name.clone(),
             value: p.ranked_value,
-            interval: ranked_interval(&p.score),
+            interval: p.headline.ranked_interval(),
         })
         .collect();
     let parent = weak
@@ -121,7 +121,7 @@ pub async fn fragment(
         p.summary {
             @if let Some(parent) = parent { (parent.name) " · " }
             (campaign.name) " · 综合得分 " strong.score #composite { (score(unit_score.weighted_composite.or(unit_score.composite))) }
-            " 区间 " (interval(ranked_interval(&unit_score)))
+            " 区间 " (interval(Headline::of(&unit_score).ranked_interval()))
             " · 样本 " (unit_score.submissions)
             @if !unit_score.sufficient_sample { " " span.warn { "样本不足,不参与排名" } }
         }

@@ -340,6 +340,7 @@ async fn check(store: Store, database_url: &str, case: usize, w: Workload) {
         campaign: &built.campaign,
         questionnaire: &built.questionnaire,
         stats: &stats,
+        memo: None,
     };
     for unit in &units {
         let members: Vec<&UnitId> = built.tree.subtree(&unit.id).iter().map(|u| &u.id).collect();

@@ -141,16 +141,16 @@ pub fn to_i32(value: impl TryInto<i32>) -> i32 {
 
 pub fn ranking_row_to_proto(row: &RankingRow) -> pb::RankingEntry {
     pb::RankingEntry {
-        unit_id: row.score.unit_id.to_string(),
-        unit_name: row.score.unit_name.clone(),
-        submission_count: row.score.submissions,
+        unit_id: row.headline.unit_id.to_string(),
+        unit_name: row.headline.unit_name.clone(),
+        submission_count: row.headline.submissions,
         score: row.value,
         rank: row.rank.map(to_i32),
         previous_rank: row.previous_rank.map(to_i32),
         rank_change: row.rank_change.map(|c| c as i32),
         previous_score: row.previous_value,
         score_change: row.value_change,
-        sufficient_sample: row.score.sufficient_sample,
+        sufficient_sample: row.headline.sufficient_sample,
     }
 }
 
@@ -225,12 +225,12 @@ pub fn history_to_proto(history: History) -> pb::UnitHistory {
                 campaign_id: p.campaign.id.to_string(),
                 campaign_name: p.campaign.name.clone(),
                 open_time: Some(timestamp_to_proto(p.campaign.opens_at)),
-                submission_count: p.score.submissions,
-                composite_score: p.score.composite,
-                sufficient_sample: p.score.sufficient_sample,
+                submission_count: p.headline.submissions,
+                composite_score: p.headline.composite,
+                sufficient_sample: p.headline.sufficient_sample,
                 rank: p.rank.map(to_i32),
                 ranked_count: to_i32(p.ranked_count),
-                weighted_composite_score: p.score.weighted_composite,
+                weighted_composite_score: p.headline.weighted_composite,
                 ranked_score: p.ranked_value,
             })
             .collect(),
