@@ -4,8 +4,9 @@
 //! integers: aggregates maintained incrementally equal a recomputation from raw answers bit for
 //! bit, and every estimate below is a pure function of them.
 
+use std::collections::HashMap;
 use std::ops::AddAssign;
-use std::sync::OnceLock;
+use std::sync::{LazyLock, Mutex, OnceLock};
 
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
@@ -137,21 +138,40 @@ impl AddAssign for Moments {
 /// The 97.5th percentile of Student's t with `degrees_of_freedom` (>= 1).
 ///
 /// Remembered for the degrees of freedom most units have: a ranking asks for one per unit and
-/// indicator (~12,000 for 1,000 villages), and each costs ~2 µs to compute.
+/// indicator (~12,000 for 1,000 villages), and each costs ~2 µs to compute. Larger ones (a
+/// county's or a province's, tens of thousands) are remembered too, up to a bound: one score of
+/// such a unit asks for some seventy, the same ones until its figures change.
 pub fn t_quantile_975(degrees_of_freedom: i64) -> f64 {
     static REMEMBERED: [OnceLock<f64>; 4096] = [const { OnceLock::new() }; 4096];
+    static LARGE: LazyLock<Mutex<HashMap<i64, f64>>> = LazyLock::new(Mutex::default);
+    const LARGE_CAPACITY: usize = 65_536;
     let exact = || {
         StudentsT::new(0.0, 1.0, degrees_of_freedom as f64)
             .expect("degrees of freedom are positive")
             .inverse_cdf(0.975)
     };
-    match usize::try_from(degrees_of_freedom)
+    if let Some(cell) = usize::try_from(degrees_of_freedom)
         .ok()
         .and_then(|df| REMEMBERED.get(df))
     {
-        Some(cell) => *cell.get_or_init(exact),
-        None => exact(),
+        return *cell.get_or_init(exact);
     }
+    let large = || {
+        LARGE
+            .lock()
+            .expect("the quantile table is never poisoned: nothing panics holding it")
+    };
+    if let Some(&known) = large().get(&degrees_of_freedom) {
+        return known;
+    }
+    // Computed outside the lock; two callers computing the same one store the same value.
+    let value = exact();
+    let mut remembered = large();
+    if remembered.len() >= LARGE_CAPACITY {
+        remembered.clear();
+    }
+    remembered.insert(degrees_of_freedom, value);
+    value
 }
 
 /// Weighted mean of the indicator scores that exist: `sum(w_i * score_i) / sum(w_i)`.
