@@ -18,6 +18,7 @@ use crate::domain::lifecycle::{
     CampaignPatch, UnitPatch, archived_unit, campaign_fields, require_live_parent, restored_unit,
     unit_fields, updated_campaign, updated_unit,
 };
+use crate::domain::peers::{PeerGroup, peers};
 use crate::domain::questionnaire::Questionnaire;
 use crate::domain::time::Timestamp;
 use crate::domain::unit::{Unit, UnitMove, UnitTree};
@@ -45,7 +46,16 @@ pub struct Snapshot {
     moves: Arc<Vec<UnitMove>>,
     /// The tree each campaign is read on, made on first use, and whether it is `units`.
     campaign_units: Mutex<HashMap<CampaignId, (UnitTree, bool)>>,
+    /// Peer groups asked for, on their campaign's tree, made on first use.
+    campaign_peers: Mutex<HashMap<PeersKey, Arc<[Unit]>>>,
 }
+
+/// A peer group under a scope, on a campaign's tree.
+type PeersKey = (CampaignId, UnitId, PeerGroup);
+
+/// Peer groups kept per snapshot; beyond it they are made afresh. A province's villages are
+/// 25,000 units of about 150 bytes.
+const PEER_GROUPS_KEPT: usize = 64;
 
 impl Snapshot {
     pub fn campaign(&self, id: &CampaignId) -> Result<&Arc<Campaign>> {
@@ -83,6 +93,29 @@ impl Snapshot {
         self.campaign_tree(campaign).0
     }
 
+    /// The units of `group` under `scope` on `campaign`'s tree ([`peers`]): walking a
+    /// province's tree for them costs more than ranking them, so each group is walked once per
+    /// snapshot.
+    pub fn peers_of(&self, campaign: &Campaign, scope: &UnitId, group: &PeerGroup) -> Arc<[Unit]> {
+        let key = (campaign.id.clone(), scope.clone(), group.clone());
+        let kept = || {
+            self.campaign_peers
+                .lock()
+                .expect("catalog cache lock is never poisoned: nothing panics while holding it")
+        };
+        if let Some(found) = kept().get(&key) {
+            return found.clone();
+        }
+        let tree = self.units_of(campaign);
+        let found: Arc<[Unit]> = peers(&tree, scope, group).into_iter().cloned().collect();
+        let mut kept = kept();
+        if kept.len() >= PEER_GROUPS_KEPT {
+            kept.clear();
+        }
+        kept.insert(key, found.clone());
+        found
+    }
+
     /// Whether the two campaigns are read on the same tree.
     pub fn share_tree(&self, a: &Campaign, b: &Campaign) -> bool {
         a.id == b.id || (self.campaign_tree(a).1 && self.campaign_tree(b).1)
@@ -116,6 +149,7 @@ impl Snapshot {
             campaigns: self.campaigns.clone(),
             moves: self.moves.clone(),
             campaign_units: Mutex::default(),
+            campaign_peers: Mutex::default(),
         }
     }
 }
@@ -159,6 +193,7 @@ impl Catalog {
             campaigns,
             moves,
             campaign_units: Mutex::default(),
+            campaign_peers: Mutex::default(),
         })
     }
 

@@ -11,7 +11,7 @@ use crate::catalog::{Catalog, Snapshot};
 use crate::domain::campaign::Campaign;
 use crate::domain::headline::Headline;
 use crate::domain::ids::{CampaignId, UnitId};
-use crate::domain::peers::{PeerGroup, peers};
+use crate::domain::peers::PeerGroup;
 use crate::domain::questionnaire::Questionnaire;
 use crate::domain::ranking::{
     IndicatorStanding, RankBasis, RankingRow, bottom, movers, persistent_laggards, rank_peers, top,
@@ -300,8 +300,9 @@ impl Scores {
         let group = ranked_group(&catalog, query)?;
         let chain = comparison_chain(&catalog, &query.campaign_id, k)?;
         // One peer group across the chain: the latest campaign's.
-        let units = catalog.units_of(catalog.campaign(&query.campaign_id)?);
-        let peer_units = peers(&units, &query.scope, &group);
+        let peer_units =
+            catalog.peers_of(catalog.campaign(&query.campaign_id)?, &query.scope, &group);
+        let peer_units: Vec<&Unit> = peer_units.iter().collect();
         let mut chain_loaded = Vec::with_capacity(chain.len());
         for id in &chain {
             let loaded = self.load(&catalog, id).await?;
@@ -401,8 +402,8 @@ impl Scores {
         let loaded = self.load(&catalog, campaign_id).await?;
         let unit = catalog.unit(unit_id)?.clone();
         let group = own_group(&unit, group)?;
-        let units = catalog.units_of(&loaded.campaign);
-        let peer_units = peers(&units, &loaded.campaign.scope_unit_id, &group);
+        let peer_units = catalog.peers_of(&loaded.campaign, &loaded.campaign.scope_unit_id, &group);
+        let peer_units: Vec<&Unit> = peer_units.iter().collect();
         let held = read(&loaded.figures);
         let standings = weaknesses(&peer_units, &loaded.context(&held), &unit);
         Ok(Weaknesses {
@@ -434,8 +435,8 @@ impl Scores {
         let mut points = Vec::with_capacity(campaigns.len());
         for campaign in campaigns {
             let loaded = self.load(&catalog, &campaign.id).await?;
-            let units = catalog.units_of(campaign);
-            let peer_units = peers(&units, &campaign.scope_unit_id, &group);
+            let peer_units = catalog.peers_of(campaign, &campaign.scope_unit_id, &group);
+            let peer_units: Vec<&Unit> = peer_units.iter().collect();
             let held = read(&loaded.figures);
             let standing =
                 loaded
@@ -468,15 +469,15 @@ fn rank_against(
     group: &PeerGroup,
     basis: &RankBasis,
 ) -> Vec<RankingRow> {
-    let units = catalog.units_of(&current.campaign);
-    let peer_units = peers(&units, scope, group);
+    let peer_units = catalog.peers_of(&current.campaign, scope, group);
+    let peer_units: Vec<&Unit> = peer_units.iter().collect();
     let now = read(&current.figures);
     let before = compared.map(|c| (c, read(&c.figures)));
     // Rolled up afresh over the current tree when the compared campaign's differs.
     let regrouped: Option<RolledUp> = before
         .as_ref()
         .filter(|(c, _)| !catalog.share_tree(&current.campaign, &c.campaign))
-        .map(|(_, held)| held.rolled.over(units.clone()));
+        .map(|(_, held)| held.rolled.over(catalog.units_of(&current.campaign)));
     let before_context = before.as_ref().map(|(c, held)| match &regrouped {
         Some(stats) => c.context_over(stats),
         None => c.context(held),
