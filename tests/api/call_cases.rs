@@ -235,6 +235,25 @@ async fn assert_rates_follow(app: &TestApp, cases: &[Case], when: &str) {
     }
 }
 
+/// Calls again, as a client would, while the server answers UNAVAILABLE: the racing tests'
+/// 48 concurrent calls share the test server's pool of 4 connections, and on a loaded machine
+/// some wait longer than its 1 s acquire timeout.
+async fn until_available<T, F, Fut>(mut call: F) -> Result<T, tonic::Status>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+{
+    for _ in 0..20 {
+        match call().await {
+            Err(status) if status.code() == tonic::Code::Unavailable => {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            result => return result.map(tonic::Response::into_inner),
+        }
+    }
+    call().await.map(tonic::Response::into_inner)
+}
+
 fn number(i: usize) -> String {
     format!("+86137{:08}", i)
 }
@@ -461,22 +480,25 @@ per_backend! {
                     .map(|(disposition, ago)| Logged { disposition, at: now - ago, unit, carrier: pb::Carrier::ChinaMobile })
                     .collect();
                 let id = case.poll.as_ref().unwrap().1.clone();
-                let mut reviewer = app.review_service(Role::Reviewer, &["city"]);
+                let reviewer = app.review_service(Role::Reviewer, &["city"]);
                 let start_review = start.clone();
                 tasks.push(tokio::spawn(async move {
                     start_review.wait().await;
-                    reviewer
-                        .review_submission(pb::ReviewSubmissionRequest { campaign_id: "c1".into(), submission_id: id, decision: decision.into(), reason: "racing".into() })
-                        .await
-                        .expect("reviewed");
+                    let review = pb::ReviewSubmissionRequest { campaign_id: "c1".into(), submission_id: id, decision: decision.into(), reason: "racing".into() };
+                    until_available(|| {
+                        let (mut reviewer, review) = (reviewer.clone(), review.clone());
+                        async move { reviewer.review_submission(review).await }
+                    })
+                    .await
+                    .expect("reviewed");
                     Vec::new()
                 }));
-                let mut seat = app.call_center_service(Role::CallCenter, &["city"]);
+                let seat = app.call_center_service(Role::CallCenter, &["city"]);
                 let (number, start) = (case.number.clone(), start.clone());
                 tasks.push(tokio::spawn(async move {
                     start.wait().await;
                     for outcome in &planned {
-                        seat.log_call_attempt(pb::LogCallAttemptRequest {
+                        let attempt = pb::LogCallAttemptRequest {
                             attempt_id: uuid::Uuid::now_v7().to_string(),
                             campaign_id: "c1".into(),
                             unit_id: outcome.unit.into(),
@@ -484,6 +506,10 @@ per_backend! {
                             carrier: outcome.carrier.into(),
                             attempt_time: Some(ts(outcome.at)),
                             disposition: outcome.disposition.into(),
+                        };
+                        until_available(|| {
+                            let (mut seat, attempt) = (seat.clone(), attempt.clone());
+                            async move { seat.log_call_attempt(attempt).await }
                         })
                         .await
                         .expect("attempt logged");
