@@ -3,6 +3,7 @@
 //! the previous one, so memory stays constant whatever the campaign's size; the stream is
 //! pulled, so a slow client slows the reads instead of filling a buffer.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use futures::Stream;
@@ -107,13 +108,63 @@ struct Reader {
     batch: usize,
 }
 
+/// A kind of stored row an export reads in `seq` order, and what it becomes in the export.
+trait Exportable: Sized + Send + 'static {
+    type Exported: Send + 'static;
+    /// The last `seq` stored now, where the export stops.
+    fn last_seq(store: &Store, filter: &ExportFilter) -> impl Future<Output = Result<i64>> + Send;
+    /// The next chunk of the export: at most a batch of rows after its cursor.
+    fn chunk(reader: &Reader) -> impl Future<Output = Result<Vec<Self>>> + Send;
+    fn seq(&self) -> i64;
+    fn export(self, reader: &Reader) -> Self::Exported;
+}
+
+impl Exportable for StoredSubmission {
+    type Exported = ExportedSubmission;
+    fn last_seq(store: &Store, filter: &ExportFilter) -> impl Future<Output = Result<i64>> + Send {
+        store.last_submission_seq(filter)
+    }
+    fn chunk(r: &Reader) -> impl Future<Output = Result<Vec<Self>>> + Send {
+        r.store.export_submissions(&r.filter, r.cursor, r.batch)
+    }
+    fn seq(&self) -> i64 {
+        self.seq
+    }
+    fn export(self, reader: &Reader) -> ExportedSubmission {
+        ExportedSubmission {
+            placement: placement(&reader.snapshot, &self.unit_id),
+            answers: decode_answers(&reader.questionnaire, &self.answers),
+            row: self,
+        }
+    }
+}
+
+impl Exportable for StoredAttempt {
+    type Exported = ExportedAttempt;
+    fn last_seq(store: &Store, filter: &ExportFilter) -> impl Future<Output = Result<i64>> + Send {
+        store.last_attempt_seq(filter)
+    }
+    fn chunk(r: &Reader) -> impl Future<Output = Result<Vec<Self>>> + Send {
+        r.store.export_attempts(&r.filter, r.cursor, r.batch)
+    }
+    fn seq(&self) -> i64 {
+        self.seq
+    }
+    fn export(self, reader: &Reader) -> ExportedAttempt {
+        ExportedAttempt {
+            placement: placement(&reader.snapshot, &self.unit_id),
+            row: self,
+        }
+    }
+}
+
 impl Exports {
     pub fn new(catalog: Arc<Catalog>, store: Store) -> Self {
         Self { catalog, store }
     }
 
-    /// Resolves the request against the catalog and fixes where the export stops.
-    async fn reader(&self, request: ExportRequest, submissions: bool) -> Result<Reader> {
+    /// Resolves the request against the catalog and fixes where the export of `R` stops.
+    async fn reader<R: Exportable>(&self, request: ExportRequest) -> Result<Reader> {
         let snapshot = self
             .catalog
             .snapshot_with(|s| {
@@ -148,11 +199,7 @@ impl Exports {
             from: request.from,
             until: request.until,
         };
-        let last = if submissions {
-            self.store.last_submission_seq(&filter).await?
-        } else {
-            self.store.last_attempt_seq(&filter).await?
-        };
+        let last = R::last_seq(&self.store, &filter).await?;
         Ok(Reader {
             store: self.store.clone(),
             snapshot,
@@ -161,6 +208,23 @@ impl Exports {
             cursor: ExportCursor { after: 0, last },
             batch: request.batch.clamp(1, MAX_BATCH),
         })
+    }
+
+    /// The rows of `R` in batches, each chunk read after the previous one's last `seq`.
+    async fn batches<R: Exportable>(
+        &self,
+        request: ExportRequest,
+    ) -> Result<impl Stream<Item = Result<Vec<R::Exported>>> + Send + 'static> {
+        let reader = self.reader::<R>(request).await?;
+        Ok(futures::stream::try_unfold(reader, |mut r| async move {
+            let rows = R::chunk(&r).await?;
+            let Some(last) = rows.last() else {
+                return Ok(None);
+            };
+            r.cursor.after = last.seq();
+            let batch = rows.into_iter().map(|row| row.export(&r)).collect();
+            Ok(Some((batch, r)))
+        }))
     }
 
     /// The campaign's submissions in batches, as stored when the export started.
@@ -172,26 +236,7 @@ impl Exports {
         &self,
         request: ExportRequest,
     ) -> Result<impl Stream<Item = Result<Vec<ExportedSubmission>>> + Send + 'static> {
-        let reader = self.reader(request, true).await?;
-        Ok(futures::stream::try_unfold(reader, |mut r| async move {
-            let rows = r
-                .store
-                .export_submissions(&r.filter, r.cursor, r.batch)
-                .await?;
-            let Some(last) = rows.last() else {
-                return Ok(None);
-            };
-            r.cursor.after = last.seq;
-            let batch = rows
-                .into_iter()
-                .map(|row| ExportedSubmission {
-                    placement: placement(&r.snapshot, &row.unit_id),
-                    answers: decode_answers(&r.questionnaire, &row.answers),
-                    row,
-                })
-                .collect();
-            Ok(Some((batch, r)))
-        }))
+        self.batches::<StoredSubmission>(request).await
     }
 
     /// The campaign's call attempts in batches, as stored when the export started.
@@ -202,24 +247,6 @@ impl Exports {
         &self,
         request: ExportRequest,
     ) -> Result<impl Stream<Item = Result<Vec<ExportedAttempt>>> + Send + 'static> {
-        let reader = self.reader(request, false).await?;
-        Ok(futures::stream::try_unfold(reader, |mut r| async move {
-            let rows = r
-                .store
-                .export_attempts(&r.filter, r.cursor, r.batch)
-                .await?;
-            let Some(last) = rows.last() else {
-                return Ok(None);
-            };
-            r.cursor.after = last.seq;
-            let batch = rows
-                .into_iter()
-                .map(|row| ExportedAttempt {
-                    placement: placement(&r.snapshot, &row.unit_id),
-                    row,
-                })
-                .collect();
-            Ok(Some((batch, r)))
-        }))
+        self.batches::<StoredAttempt>(request).await
     }
 }

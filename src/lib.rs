@@ -22,6 +22,7 @@ pub mod live;
 pub mod message_limit;
 pub mod metrics;
 pub mod proto;
+pub mod response_body;
 pub mod scores;
 pub mod startup;
 pub mod store;

@@ -6,14 +6,15 @@
 //! answers OUT_OF_RANGE (the crate's one status mapping, in `error.rs`, has no such case), so
 //! this layer, around every service, renames the code wherever a response carries it.
 
-use std::pin::Pin;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 
 use futures::TryFutureExt;
 use futures::future::MapOk;
 use http::{HeaderMap, HeaderValue, Request, Response};
-use http_body::{Body, Frame, SizeHint};
+use http_body::Frame;
 use tower::{Layer, Service};
+
+use crate::response_body::{FrameHook, HookedBody};
 
 const GRPC_STATUS: &str = "grpc-status";
 /// The codes as `grpc-status` spells them (the numbers of `tonic::Code`).
@@ -58,7 +59,7 @@ where
 fn rename_response<B>(mut response: Response<B>) -> Response<Renamed<B>> {
     // A unary call's decoding error comes back "trailers-only": the status is in the headers.
     rename(response.headers_mut());
-    response.map(|inner| Renamed { inner })
+    response.map(|inner| HookedBody::new(inner, RenameTrailers))
 }
 
 fn rename(headers: &mut HeaderMap) {
@@ -71,35 +72,15 @@ fn rename(headers: &mut HeaderMap) {
 }
 
 /// A response body whose trailers get the same renaming (a stream's error ends it there).
-pub struct Renamed<B> {
-    inner: B,
-}
+pub type Renamed<B> = HookedBody<B, RenameTrailers>;
 
-impl<B: Body + Unpin> Body for Renamed<B> {
-    type Data = B::Data;
-    type Error = B::Error;
+pub struct RenameTrailers;
 
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        let frame = ready!(Pin::new(&mut self.inner).poll_frame(cx));
-        Poll::Ready(frame.map(|frame| {
-            frame.map(|mut frame| {
-                if let Some(trailers) = frame.trailers_mut() {
-                    rename(trailers);
-                }
-                frame
-            })
-        }))
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+impl<D> FrameHook<D> for RenameTrailers {
+    fn on_frame(&mut self, frame: Option<&mut Frame<D>>) {
+        if let Some(trailers) = frame.and_then(Frame::trailers_mut) {
+            rename(trailers);
+        }
     }
 }
 

@@ -4,39 +4,27 @@
 //! size (timing its start to serving and its first read), and WatchRankings dashboards while
 //! submissions arrive.
 //!
-//! Submissions are loaded straight through `Store::commit_submissions` in batches of 1,000
-//! (the writer's own code path, without the network in front), after the same validation the
-//! API applies, so a million takes a minute rather than an hour of RPCs. The server does not
-//! see those writes (they bypass its writer), so it is restarted after each load and reads
-//! them afresh.
+//! Submissions are loaded straight into the store ([`super::loader`]), so a million takes a
+//! minute rather than an hour of RPCs. The server does not see those writes (they bypass its
+//! writer), so it is restarted after each load and reads them afresh. The WatchRankings
+//! timing is [`super::watchers`].
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rand::SeedableRng;
-use rand::rngs::StdRng;
-use tonic::transport::Channel;
-
 use super::load::connect;
+use super::loader::Loader;
 use super::noop_reads::Replies;
 use super::province::Province;
+use super::read_timing::{Query, Request, Timing, call, time_calls, time_fresh, time_query};
 use super::server::ServerProcess;
 use super::setup::{ServerArgs, Setup};
 use super::watchers;
-use super::workload::{Catalog, Device, authed};
-use crate::api::convert::visit_draft;
+use super::workload::Catalog;
 use crate::auth::Role;
-use crate::domain::ids::{CampaignId, UnitId};
-use crate::domain::intake::resolve;
-use crate::domain::submission::NewSubmission;
-use crate::domain::time::Timestamp;
+use crate::domain::ids::UnitId;
 use crate::error::{Error, Result};
 use crate::proto::v1 as pb;
-use crate::proto::v1::aggregate_service_client::AggregateServiceClient;
-use crate::proto::v1::submission_service_client::SubmissionServiceClient;
 use crate::store::{Store, StoreOptions};
-
-const BATCH: usize = 1_000;
 
 #[derive(clap::Args)]
 pub struct AggregatesArgs {
@@ -62,29 +50,6 @@ pub struct AggregatesArgs {
     /// How long submissions arrive while the watchers watch.
     #[arg(long, default_value_t = 10)]
     watch_seconds: u64,
-}
-
-/// One timed query: its request, and p50 / p99 ms (and the no-op's p50) at each size.
-struct Query {
-    name: String,
-    request: Request,
-    /// Also timed right after a commit.
-    fresh: bool,
-    latencies: Vec<Timing>,
-}
-
-#[derive(Clone)]
-enum Request {
-    Score(pb::GetUnitScoreRequest),
-    Ranking(pb::ListRankingsRequest),
-}
-
-#[derive(Default, Clone, Copy)]
-struct Timing {
-    p50: f64,
-    p99: f64,
-    noop_p50: f64,
-    fresh_p50: Option<f64>,
 }
 
 /// What one size measured besides the queries.
@@ -246,7 +211,16 @@ pub async fn run(args: &AggregatesArgs) -> Result<()> {
         });
     }
     let watch = if args.watchers > 0 {
-        Some(watch(&setup, &analyst, &catalog, args).await?)
+        Some(
+            watchers::run(
+                &setup,
+                &analyst,
+                &catalog,
+                args.watchers,
+                Duration::from_secs(args.watch_seconds),
+            )
+            .await?,
+        )
     } else {
         None
     };
@@ -262,48 +236,6 @@ pub async fn run(args: &AggregatesArgs) -> Result<()> {
         memory,
     );
     Ok(())
-}
-
-/// WatchRankings of the villages under the root while field workers submit.
-async fn watch(
-    setup: &Setup,
-    analyst: &tonic::metadata::MetadataValue<tonic::metadata::Ascii>,
-    catalog: &Catalog,
-    args: &AggregatesArgs,
-) -> Result<watchers::WatchFigures> {
-    let channels = connect(setup.address, 4).await?;
-    let mut submitters = Vec::new();
-    for (n, channel) in connect(setup.address, 4).await?.into_iter().enumerate() {
-        let township = n * catalog.townships.len() / 4;
-        let unit = UnitId::parse(&catalog.townships[township])
-            .map_err(|e| Error::internal(format!("township id: {e}")))?;
-        let token = setup.device_token(&format!("bench-watch-{n}"), Role::FieldWorker, &[unit])?;
-        submitters.push((
-            channel,
-            token,
-            Device {
-                township,
-                serial: n,
-            },
-        ));
-    }
-    let request = pb::WatchRankingsRequest {
-        campaign_id: catalog.campaign_id.clone(),
-        scope_unit_id: catalog.city.clone(),
-        unit_kind: pb::UnitKind::Village.into(),
-        page_size: 100,
-        ..Default::default()
-    };
-    watchers::measure(
-        &channels,
-        analyst,
-        request,
-        args.watchers,
-        submitters,
-        catalog,
-        Duration::from_secs(args.watch_seconds),
-    )
-    .await
 }
 
 fn report(
@@ -373,10 +305,7 @@ fn report(
         println!();
     }
     if let Some(w) = watch {
-        println!(
-            "WatchRankings (villages, first 100): {} watchers, {} visits submitted in {} s, {} updates timed; commit to update p50 {:.0} ms, p99 {:.0} ms",
-            w.watchers, w.submitted, args.watch_seconds, w.updates, w.p50_ms, w.p99_ms
-        );
+        w.report(args.watch_seconds);
     }
     if let Some(memory) = memory {
         println!(
@@ -384,181 +313,5 @@ fn report(
             memory.rss_kib as f64 / 1024.0,
             memory.peak_kib as f64 / 1024.0
         );
-    }
-}
-
-async fn call(
-    channel: &Channel,
-    analyst: &tonic::metadata::MetadataValue<tonic::metadata::Ascii>,
-    request: &Request,
-) -> Result<()> {
-    let mut client = AggregateServiceClient::new(channel.clone());
-    match request {
-        Request::Score(r) => client
-            .get_unit_score(authed(r.clone(), analyst))
-            .await
-            .map(drop),
-        Request::Ranking(r) => client
-            .list_rankings(authed(r.clone(), analyst))
-            .await
-            .map(drop),
-    }
-    .map_err(|s| Error::internal(format!("{s:?}")))
-}
-
-/// Times `calls` sequential calls and records the last reply.
-async fn time_query(
-    channel: &Channel,
-    analyst: &tonic::metadata::MetadataValue<tonic::metadata::Ascii>,
-    q: &Query,
-    calls: usize,
-    replies: &mut Replies,
-) -> Result<Timing> {
-    let (p50, p99) = time_calls(channel, analyst, &q.request, calls).await?;
-    let mut client = AggregateServiceClient::new(channel.clone());
-    let named = |s: tonic::Status| Error::internal(format!("{}: {s:?}", q.name));
-    match &q.request {
-        Request::Score(r) => {
-            let reply = client
-                .get_unit_score(authed(r.clone(), analyst))
-                .await
-                .map_err(named)?;
-            replies.scores.push((r.clone(), reply.into_inner()));
-        }
-        Request::Ranking(r) => {
-            let reply = client
-                .list_rankings(authed(r.clone(), analyst))
-                .await
-                .map_err(named)?;
-            replies.rankings.push((r.clone(), reply.into_inner()));
-        }
-    }
-    Ok(Timing {
-        p50,
-        p99,
-        ..Timing::default()
-    })
-}
-
-/// p50 of `calls` calls, each right after one acknowledged visit to the campaign.
-async fn time_fresh(
-    channel: &Channel,
-    analyst: &tonic::metadata::MetadataValue<tonic::metadata::Ascii>,
-    writer: &tonic::metadata::MetadataValue<tonic::metadata::Ascii>,
-    q: &Query,
-    catalog: &Catalog,
-    calls: usize,
-) -> Result<f64> {
-    let mut submissions = SubmissionServiceClient::new(channel.clone());
-    let device = Device {
-        township: 0,
-        serial: 9_999,
-    };
-    let mut rng = StdRng::seed_from_u64(11);
-    let mut latencies = Vec::with_capacity(calls);
-    for _ in 0..calls {
-        submissions
-            .submit_visit(authed(device.visit(catalog, &mut rng), writer))
-            .await
-            .map_err(|s| Error::internal(format!("a visit before {}: {s:?}", q.name)))?;
-        let started = Instant::now();
-        call(channel, analyst, &q.request).await?;
-        latencies.push(started.elapsed());
-    }
-    Ok(percentile(&mut latencies, 0.5))
-}
-
-/// (p50, p99) ms of `calls` sequential calls.
-async fn time_calls(
-    channel: &Channel,
-    analyst: &tonic::metadata::MetadataValue<tonic::metadata::Ascii>,
-    request: &Request,
-    calls: usize,
-) -> Result<(f64, f64)> {
-    let mut latencies = Vec::with_capacity(calls);
-    for _ in 0..calls {
-        let started = Instant::now();
-        call(channel, analyst, request).await?;
-        latencies.push(started.elapsed());
-    }
-    Ok((
-        percentile(&mut latencies, 0.5),
-        percentile(&mut latencies, 0.99),
-    ))
-}
-
-fn percentile(latencies: &mut [Duration], q: f64) -> f64 {
-    latencies.sort_unstable();
-    let rank = ((latencies.len() as f64 * q).ceil() as usize).clamp(1, latencies.len());
-    latencies[rank - 1].as_secs_f64() * 1000.0
-}
-
-/// Generates validated submissions and commits them in batches.
-pub(super) struct Loader {
-    store: Store,
-    pub(super) store_label: &'static str,
-    snapshot: Arc<crate::catalog::Snapshot>,
-    campaign_id: CampaignId,
-    devices: Vec<Device>,
-    rng: StdRng,
-    pub(super) stored: u64,
-}
-
-impl Loader {
-    pub(super) async fn new(store: Store, catalog: &Catalog, campaign: &str) -> Result<Self> {
-        let store_label = store.name();
-        let snapshot = crate::catalog::Catalog::load(store.clone())
-            .await?
-            .snapshot();
-        let campaign_id = CampaignId::parse(campaign)
-            .map_err(|e| Error::internal(format!("campaign id: {e}")))?;
-        let devices = (0..catalog.townships.len())
-            .map(|township| Device {
-                township,
-                serial: township,
-            })
-            .collect();
-        Ok(Self {
-            store,
-            store_label,
-            snapshot,
-            campaign_id,
-            devices,
-            rng: StdRng::seed_from_u64(7),
-            stored: 0,
-        })
-    }
-
-    pub(super) async fn fill_to(&mut self, catalog: &Catalog, size: u64) -> Result<u64> {
-        let (campaign, questionnaire) = self
-            .snapshot
-            .campaign_with_questionnaire(&self.campaign_id)?;
-        let start = self.stored;
-        while self.stored < size {
-            let now = Timestamp::now();
-            let count = BATCH.min((size - self.stored) as usize);
-            let batch = (0..count)
-                .map(|i| {
-                    let device = &self.devices[(self.stored as usize + i) % self.devices.len()];
-                    let mut visit = device.visit(catalog, &mut self.rng);
-                    visit.campaign_id = self.campaign_id.as_str().to_owned();
-                    let draft = visit_draft(visit)?;
-                    resolve(
-                        draft,
-                        &campaign,
-                        &questionnaire,
-                        &self.snapshot.units,
-                        now,
-                        "bench",
-                    )
-                })
-                .collect::<Result<Vec<NewSubmission>>>()?;
-            let refs: Vec<&NewSubmission> = batch.iter().collect();
-            self.store
-                .commit_submissions(&refs, now, &crate::ingest::admit)
-                .await?;
-            self.stored += count as u64;
-        }
-        Ok(self.stored - start)
     }
 }

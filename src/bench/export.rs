@@ -7,8 +7,8 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::aggregates::Loader;
 use super::load::connect;
+use super::loader::Loader;
 use super::server::{ScratchDir, memory_of};
 use super::setup::{ServerArgs, Setup};
 use super::workload::Catalog;

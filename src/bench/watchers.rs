@@ -15,7 +15,11 @@ use rand::rngs::StdRng;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::transport::Channel;
 
+use super::load::connect;
+use super::setup::Setup;
 use super::workload::{Catalog, Device, authed};
+use crate::auth::Role;
+use crate::domain::ids::UnitId;
 use crate::error::{Error, Result};
 use crate::proto::v1 as pb;
 use crate::proto::v1::aggregate_service_client::AggregateServiceClient;
@@ -30,9 +34,57 @@ pub struct WatchFigures {
     pub p99_ms: f64,
 }
 
+impl WatchFigures {
+    /// The report's line for these figures, `watch_seconds` being how long submissions came.
+    pub fn report(&self, watch_seconds: u64) {
+        println!(
+            "WatchRankings (villages, first 100): {} watchers, {} visits submitted in {} s, {} updates timed; commit to update p50 {:.0} ms, p99 {:.0} ms",
+            self.watchers, self.submitted, watch_seconds, self.updates, self.p50_ms, self.p99_ms
+        );
+    }
+}
+
+/// WatchRankings of the villages under the root from `watchers` streams while four field
+/// workers submit for `period`.
+pub async fn run(
+    setup: &Setup,
+    analyst: &MetadataValue<Ascii>,
+    catalog: &Catalog,
+    watchers: usize,
+    period: Duration,
+) -> Result<WatchFigures> {
+    let channels = connect(setup.address, 4).await?;
+    let mut submitters = Vec::new();
+    for (n, channel) in connect(setup.address, 4).await?.into_iter().enumerate() {
+        let township = n * catalog.townships.len() / 4;
+        let unit = UnitId::parse(&catalog.townships[township])
+            .map_err(|e| Error::internal(format!("township id: {e}")))?;
+        let token = setup.device_token(&format!("bench-watch-{n}"), Role::FieldWorker, &[unit])?;
+        submitters.push((
+            channel,
+            token,
+            Device {
+                township,
+                serial: n,
+            },
+        ));
+    }
+    let request = pb::WatchRankingsRequest {
+        campaign_id: catalog.campaign_id.clone(),
+        scope_unit_id: catalog.city.clone(),
+        unit_kind: pb::UnitKind::Village.into(),
+        page_size: 100,
+        ..Default::default()
+    };
+    measure(
+        &channels, analyst, request, watchers, submitters, catalog, period,
+    )
+    .await
+}
+
 /// Opens `watchers` streams on the ranking `request` names, then submits for `period` from
 /// `submitters` (each a channel and a field worker's token) and times every update.
-pub async fn measure(
+async fn measure(
     channels: &[Channel],
     analyst: &MetadataValue<Ascii>,
     request: pb::WatchRankingsRequest,

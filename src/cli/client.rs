@@ -33,6 +33,13 @@ pub struct ClientArgs {
 #[derive(Clone)]
 pub struct Bearer(MetadataValue<Ascii>);
 
+impl Bearer {
+    /// The header for `token`; `None` when the token cannot be a header value.
+    pub fn new(token: &str) -> Option<Self> {
+        format!("Bearer {token}").parse().ok().map(Self)
+    }
+}
+
 impl Interceptor for Bearer {
     fn call(&mut self, mut request: Request<()>) -> std::result::Result<Request<()>, Status> {
         request
@@ -57,16 +64,15 @@ impl ClientArgs {
             Some(token) => token.clone(),
             None => self.mint_admin_token()?,
         };
-        let header = format!("Bearer {token}")
-            .parse::<MetadataValue<Ascii>>()
-            .map_err(|_| Error::invalid("--token", "not a valid header value"))?;
+        let bearer = Bearer::new(&token)
+            .ok_or_else(|| Error::invalid("--token", "not a valid header value"))?;
         let channel = Endpoint::from_shared(self.server.clone())
             .map_err(|e| Error::invalid("--server", e.to_string()))?
             .connect_timeout(Duration::from_secs(5))
             .connect()
             .await
             .map_err(|e| Error::Unavailable(format!("{}: {e}", self.server)))?;
-        Ok(InterceptedService::new(channel, Bearer(header)))
+        Ok(InterceptedService::new(channel, bearer))
     }
 
     fn mint_admin_token(&self) -> Result<String> {

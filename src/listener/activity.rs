@@ -14,7 +14,7 @@ use std::task::{Context, Poll};
 
 use futures::task::AtomicWaker;
 use http::{Request, Response};
-use http_body::{Body, Frame, SizeHint};
+
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::{Instant, Sleep};
@@ -23,6 +23,7 @@ use tower::{Layer, Service};
 use super::frames::FrameScanner;
 use super::policy::{ConnectionState, Timeouts, expiry};
 use crate::metrics::ConnectionMetrics;
+use crate::response_body::{FrameHook, HookedBody};
 
 /// What the calls on a connection tell its timeouts.
 #[derive(Debug)]
@@ -259,36 +260,13 @@ where
         let response = self.inner.call(request);
         Box::pin(async move {
             let response = response.await?;
-            Ok(response.map(|inner| Guarded {
-                inner,
-                _guard: guard,
-            }))
+            Ok(response.map(|inner| HookedBody::new(inner, guard)))
         })
     }
 }
 
 /// A response body that keeps its call counted until it is dropped.
-pub struct Guarded<B> {
-    inner: B,
-    _guard: Option<CallGuard>,
-}
+pub type Guarded<B> = HookedBody<B, Option<CallGuard>>;
 
-impl<B: Body + Unpin> Body for Guarded<B> {
-    type Data = B::Data;
-    type Error = B::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        Pin::new(&mut self.inner).poll_frame(cx)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
-}
+/// The guard only has to live as long as the body; the frames pass untouched.
+impl<D> FrameHook<D> for Option<CallGuard> {}

@@ -10,18 +10,19 @@
 //! names) counts under `unknown`, so clients cannot grow the number of series.
 
 use std::collections::HashSet;
-use std::pin::Pin;
+
 use std::sync::OnceLock;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 use http::{HeaderMap, Request, Response};
-use http_body::{Body, Frame, SizeHint};
+use http_body::Frame;
 use prost::Message;
 use tonic::Code;
 use tower::{Layer, Service};
 
 use super::{GRPC_CALL_SECONDS, GRPC_CALLS, Metrics};
+use crate::response_body::{FrameHook, HookedBody};
 
 #[derive(Clone)]
 pub struct GrpcMetricsLayer {
@@ -78,7 +79,7 @@ where
             {
                 call.finish(code);
             }
-            Ok(response.map(|inner| Measured { inner, call }))
+            Ok(response.map(|inner| HookedBody::new(inner, Pending(call))))
         })
     }
 }
@@ -114,47 +115,34 @@ impl Call {
 
 /// A response body that records its call's status when its trailers pass, or CANCELLED when
 /// it is dropped before them.
-pub struct Measured<B> {
-    inner: B,
-    call: Option<Call>,
-}
+pub type Measured<B> = HookedBody<B, Pending>;
 
-impl<B: Body + Unpin> Body for Measured<B> {
-    type Data = B::Data;
-    type Error = B::Error;
+/// The call of a response whose status has not passed yet.
+pub struct Pending(Option<Call>);
 
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        let frame = ready!(Pin::new(&mut self.inner).poll_frame(cx));
-        if let Some(Ok(frame)) = &frame
-            && let Some(code) = frame.trailers_ref().and_then(status_of)
-            && let Some(call) = self.call.take()
-        {
-            call.finish(code);
+impl<D> FrameHook<D> for Pending {
+    fn on_frame(&mut self, frame: Option<&mut Frame<D>>) {
+        match frame {
+            Some(frame) => {
+                if let Some(code) = frame.trailers_ref().and_then(status_of)
+                    && let Some(call) = self.0.take()
+                {
+                    call.finish(code);
+                }
+            }
+            // A body that ends without a status broke the protocol.
+            None => {
+                if let Some(call) = self.0.take() {
+                    call.finish(Code::Unknown);
+                }
+            }
         }
-        // A body that ends without a status broke the protocol.
-        if frame.is_none()
-            && let Some(call) = self.call.take()
-        {
-            call.finish(Code::Unknown);
-        }
-        Poll::Ready(frame)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
     }
 }
 
-impl<B> Drop for Measured<B> {
+impl Drop for Pending {
     fn drop(&mut self) {
-        if let Some(call) = self.call.take() {
+        if let Some(call) = self.0.take() {
             call.finish(Code::Cancelled);
         }
     }

@@ -1,69 +1,12 @@
 //! Persistence: the table of contents. Each folder keeps one kind of data; its `mod.rs` holds
 //! what both dialects agree on (rows, keys, encodings and every statement whose text is the
 //! same in both), its `sqlite.rs` and `postgres.rs` only what differs. `sqlite.rs` and
-//! `postgres.rs` here connect. SQL lives in this folder and nowhere else.
+//! `postgres.rs` here connect, `open.rs` picks the backend a URL names and migrates it, and
+//! `macros.rs` holds the `read!` and `transaction!` every statement runs in. SQL lives in this
+//! folder and nowhere else.
 
-/// Runs `$body` for whichever backend `$store` holds, with `$db` that backend's pool of
-/// readers and `$dialect` (when named) the backend's module beside the caller (`sqlite` or
-/// `postgres`). The body is written once and compiled once per backend, so a statement that
-/// reads the same in both dialects is written once.
-macro_rules! read {
-    ($store:expr, |$db:ident| $body:expr) => {
-        read!($store, |$db, _unused| $body)
-    };
-    ($store:expr, |$db:ident, $dialect:tt| $body:expr) => {
-        match $store {
-            $crate::store::Store::Sqlite(backend) => {
-                dialect!($dialect, sqlite);
-                let $db = &backend.readers;
-                $body
-            }
-            $crate::store::Store::Postgres(backend) => {
-                dialect!($dialect, postgres);
-                let $db = &backend.pool;
-                $body
-            }
-        }
-    };
-}
-
-/// Runs `$body` in a write transaction of whichever backend `$store` holds, with `$tx` the
-/// transaction's connection and `$dialect` as in [`read!`], and commits when the body
-/// succeeds. An error returns early and rolls the transaction back.
-macro_rules! transaction {
-    ($store:expr, |$tx:ident| $body:expr) => {
-        transaction!($store, |$tx, _unused| $body)
-    };
-    ($store:expr, |$tx:ident, $dialect:tt| $body:expr) => {
-        match $store {
-            $crate::store::Store::Sqlite(backend) => {
-                dialect!($dialect, sqlite);
-                let mut writer = backend.writer().await;
-                let mut open = sqlx::Connection::begin(&mut writer.connection).await?;
-                let $tx: &mut sqlx::SqliteConnection = &mut open;
-                let value = $body;
-                open.commit().await?;
-                value
-            }
-            $crate::store::Store::Postgres(backend) => {
-                dialect!($dialect, postgres);
-                let mut open = backend.pool.begin().await?;
-                let $tx: &mut sqlx::PgConnection = &mut open;
-                let value = $body;
-                open.commit().await?;
-                value
-            }
-        }
-    };
-}
-
-/// Names the caller's dialect module `$name` (nothing when the caller has none).
-macro_rules! dialect {
-    (_unused, $module:ident) => {};
-    ($name:ident, $module:ident) => {
-        use $module as $name;
-    };
-}
+#[macro_use]
+mod macros;
 
 mod aggregates;
 pub mod audit;
@@ -73,6 +16,7 @@ mod changes;
 mod exports;
 mod grievances;
 mod migrate;
+mod open;
 mod postgres;
 mod review;
 mod revocations;
@@ -80,8 +24,6 @@ mod scratch;
 mod sqlite;
 mod submissions;
 mod values;
-
-use std::time::Duration;
 
 use uuid::Uuid;
 
@@ -105,29 +47,13 @@ use crate::error::{Error, Result};
 
 pub use changes::{ChangeListener, LISTENER_APPLICATION_NAME};
 pub use exports::Cursor as ExportCursor;
+pub use open::{PoolStats, StoreOptions, redact_url};
 pub use review::ReviewChange;
 pub use scratch::ScratchDatabase;
 pub use submissions::{Admission, Admit, CommitOutcome, HouseholdKey};
 
 use postgres::PgStore;
 use sqlite::SqliteStore;
-
-/// Connection settings shared by the backends.
-#[derive(Debug, Clone)]
-pub struct StoreOptions {
-    pub url: String,
-    pub max_connections: u32,
-    pub acquire_timeout: Duration,
-}
-
-/// One connection pool's use at a moment.
-#[derive(Debug, Clone, Copy)]
-pub struct PoolStats {
-    pub name: &'static str,
-    pub size: u32,
-    pub idle: usize,
-    pub max: u32,
-}
 
 /// Which rows a list call wants, and where the previous page ended (a row sequence number).
 #[derive(Debug, Clone)]
@@ -146,72 +72,6 @@ pub enum Store {
 }
 
 impl Store {
-    /// Opens the database `options.url` names (SQLite for `sqlite:`, PostgreSQL for
-    /// `postgres://` or `postgresql://`) and applies pending migrations.
-    pub async fn open(options: &StoreOptions) -> Result<Self> {
-        let url = options.url.as_str();
-        let store = if url.starts_with("sqlite:") {
-            Self::Sqlite(SqliteStore::connect(options).await?)
-        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Self::Postgres(PgStore::connect(options).await?)
-        } else {
-            return Err(Error::internal(format!(
-                "unsupported DATABASE_URL scheme in {:?}",
-                redact_url(&options.url)
-            )));
-        };
-        store.migrate().await?;
-        Ok(store)
-    }
-
-    /// The database product, for reports.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Self::Sqlite(_) => "SQLite",
-            Self::Postgres(_) => "PostgreSQL",
-        }
-    }
-
-    /// The database product a `DATABASE_URL` names, for reports.
-    pub fn name_of(url: &str) -> &'static str {
-        if url.starts_with("sqlite:") {
-            "SQLite"
-        } else {
-            "PostgreSQL"
-        }
-    }
-
-    /// Each connection pool's use, for the metrics. SQLite's writer connection is held, not
-    /// pooled, and is not among them.
-    pub fn pool_stats(&self) -> Vec<PoolStats> {
-        fn of<DB: sqlx::Database>(name: &'static str, pool: &sqlx::Pool<DB>) -> PoolStats {
-            PoolStats {
-                name,
-                size: pool.size(),
-                idle: pool.num_idle(),
-                max: pool.options().get_max_connections(),
-            }
-        }
-        match self {
-            Self::Sqlite(sqlite) => vec![of("sqlite_readers", &sqlite.readers)],
-            Self::Postgres(pg) => vec![of("postgres", &pg.pool)],
-        }
-    }
-
-    /// How many submission batches may usefully commit at once: SQLite has one writer
-    /// connection; PostgreSQL all but one of the pool's connections, which stays for reads.
-    pub fn max_concurrent_commits(&self) -> usize {
-        match self {
-            Self::Sqlite(_) => 1,
-            Self::Postgres(pg) => pg.pool_size().saturating_sub(1).max(1),
-        }
-    }
-
-    /// Applies pending migrations and completes what older servers left uncounted.
-    pub async fn migrate(&self) -> Result<()> {
-        migrate::run(self).await
-    }
-
     /// Inserts the unit and its audit entry in one transaction.
     pub async fn insert_unit(&self, unit: &Unit, entry: &AuditEntry) -> Result<()> {
         catalog::insert_unit(self, unit, entry).await
@@ -458,12 +318,6 @@ impl Store {
         revocations::load(self).await
     }
 
-    /// Whether other server processes may share this database, and so need to hear of its
-    /// changes (PostgreSQL); a SQLite file has one server.
-    pub fn is_shared(&self) -> bool {
-        matches!(self, Self::Postgres(_))
-    }
-
     /// Announces `payloads` to every process listening; nothing to do on an unshared store.
     pub async fn announce_changes(&self, payloads: &[String]) -> Result<()> {
         changes::announce(self, payloads).await
@@ -475,18 +329,6 @@ impl Store {
     }
 }
 
-/// The URL without its password, for messages and logs.
-pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let credentials = &url[scheme_end + 3..at];
-            let user = credentials.split(':').next().unwrap_or_default();
-            format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..])
-        }
-        _ => url.to_owned(),
-    }
-}
-
 /// Maps a unique-constraint violation on insert to `AlreadyExists`, anything else as usual.
 fn insert_error(error: sqlx::Error, kind: &'static str, id: &str) -> Error {
     match &error {
@@ -495,22 +337,5 @@ fn insert_error(error: sqlx::Error, kind: &'static str, id: &str) -> Error {
             message: format!("{kind} {id:?} already exists"),
         },
         _ => Error::from_database(&error),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn redacts_passwords_in_urls() {
-        assert_eq!(
-            redact_url("postgres://canvass:s3cret@db:5432/canvass"),
-            "postgres://canvass:***@db:5432/canvass"
-        );
-        assert_eq!(
-            redact_url("sqlite://data/canvass.db"),
-            "sqlite://data/canvass.db"
-        );
     }
 }

@@ -6,32 +6,13 @@ use std::process::Command;
 use std::time::Duration;
 
 use canvass::auth::{Role, TokenIssuer};
+use canvass::cli::client::{Bearer, Connection};
 use canvass::configuration::ServeArgs;
 use canvass::startup::Application;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use tonic::metadata::{Ascii, MetadataValue};
-use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
-
-/// Adds a bearer token to every call.
-#[derive(Clone)]
-pub struct Bearer(MetadataValue<Ascii>);
-
-impl Interceptor for Bearer {
-    fn call(
-        &mut self,
-        mut request: tonic::Request<()>,
-    ) -> Result<tonic::Request<()>, tonic::Status> {
-        request
-            .metadata_mut()
-            .insert("authorization", self.0.clone());
-        Ok(request)
-    }
-}
-
-pub type Authed = InterceptedService<Channel, Bearer>;
 
 pub struct Demo {
     pub http: SocketAddr,
@@ -107,9 +88,9 @@ impl Demo {
     }
 
     /// A channel whose calls carry a token of `role`.
-    pub fn client(&self, role: Role) -> Authed {
-        let header = format!("Bearer {}", self.token(role)).parse().unwrap();
-        InterceptedService::new(self.channel.clone(), Bearer(header))
+    pub fn client(&self, role: Role) -> Connection {
+        let bearer = Bearer::new(&self.token(role)).expect("a token is a header value");
+        InterceptedService::new(self.channel.clone(), bearer)
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -5,34 +5,15 @@
 use std::path::Path;
 use std::process::{Child, Output};
 
+use canvass::cli::client::{Bearer, Connection};
 use canvass::proto::v1 as pb;
 use canvass::proto::v1::aggregate_service_client::AggregateServiceClient;
 use canvass::proto::v1::call_center_service_client::CallCenterServiceClient;
 use canvass::proto::v1::review_service_client::ReviewServiceClient;
-use tonic::metadata::{Ascii, MetadataValue};
-use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
 use crate::binary::{canvass, serve, stop};
-
-/// Adds an admin token to every call.
-#[derive(Clone)]
-pub struct Token(MetadataValue<Ascii>);
-
-impl Interceptor for Token {
-    fn call(
-        &mut self,
-        mut request: tonic::Request<()>,
-    ) -> Result<tonic::Request<()>, tonic::Status> {
-        request
-            .metadata_mut()
-            .insert("authorization", self.0.clone());
-        Ok(request)
-    }
-}
-
-pub type Admin = InterceptedService<Channel, Token>;
 
 /// Runs a client subcommand of the binary against the server at `address`.
 pub fn client(data_dir: &Path, address: &str, args: &[&str]) -> Output {
@@ -54,20 +35,20 @@ pub fn succeeded(output: Output) -> String {
 }
 
 /// A channel whose calls carry an admin token minted by the binary.
-pub async fn admin(data_dir: &Path, address: &str) -> Admin {
+pub async fn admin(data_dir: &Path, address: &str) -> Connection {
     let token = succeeded(
         canvass(data_dir)
             .args(["token", "--role", "admin"])
             .output()
             .unwrap(),
     );
-    let header = format!("Bearer {}", token.trim()).parse().unwrap();
+    let bearer = Bearer::new(token.trim()).expect("a token is a header value");
     let channel = Channel::from_shared(format!("http://{address}"))
         .unwrap()
         .connect()
         .await
         .unwrap();
-    InterceptedService::new(channel, Token(header))
+    InterceptedService::new(channel, bearer)
 }
 
 /// A server that is killed if the test fails before stopping it, so no server outlives its
@@ -94,7 +75,7 @@ impl Drop for Server {
 }
 
 /// A server with the small demo city loaded: (data dir, server, address, admin channel).
-pub async fn loaded() -> (tempfile::TempDir, Server, String, Admin) {
+pub async fn loaded() -> (tempfile::TempDir, Server, String, Connection) {
     let data_dir = tempfile::tempdir().unwrap();
     let (server, address) = serve(canvass(data_dir.path()));
     let server = Server(Some(server));

@@ -4,30 +4,13 @@
 use std::path::Path;
 use std::process::Output;
 
+use canvass::cli::client::{Bearer, Connection};
 use canvass::proto::v1 as pb;
 use canvass::proto::v1::catalog_service_client::CatalogServiceClient;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
 use crate::binary::{canvass, serve, stop};
-
-/// Adds an admin's `authorization` header to every call.
-#[derive(Clone)]
-pub struct Bearer(tonic::metadata::MetadataValue<tonic::metadata::Ascii>);
-
-impl tonic::service::Interceptor for Bearer {
-    fn call(
-        &mut self,
-        mut request: tonic::Request<()>,
-    ) -> Result<tonic::Request<()>, tonic::Status> {
-        request
-            .metadata_mut()
-            .insert("authorization", self.0.clone());
-        Ok(request)
-    }
-}
-
-pub type Authed = InterceptedService<Channel, Bearer>;
 
 /// An admin token minted by the `token` subcommand from the data directory's key.
 pub fn admin_token(data_dir: &Path) -> String {
@@ -44,14 +27,14 @@ pub fn admin_token(data_dir: &Path) -> String {
 }
 
 /// A channel to the server whose calls carry an admin token.
-pub async fn admin_channel(data_dir: &Path, address: &str) -> Authed {
+pub async fn admin_channel(data_dir: &Path, address: &str) -> Connection {
     let channel = Channel::from_shared(format!("http://{address}"))
         .unwrap()
         .connect()
         .await
         .unwrap();
-    let header = format!("Bearer {}", admin_token(data_dir)).parse().unwrap();
-    InterceptedService::new(channel, Bearer(header))
+    let bearer = Bearer::new(&admin_token(data_dir)).expect("a token is a header value");
+    InterceptedService::new(channel, bearer)
 }
 
 /// Runs a client subcommand against the server at `address`.
