@@ -168,15 +168,45 @@ per_backend! {
             expected.insert(unit, unit_score(&app, CAMPAIGN, unit).await.submission_count);
         }
         let mut written = Vec::new();
-        for _ in 0..60 {
+        for n in 0..60 {
             let (unit, change) = random_write(&app, &mut rng, &mut written).await;
             for u in UNITS.iter().filter(|u| seeded_subtree(u).contains(&unit.as_str())) {
                 *expected.get_mut(u).expect("a seeded unit") += change;
                 let read = unit_score(&app, CAMPAIGN, u).await.submission_count;
                 assert_eq!(read, expected[u], "{u} right after a write to {unit}");
             }
+            // Rankings between writes re-score only the units written to; the rest is kept.
+            if n % 6 == 5 {
+                assert_rankings_match_stored(&app).await;
+            }
         }
         assert_scores_match_stored(&app, CAMPAIGN).await;
+        assert_rankings_match_stored(&app).await;
+
+        // A catalog change outdates what was kept: the ranking shows each new name at once
+        // (the second time over figures rolled up afresh, with no writes since).
+        for name in ["金石新村", "金石东村"] {
+            app.admin_catalog()
+                .update_unit(pb::UpdateUnitRequest {
+                    unit: Some(pb::Unit { id: "jinshi-v1".into(), name: name.into(), ..Default::default() }),
+                    update_mask: Some(prost_types::FieldMask { paths: vec!["name".into()] }),
+                })
+                .await
+                .unwrap();
+            let villages = app
+                .analyst()
+                .list_rankings(pb::ListRankingsRequest {
+                    campaign_id: CAMPAIGN.into(),
+                    scope_unit_id: "city".into(),
+                    unit_kinds: vec![pb::UnitKind::Village.into(), pb::UnitKind::Community.into()],
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .into_inner();
+            let renamed = villages.entries.iter().find(|e| e.unit_id == "jinshi-v1").unwrap();
+            assert_eq!(renamed.unit_name, name);
+        }
         assert_rankings_match_stored(&app).await;
     }
 }
