@@ -219,16 +219,7 @@ async fn two_processes_read_what_both_committed_on_postgres() {
         return;
     };
     first.seed().await;
-    let keys = first.data_dir.path();
-    let (public_key, private_key) = (
-        keys.join("jwt-ed25519.pub.pem"),
-        keys.join("jwt-ed25519.pem"),
-    );
-    let second = TestApp::spawn_with_database_url(first.database_url.clone(), |s| {
-        s.common.jwt_public_key = Some(public_key);
-        s.common.jwt_private_key = Some(private_key);
-    })
-    .await;
+    let second = first.spawn_beside().await;
     // Both hold the figures before the writes start.
     for app in [&first, &second] {
         assert!(scores_match_stored(app).await);

@@ -213,16 +213,7 @@ async fn revocations_reach_every_process_on_postgres() {
         return;
     };
     first.seed_units().await;
-    let keys = first.data_dir.path();
-    let (public_key, private_key) = (
-        keys.join("jwt-ed25519.pub.pem"),
-        keys.join("jwt-ed25519.pem"),
-    );
-    let second = TestApp::spawn_with_database_url(first.database_url.clone(), |s| {
-        s.common.jwt_public_key = Some(public_key);
-        s.common.jwt_private_key = Some(private_key);
-    })
-    .await;
+    let second = first.spawn_beside().await;
     let lost = analyst_token(&first, "phone-7");
     let stolen = analyst_token(&first, "phone-8");
     let kept = analyst_token(&first, "phone-9");

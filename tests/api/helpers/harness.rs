@@ -110,6 +110,21 @@ impl TestApp {
         Self::spawn_with(data_dir, database_url, configure).await
     }
 
+    /// Boots a second server process on this one's database, trusting and minting with this
+    /// one's keys, as several servers share one PostgreSQL database in production.
+    pub async fn spawn_beside(&self) -> Self {
+        let keys = self.data_dir.path();
+        let (public_key, private_key) = (
+            keys.join("jwt-ed25519.pub.pem"),
+            keys.join("jwt-ed25519.pem"),
+        );
+        Self::spawn_with_database_url(self.database_url.clone(), |s| {
+            s.common.jwt_public_key = Some(public_key);
+            s.common.jwt_private_key = Some(private_key);
+        })
+        .await
+    }
+
     async fn spawn_with(
         data_dir: TempDir,
         database_url: String,
