@@ -138,18 +138,30 @@ pub async fn campaign_cells(store: &Store, campaign: &CampaignId) -> Result<Vec<
     });
     rows.into_iter()
         .map(|row| {
-            let ((_, unit_id, channel, carrier, stratum), figures) = row.into_parts()?;
-            Ok(CellRow {
-                unit_id,
-                cell: CellKey {
-                    channel,
-                    carrier: carrier.0,
-                    stratum,
-                },
-                figures,
-            })
+            let (key, figures) = row.into_parts()?;
+            Ok(cell_row(key, figures).1)
         })
         .collect()
+}
+
+/// A stored row's key and figures as the campaign and the row the domain sums.
+fn cell_row(
+    (campaign, unit_id, channel, carrier, stratum): CellRowKey,
+    figures: Figures,
+) -> (CampaignId, CellRow) {
+    let cell = CellKey {
+        channel,
+        carrier: carrier.0,
+        stratum,
+    };
+    (
+        campaign,
+        CellRow {
+            unit_id,
+            cell,
+            figures,
+        },
+    )
 }
 
 /// The aggregate rows a set of submissions changes, summed per row so that each touched row is
@@ -199,22 +211,7 @@ impl Deltas {
     pub fn into_rows(self) -> Vec<(CampaignId, CellRow)> {
         self.cells
             .into_iter()
-            .map(
-                |((campaign, unit_id, channel, carrier, stratum), figures)| {
-                    (
-                        campaign,
-                        CellRow {
-                            unit_id,
-                            cell: CellKey {
-                                channel,
-                                carrier: carrier.0,
-                                stratum,
-                            },
-                            figures,
-                        },
-                    )
-                },
-            )
+            .map(|(key, figures)| cell_row(key, figures))
             .collect()
     }
 
