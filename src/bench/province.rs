@@ -6,7 +6,7 @@
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::transport::Channel;
 
-use super::workload::{Catalog, authed};
+use super::workload::{Catalog, authed, unit};
 use crate::error::{Error, Result};
 use crate::proto::v1 as pb;
 use crate::proto::v1::catalog_service_client::CatalogServiceClient;
@@ -34,20 +34,13 @@ pub struct Province {
 impl Province {
     pub fn new(tag: &str) -> Self {
         let root = format!("{tag}-p");
-        let unit = |id: String, name: String, kind: pb::UnitKind, parent: &str| pb::Unit {
-            id,
-            name,
-            kind: kind.into(),
-            parent_id: parent.to_owned(),
-            ..Default::default()
-        };
         let prefectures: Vec<String> = (1..=PREFECTURES).map(|p| format!("{root}{p:02}")).collect();
         let mut upper: Vec<pb::Unit> = prefectures
             .iter()
             .enumerate()
             .map(|(i, id)| {
                 unit(
-                    id.clone(),
+                    id,
                     format!("第{}地区", i + 1),
                     pb::UnitKind::Prefecture,
                     &root,
@@ -59,7 +52,7 @@ impl Province {
             for c in 1..=n {
                 let id = format!("{}c{c:02}", prefectures[p]);
                 upper.push(unit(
-                    id.clone(),
+                    &id,
                     format!("{} 第{c}县", prefectures[p]),
                     pb::UnitKind::County,
                     &prefectures[p],
@@ -99,13 +92,6 @@ impl Province {
     /// Imports every unit in one call, then creates the questionnaire and both campaigns.
     pub async fn create(&self, channel: Channel, admin: &MetadataValue<Ascii>) -> Result<()> {
         let c = &self.catalog;
-        let unit = |id: &str, name: String, kind: pb::UnitKind, parent: &str| pb::Unit {
-            id: id.to_owned(),
-            name,
-            kind: kind.into(),
-            parent_id: parent.to_owned(),
-            ..Default::default()
-        };
         let mut units = vec![unit(&c.city, "示范省".into(), pb::UnitKind::Province, "")];
         units.extend(self.upper.iter().cloned());
         for (t, township) in c.townships.iter().enumerate() {

@@ -81,13 +81,6 @@ impl Catalog {
     /// concurrently.
     pub async fn create(&self, channel: Channel, admin: &MetadataValue<Ascii>) -> Result<()> {
         let client = CatalogServiceClient::new(channel.clone());
-        let unit = |id: &str, name: String, kind: pb::UnitKind, parent: &str| pb::Unit {
-            id: id.to_owned(),
-            name,
-            kind: kind.into(),
-            parent_id: parent.to_owned(),
-            ..Default::default()
-        };
         create_units(
             &client,
             admin,
@@ -217,6 +210,17 @@ async fn create_units(
         .buffer_unordered(32)
         .try_for_each(|_| futures::future::ready(Ok(())))
         .await
+}
+
+/// A unit to create: `parent` empty for a root.
+pub fn unit(id: &str, name: String, kind: pb::UnitKind, parent: &str) -> pb::Unit {
+    pb::Unit {
+        id: id.to_owned(),
+        name,
+        kind: kind.into(),
+        parent_id: parent.to_owned(),
+        ..Default::default()
+    }
 }
 
 /// `request` with `authorization: Bearer …`.
