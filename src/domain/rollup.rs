@@ -80,7 +80,7 @@ impl RolledUp {
             cells: BTreeMap::from([(row.cell.clone(), row.figures.clone())]),
         };
         self.changes += 1;
-        self.changed.insert(row.unit_id.clone(), self.changes);
+        mark(&mut self.changed, &row.unit_id, self.changes);
         self.add_to_subtrees(&row.unit_id, &totals, Some(self.changes));
     }
 
@@ -101,9 +101,20 @@ impl RolledUp {
                 self.subtree.entry(u.id.clone()).or_default().add(totals);
             }
             if let Some(change) = change {
-                self.changed.insert(u.id.clone(), change);
+                mark(&mut self.changed, &u.id, change);
             }
             current = u.parent_id.as_ref().and_then(|p| self.tree.get(p));
+        }
+    }
+}
+
+/// Records `change` as `unit`'s last, copying its id only the first time: this runs for every
+/// applied row and each of its ancestors, under the figures' write lock.
+fn mark(changed: &mut HashMap<UnitId, u64>, unit: &UnitId, change: u64) {
+    match changed.get_mut(unit) {
+        Some(last) => *last = change,
+        None => {
+            changed.insert(unit.clone(), change);
         }
     }
 }

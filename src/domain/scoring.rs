@@ -341,7 +341,7 @@ impl ScoringContext<'_> {
     }
 
     /// What a ranking reads of `unit`'s score.
-    pub fn headline(&self, unit: &Unit) -> Headline {
+    pub(super) fn headline(&self, unit: &Unit) -> Headline {
         Headline::of(&headline_score(
             self.campaign,
             self.questionnaire,
