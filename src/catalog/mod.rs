@@ -7,18 +7,15 @@
 //! copies O(log n) of it, not every unit. A miss reloads from the store once before answering
 //! NOT_FOUND, which also picks up rows another server process created.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 
 use crate::domain::audit::{Actor, AuditEntry};
 use crate::domain::campaign::Campaign;
-use crate::domain::ids::{CampaignId, QuestionnaireId, UnitId};
+use crate::domain::ids::{CampaignId, UnitId};
 use crate::domain::lifecycle::{
     CampaignPatch, UnitPatch, archived_unit, campaign_fields, require_live_parent, restored_unit,
     unit_fields, updated_campaign, updated_unit,
 };
-use crate::domain::peers::{PeerGroup, peers};
 use crate::domain::questionnaire::Questionnaire;
 use crate::domain::time::Timestamp;
 use crate::domain::unit::{Unit, UnitMove, UnitTree};
@@ -26,133 +23,9 @@ use crate::domain::unit_import::{self, ImportPlan};
 use crate::error::{Error, Result};
 use crate::store::Store;
 
-/// The generation the next snapshot gets: every published snapshot has a new one.
-static NEXT_GENERATION: AtomicU64 = AtomicU64::new(1);
+mod snapshot;
 
-fn next_generation() -> u64 {
-    NEXT_GENERATION.fetch_add(1, Ordering::Relaxed)
-}
-
-#[derive(Debug, Default)]
-pub struct Snapshot {
-    /// Larger in a later snapshot: what was computed from a snapshot's tree or campaigns is
-    /// current while the generation is unchanged.
-    pub generation: u64,
-    /// The tree as it stands now, archived units included.
-    pub units: UnitTree,
-    pub questionnaires: HashMap<QuestionnaireId, Arc<Questionnaire>>,
-    pub campaigns: HashMap<CampaignId, Arc<Campaign>>,
-    /// Every change of a parent, in the order made.
-    moves: Arc<Vec<UnitMove>>,
-    /// The tree each campaign is read on, made on first use, and whether it is `units`.
-    campaign_units: Mutex<HashMap<CampaignId, (UnitTree, bool)>>,
-    /// Peer groups asked for, on their campaign's tree, made on first use.
-    campaign_peers: Mutex<HashMap<PeersKey, Arc<[Unit]>>>,
-}
-
-/// A peer group under a scope, on a campaign's tree.
-type PeersKey = (CampaignId, UnitId, PeerGroup);
-
-/// Peer groups kept per snapshot; beyond it they are made afresh. A province's villages are
-/// 25,000 units of about 150 bytes.
-const PEER_GROUPS_KEPT: usize = 64;
-
-impl Snapshot {
-    pub fn campaign(&self, id: &CampaignId) -> Result<&Arc<Campaign>> {
-        self.campaigns
-            .get(id)
-            .ok_or_else(|| Error::not_found("campaign", id.as_str()))
-    }
-
-    pub fn questionnaire(&self, id: &QuestionnaireId) -> Result<&Arc<Questionnaire>> {
-        self.questionnaires
-            .get(id)
-            .ok_or_else(|| Error::not_found("questionnaire", id.as_str()))
-    }
-
-    pub fn unit(&self, id: &UnitId) -> Result<&Unit> {
-        self.units
-            .get(id)
-            .ok_or_else(|| Error::not_found("unit", id.as_str()))
-    }
-
-    /// A campaign with its questionnaire.
-    pub fn campaign_with_questionnaire(
-        &self,
-        id: &CampaignId,
-    ) -> Result<(Arc<Campaign>, Arc<Questionnaire>)> {
-        let campaign = self.campaign(id)?;
-        let questionnaire = self.questionnaire(&campaign.questionnaire_id)?;
-        Ok((campaign.clone(), questionnaire.clone()))
-    }
-
-    /// The tree `campaign` surveys, ranks and rolls up over: parents as they stood when it
-    /// closed (a later move leaves its figures as published), without the units archived
-    /// before it was created. Cheap to clone: it shares the snapshot's tree.
-    pub fn units_of(&self, campaign: &Campaign) -> UnitTree {
-        self.campaign_tree(campaign).0
-    }
-
-    /// The units of `group` under `scope` on `campaign`'s tree ([`peers`]): walking a
-    /// province's tree for them costs more than ranking them, so each group is walked once per
-    /// snapshot.
-    pub fn peers_of(&self, campaign: &Campaign, scope: &UnitId, group: &PeerGroup) -> Arc<[Unit]> {
-        let key = (campaign.id.clone(), scope.clone(), group.clone());
-        let kept = || {
-            self.campaign_peers
-                .lock()
-                .expect("catalog cache lock is never poisoned: nothing panics while holding it")
-        };
-        if let Some(found) = kept().get(&key) {
-            return found.clone();
-        }
-        let tree = self.units_of(campaign);
-        let found: Arc<[Unit]> = peers(&tree, scope, group).into_iter().cloned().collect();
-        let mut kept = kept();
-        if kept.len() >= PEER_GROUPS_KEPT {
-            kept.clear();
-        }
-        kept.insert(key, found.clone());
-        found
-    }
-
-    /// Whether the two campaigns are read on the same tree.
-    pub fn share_tree(&self, a: &Campaign, b: &Campaign) -> bool {
-        a.id == b.id || (self.campaign_tree(a).1 && self.campaign_tree(b).1)
-    }
-
-    fn campaign_tree(&self, campaign: &Campaign) -> (UnitTree, bool) {
-        let mut cache = self
-            .campaign_units
-            .lock()
-            .expect("catalog cache lock is never poisoned: nothing panics while holding it");
-        cache
-            .entry(campaign.id.clone())
-            .or_insert_with(|| {
-                match self
-                    .units
-                    .as_seen_by(campaign.created_at, campaign.closes_at, &self.moves)
-                {
-                    Some(tree) => (tree, false),
-                    None => (self.units.clone(), true),
-                }
-            })
-            .clone()
-    }
-
-    /// A copy to change and publish; the per-campaign trees are made afresh.
-    fn next(&self) -> Self {
-        Self {
-            generation: next_generation(),
-            units: self.units.clone(),
-            questionnaires: self.questionnaires.clone(),
-            campaigns: self.campaigns.clone(),
-            moves: self.moves.clone(),
-            campaign_units: Mutex::default(),
-            campaign_peers: Mutex::default(),
-        }
-    }
-}
+pub use snapshot::Snapshot;
 
 pub struct Catalog {
     store: Store,
@@ -186,15 +59,7 @@ impl Catalog {
             .into_iter()
             .map(|c| (c.id.clone(), Arc::new(c)))
             .collect();
-        Ok(Snapshot {
-            generation: next_generation(),
-            units,
-            questionnaires,
-            campaigns,
-            moves,
-            campaign_units: Mutex::default(),
-            campaign_peers: Mutex::default(),
-        })
+        Ok(Snapshot::new(units, questionnaires, campaigns, moves))
     }
 
     /// The current snapshot.
@@ -326,7 +191,7 @@ impl Catalog {
         self.update(|s| {
             s.units.insert(after.clone());
             if let Some(m) = moved {
-                Arc::make_mut(&mut s.moves).push(m);
+                s.record_move(m);
             }
         });
         Ok(after)
